@@ -1,0 +1,136 @@
+"""The one place that talks to `google.colab` (Drive mounting and the upload widget).
+
+Outside Colab the module answers "not available" and the rest of the package works with local
+paths. Tests (and any other host that offers the same services) substitute the backend through
+the documented injection point `use_backend(...)`, never by replacing `sys.modules` entries::
+
+    class FakeColab:
+        def mount(self, mountpoint: str) -> None: ...
+        def upload(self) -> dict[str, bytes]: return {"poems.txt": b"..."}
+
+    with use_backend(FakeColab()):
+        upload_files("/tmp/uploads")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from lightning_pipeline.errors import ColabUnavailableError, DataSourceError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MOUNTPOINT = "/content/drive"
+
+
+class ColabBackend(Protocol):
+    """What the package needs from Colab: mount Drive, and run the browser upload widget."""
+
+    def mount(self, mountpoint: str) -> None:
+        """Mount Google Drive at `mountpoint` (`google.colab.drive.mount`)."""
+
+    def upload(self) -> dict[str, bytes]:
+        """Show the upload widget and return `{file name: content}` (`google.colab.files.upload`)."""
+
+
+class GoogleColabBackend:
+    """The real backend: `google.colab.drive` and `google.colab.files`, imported when used."""
+
+    def mount(self, mountpoint: str) -> None:
+        from google.colab import drive  # type: ignore[import-not-found]
+
+        drive.mount(mountpoint)
+
+    def upload(self) -> dict[str, bytes]:
+        from google.colab import files  # type: ignore[import-not-found]
+
+        return dict(files.upload())
+
+
+_backend: ColabBackend | None = None
+
+
+def _google_colab_installed() -> bool:
+    try:
+        return importlib.util.find_spec("google.colab") is not None
+    except (ImportError, ValueError):  # `google` absent or a namespace package without spec
+        return False
+
+
+def get_backend() -> ColabBackend | None:
+    """The backend in use: the injected one, else the real one when `google.colab` exists."""
+    if _backend is not None:
+        return _backend
+    if _google_colab_installed():
+        return GoogleColabBackend()
+    return None
+
+
+def set_backend(backend: ColabBackend | None) -> ColabBackend | None:
+    """Install `backend` (None restores autodetection); returns the previous injected backend."""
+    global _backend
+    previous, _backend = _backend, backend
+    return previous
+
+
+@contextlib.contextmanager
+def use_backend(backend: ColabBackend) -> Iterator[ColabBackend]:
+    """Use `backend` inside the `with` block, then restore whatever was there before."""
+    previous = set_backend(backend)
+    try:
+        yield backend
+    finally:
+        set_backend(previous)
+
+
+def colab_available() -> bool:
+    """True inside Colab (or when a backend was injected)."""
+    return get_backend() is not None
+
+
+def _require_backend(feature: str, fix: str) -> ColabBackend:
+    backend = get_backend()
+    if backend is None:
+        raise ColabUnavailableError(f"{feature} needs Google Colab (google.colab is not importable here): {fix}")
+    return backend
+
+
+def mount_drive(path: str | os.PathLike[str] = DEFAULT_MOUNTPOINT) -> Path:
+    """Mount Google Drive at `path` and return the folder of the user's files (`<path>/MyDrive`).
+
+    Mounting twice is harmless (Colab itself ignores an already mounted Drive).
+    """
+    backend = _require_backend("mounting Google Drive", "use a local folder for the run instead")
+    mountpoint = Path(path)
+    logger.info("Mounting Google Drive at %s", mountpoint)
+    backend.mount(str(mountpoint))
+    return mountpoint / "MyDrive"
+
+
+def upload_files(destination: str | os.PathLike[str]) -> list[Path]:
+    """Ask the user for files with Colab's upload widget and write them under `destination`.
+
+    Returns the written paths in the order the widget reported them. Each file is written to a
+    temporary name and renamed, so an interrupted upload never leaves a half-written file.
+    """
+    backend = _require_backend("uploading files", "pass the path of a local file or folder instead")
+    uploaded = backend.upload()
+    if not uploaded:
+        raise DataSourceError("no file was uploaded: run the cell again and pick at least one file")
+    target = Path(destination)
+    target.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, content in uploaded.items():
+        path = target / Path(name).name  # never let a file name escape the destination
+        temporary = path.with_name(f".{path.name}.uploading")
+        temporary.write_bytes(content)
+        os.replace(temporary, path)
+        written.append(path)
+        logger.info("Uploaded %s (%d bytes)", path, len(content))
+    return written

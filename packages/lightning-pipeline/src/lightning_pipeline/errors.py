@@ -1,0 +1,56 @@
+"""The package's exception types.
+
+Every message is one line that names the problem and the fix. CLIs catch
+`LightningPipelineError`, print the message and exit 2; anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class LightningPipelineError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class DataSourceError(LightningPipelineError):
+    """A data source could not be found, read or understood."""
+
+
+class TextColumnError(DataSourceError):
+    """The text column was not found or could not be chosen unambiguously."""
+
+
+class EmptyDatasetError(DataSourceError):
+    """The data source holds no usable text."""
+
+
+class VocabMismatchError(LightningPipelineError):
+    """The tokenizer produces ids the model's embedding cannot look up."""
+
+
+class DataModuleError(LightningPipelineError):
+    """The data module was configured with values that cannot work (sizes, fractions)."""
+
+
+class ColabUnavailableError(LightningPipelineError):
+    """A Colab-only feature (Drive, the upload widget) was asked for outside Colab."""
+
+
+class RunFolderError(LightningPipelineError):
+    """A run folder is missing, unreadable or of an unknown format."""
+
+
+class RunFolderConflictError(RunFolderError):
+    """The run folder belongs to a different model or configuration."""
+
+
+class CheckpointError(LightningPipelineError):
+    """A checkpoint could not be written or read."""
+
+
+class ConfigError(LightningPipelineError):
+    """A TrainingConfig value (or CLI flag) cannot work."""
+
+
+class ModelRejectedError(LightningPipelineError):
+    """The model failed the quick validation that runs before training (e.g. a causal leak)."""
