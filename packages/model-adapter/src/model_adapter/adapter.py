@@ -1,0 +1,361 @@
+"""`UniversalModelAdapter`: any language model as `forward(input_ids, attention_mask) -> logits`.
+
+Two ways to run the user's model, chosen once at construction:
+
+- "graph": builder exports (node marker comments in `__init__`) run through the
+  `ComputationalGraphExecutor`, which works whether or not their `forward` does and applies the
+  causal and padding masks natively.
+- "forward": everything else is called through its own `forward`, with the token ids passed as
+  the signature asks (keyword or positional), `attention_mask` passed where accepted, other
+  parameters (targets, labels, caches, use_cache) left at their defaults, and the logits taken
+  out of a tensor, tuple, dict or `.logits` object. With `causal=True`, calls the model makes to
+  `nn.MultiheadAttention` without a mask get a causal mask (and the padding mask where the model
+  cannot take `attention_mask` itself), through forward pre-hooks that act only while the
+  adapter is running.
+
+nanoGPT-style models return only the last position's logits when called without targets; the
+adapter notices (seq dim 1 while T > 1 and `forward` takes `targets`) and from then on passes
+`targets=input_ids`, which makes such models return logits for every position. The loss they
+compute on the side is discarded.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from model_adapter.config import ModelConfig, build_model_config
+from model_adapter.errors import GraphResolutionError, ModelLoadError, ModelValidationError
+from model_adapter.executor import ComputationalGraphExecutor
+from model_adapter.graph import has_builder_markers
+from model_adapter.masks import attention_mask_for
+from model_adapter.signature import ModelSignatureInspector
+
+__all__ = ["UniversalModelAdapter", "extract_logits"]
+
+logger = logging.getLogger(__name__)
+
+STRATEGIES = ("auto", "forward", "graph")
+_PROBE_LENGTH = 8
+_PROBE_TOLERANCE = 1e-5
+_HOOK_FLAG = "_model_adapter_mask_hook"
+
+
+@dataclass(frozen=True)
+class _MaskRequest:
+    causal: bool
+    attention_mask: torch.Tensor | None
+
+
+_ACTIVE_REQUEST: contextvars.ContextVar[_MaskRequest | None] = contextvars.ContextVar(
+    "model_adapter_mask_request", default=None
+)
+
+
+def _multihead_attention_pre_hook(
+    module: nn.MultiheadAttention, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    """Add the adapter's causal / padding mask to an `nn.MultiheadAttention` call that has none."""
+    request = _ACTIVE_REQUEST.get()
+    if request is None:
+        return None
+    if len(args) > 5 or kwargs.get("attn_mask") is not None or kwargs.get("is_causal"):
+        return None  # the model masks this call itself
+    query = args[0] if args else kwargs.get("query")
+    key = args[1] if len(args) > 1 else kwargs.get("key", query)
+    if not isinstance(query, torch.Tensor) or not isinstance(key, torch.Tensor) or query.dim() != 3:
+        return None
+    seq_dim = 1 if module.batch_first else 0
+    batch_dim = 1 - seq_dim
+    query_length, key_length = query.shape[seq_dim], key.shape[seq_dim]
+    causal = request.causal and query_length == key_length
+    padding = request.attention_mask
+    has_padding = (len(args) > 3 and args[3] is not None) or kwargs.get("key_padding_mask") is not None
+    if (
+        padding is None
+        or has_padding
+        or padding.shape[1] != key_length
+        or padding.shape[0] != key.shape[batch_dim]
+    ):
+        padding = None
+    if not causal and padding is None:
+        return None
+    mask = attention_mask_for(
+        query_length=query_length,
+        key_length=key_length,
+        device=query.device,
+        causal=causal,
+        attention_mask=padding,
+        num_heads=module.num_heads,
+    )
+    new_kwargs = dict(kwargs)
+    new_kwargs["attn_mask"] = mask
+    return args, new_kwargs
+
+
+def _install_mask_hooks(model: nn.Module) -> int:
+    """Register the mask pre-hook once on every `nn.MultiheadAttention` inside `model`."""
+    count = 0
+    for module in model.modules():
+        if isinstance(module, nn.MultiheadAttention):
+            count += 1
+            if not module.__dict__.get(_HOOK_FLAG):
+                module.register_forward_pre_hook(_multihead_attention_pre_hook, with_kwargs=True)
+                module.__dict__[_HOOK_FLAG] = True
+    return count
+
+
+def extract_logits(output: Any) -> torch.Tensor:
+    """The logits in a model's output: a tensor, a tuple/list (first item), a dict or `.logits`."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, Mapping) and "logits" in output:
+        return output["logits"]
+    logits = getattr(output, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise ModelValidationError(
+        f"the model returned a {type(output).__name__}, which holds no logits; return a tensor, a tuple "
+        "with the logits first, a dict with 'logits' or an object with .logits"
+    )
+
+
+class UniversalModelAdapter(nn.Module):
+    """Run any language model as `forward(input_ids [B,T], attention_mask [B,T] | None) -> [B,T,V]`.
+
+    `.model` is the user's own module (its `state_dict()` is the weights contract between
+    packages), `.config` its `ModelConfig`. `causal=True` makes attention causal where the model
+    does not; `strategy` forces "forward" or "graph" instead of choosing ("auto").
+
+    Example:
+        >>> import torch
+        >>> from model_adapter import UniversalModelAdapter, example_export_path, load_model
+        >>> model, config = load_model(example_export_path())
+        >>> adapter = UniversalModelAdapter(model, config).eval()
+        >>> adapter(torch.randint(0, 3001, (2, 16))).shape
+        torch.Size([2, 16, 3001])
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: ModelConfig | Mapping[str, Any] | None = None,
+        *,
+        causal: bool = True,
+        strategy: str = "auto",
+    ) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise ModelLoadError(
+                f"UniversalModelAdapter needs an nn.Module, got {type(model).__name__}; load it with load_model first"
+            )
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+        self.model = model
+        if config is None:
+            config = build_model_config(model, source=f"module:{type(model).__qualname__}")
+        elif isinstance(config, Mapping):
+            config = ModelConfig.from_dict(config)
+        else:
+            build_model_config(model, {"vocab_size": config.vocab_size})  # raises on a vocab conflict
+        self.config: ModelConfig = config
+        self.inspector = ModelSignatureInspector(model)
+        self.executor: ComputationalGraphExecutor | None = None
+        self._causal = bool(causal)
+        self._pass_targets = False
+        self._attention_modules = 0
+        self.strategy = self._choose_strategy(strategy)
+        if self.strategy == "forward":
+            self._check_forward_callable()
+            self._attention_modules = _install_mask_hooks(model)
+        logger.info(
+            "adapter for %s: strategy=%s, causal=%s, %s",
+            type(model).__name__, self.strategy, self._causal, self.inspector.describe(),
+        )
+
+    # --- public attributes of the contract ------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return self.config.vocab_size
+
+    @property
+    def max_seq_len(self) -> int | None:
+        return self.config.max_seq_len
+
+    @property
+    def causal(self) -> bool:
+        return self._causal
+
+    @causal.setter
+    def causal(self, value: bool) -> None:
+        self._causal = bool(value)
+        if self.executor is not None:
+            self.executor.causal = self._causal
+
+    # --- construction -------------------------------------------------------------------------
+    def _choose_strategy(self, requested: str) -> str:
+        if requested == "forward":
+            return "forward"
+        if requested == "graph" or has_builder_markers(self.model):
+            try:
+                self.executor = ComputationalGraphExecutor(self.model, causal=self._causal)
+            except GraphResolutionError:
+                if requested == "graph" or not self.inspector.is_simple_signature():
+                    raise
+                logger.warning("builder graph of %s not resolvable; calling its forward", type(self.model).__name__, exc_info=True)
+                return "forward"
+            if requested == "auto" and self.inspector.is_simple_signature() and not self._graph_matches_forward():
+                logger.warning(
+                    "%s: the recovered builder graph computes something else than its working forward; "
+                    "calling forward (causal masks injected into nn.MultiheadAttention calls)",
+                    type(self.model).__name__,
+                )
+                self.executor = None
+                return "forward"
+            return "graph"
+        return "forward"
+
+    def _graph_matches_forward(self) -> bool:
+        """Whether a working builder `forward` and the executor agree on a tiny probe input.
+
+        True also when forward fails (the graph is then the only way to run the model).
+        """
+        assert self.executor is not None
+        length = min(_PROBE_LENGTH, self.config.max_seq_len or _PROBE_LENGTH)
+        generator = torch.Generator().manual_seed(0)
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
+        ids = torch.randint(0, self.config.vocab_size, (1, length), generator=generator).to(device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                try:
+                    direct = extract_logits(self.model(ids))
+                except Exception as exc:
+                    logger.info("%s.forward fails (%s: %s); running the graph", type(self.model).__name__, type(exc).__name__, exc)
+                    return True
+                for causal in (False, True):
+                    executor = ComputationalGraphExecutor(self.model, self.executor.graph, causal=causal)
+                    graph = executor(ids)
+                    if graph.shape == direct.shape and torch.allclose(graph, direct, atol=_PROBE_TOLERANCE, rtol=0):
+                        return True
+                return False
+        finally:
+            self.model.train(was_training)
+
+    def _check_forward_callable(self) -> None:
+        inspector = self.inspector
+        if inspector.token_input is None and not inspector.accepts_var_positional:
+            raise ModelLoadError(
+                f"{type(self.model).__name__}.forward{inspector.signature} has no token input (input_ids, idx, "
+                "tokens, x, ...) and the model is no builder export; give forward an input_ids parameter"
+            )
+        blocking = [
+            p.name for p in inspector.get_parameters()
+            if p.required and p.role not in ("token_input", "attention_mask")
+        ]
+        if blocking:
+            raise ModelLoadError(
+                f"{type(self.model).__name__}.forward needs {', '.join(blocking)} besides the token ids; give them "
+                "defaults (the adapter passes only input_ids and attention_mask)"
+            )
+
+    # --- running ------------------------------------------------------------------------------
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits `[B, T, vocab_size]` for token ids `[B, T]`; `attention_mask` is 1 on real tokens."""
+        if input_ids.dim() != 2:
+            raise ModelValidationError(
+                f"input_ids must be [batch, seq], got shape {tuple(input_ids.shape)}; add a batch dimension"
+            )
+        batch, length = input_ids.shape
+        if self.config.max_seq_len is not None and length > self.config.max_seq_len:
+            raise ModelValidationError(
+                f"sequence length {length} exceeds the model's max_seq_len {self.config.max_seq_len}; "
+                f"truncate or split inputs to at most {self.config.max_seq_len} tokens"
+            )
+        if attention_mask is not None and tuple(attention_mask.shape) != (batch, length):
+            raise ModelValidationError(
+                f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has {(batch, length)}; "
+                "give one 0/1 entry per token"
+            )
+        if self.executor is not None:
+            logits = self.executor.run(input_ids, attention_mask)
+        else:
+            logits = self._run_forward(input_ids, attention_mask)
+        if logits.dim() != 3 or logits.shape[0] != batch or logits.shape[1] != length:
+            raise ModelValidationError(
+                f"the model returned logits of shape {tuple(logits.shape)} for input {(batch, length)}; "
+                "it must return [batch, seq, vocab_size] for every position"
+            )
+        if logits.shape[-1] != self.config.vocab_size:
+            raise ModelValidationError(
+                f"the model returned {logits.shape[-1]} logits per position but vocab_size is "
+                f"{self.config.vocab_size}; fix the output layer or config.json's vocab_size"
+            )
+        return logits
+
+    def _call_model(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        inspector = self.inspector
+        kwargs: dict[str, Any] = {}
+        mask_name = inspector.attention_mask_name
+        if mask_name is not None:
+            if attention_mask is None and any(p.name == mask_name and p.required for p in inspector.get_parameters()):
+                attention_mask = torch.ones_like(input_ids)
+            if attention_mask is not None:
+                kwargs[mask_name] = attention_mask == 0 if inspector.attention_mask_inverted else attention_mask
+        if self._pass_targets:
+            kwargs["targets"] = input_ids
+        if inspector.token_input_positional or inspector.token_input is None:
+            output = self.model(input_ids, **kwargs)
+        else:
+            output = self.model(**{inspector.token_input: input_ids}, **kwargs)
+        return extract_logits(output)
+
+    def _run_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        padding_via_hooks = attention_mask if self.inspector.attention_mask_name is None else None
+        token = None
+        if self._attention_modules and (self._causal or padding_via_hooks is not None):
+            token = _ACTIVE_REQUEST.set(_MaskRequest(self._causal, padding_via_hooks))
+        try:
+            logits = self._call_model(input_ids, attention_mask)
+            if (
+                not self._pass_targets
+                and logits.dim() == 3
+                and logits.shape[1] == 1
+                and input_ids.shape[1] > 1
+                and self.inspector.accepts("targets")
+            ):
+                logger.info(
+                    "%s returned logits for the last position only; passing targets=input_ids from now on "
+                    "so it returns every position (nanoGPT-style forward)", type(self.model).__name__,
+                )
+                self._pass_targets = True
+                logits = self._call_model(input_ids, attention_mask)
+        finally:
+            if token is not None:
+                _ACTIVE_REQUEST.reset(token)
+        return logits
+
+    def describe(self) -> str:
+        """What the adapter does with this model: strategy, signature analysis, graph and repairs."""
+        lines = [
+            f"model: {type(self.model).__name__} ({self.config.vocab_size} vocab, max_seq_len {self.config.max_seq_len})",
+            f"strategy: {self.strategy}",
+            f"signature: {self.inspector.describe()}",
+        ]
+        if self.executor is not None:
+            lines.append(self.executor.describe())
+        elif self._causal and self._attention_modules:
+            lines.append(f"repair: causal mask injected into {self._attention_modules} unmasked nn.MultiheadAttention call(s)")
+        return "\n".join(lines)
+
+    def extra_repr(self) -> str:
+        return f"strategy={self.strategy!r}, causal={self._causal}, vocab_size={self.config.vocab_size}"

@@ -1,0 +1,176 @@
+"""Fetch a builder export (model.py + config.json) from a GitHub Gist into a cache folder.
+
+"Export to Colab" hands users a Gist. The ID is validated before any request, the Gist API is
+asked for the file list, files whose content the API truncated are fetched from their raw URL,
+and the files are written into a cache folder atomically (a failed download never leaves half a
+folder behind). The API base URL is configurable (argument or `MODEL_ADAPTER_GIST_API_URL`) so
+the real HTTPS code can be tested against a local server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from model_adapter.errors import ModelLoadError
+
+__all__ = [
+    "DEFAULT_GIST_API_URL",
+    "fetch_gist",
+    "gist_cache_dir",
+    "looks_like_gist",
+    "parse_gist_id",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_GIST_API_URL = "https://api.github.com"
+API_URL_ENV = "MODEL_ADAPTER_GIST_API_URL"
+CACHE_DIR_ENV = "MODEL_ADAPTER_CACHE_DIR"
+_GIST_ID = re.compile(r"^(?:[0-9a-f]{20}|[0-9a-f]{32})$")
+_URL_HOSTS = ("gist.github.com", "gist.githubusercontent.com", "api.github.com")
+_USER_AGENT = "model-adapter (+https://pypi.org/project/model-adapter/)"
+_TIMEOUT_S = 30.0
+
+
+def looks_like_gist(text: str) -> bool:
+    """True when `text` is meant as a Gist (an ID-shaped token or a gist URL), valid or not."""
+    text = text.strip()
+    if any(host in text for host in _URL_HOSTS):
+        return True
+    return bool(re.fullmatch(r"[0-9a-fA-F]{8,64}", text))
+
+
+def parse_gist_id(source: str) -> str:
+    """The Gist ID in `source`: a bare ID or a gist.github.com / raw / API URL.
+
+    IDs are 20 or 32 lowercase hex characters; anything else is refused before any request.
+    """
+    text = source.strip().rstrip("/")
+    candidate = text
+    if "://" in text or any(host in text for host in _URL_HOSTS):
+        path = re.sub(r"^[a-z]+://[^/]+", "", text)
+        parts = [p for p in path.split("/") if p]
+        if parts and parts[0] == "gists":  # api.github.com/gists/<id>
+            parts = parts[1:]
+        hexes = [p for p in parts[:2] if re.fullmatch(r"[0-9a-fA-F]+", p)]
+        candidate = hexes[0] if hexes else (parts[-1] if parts else "")
+    candidate = candidate.split("#")[0].split("?")[0]
+    if not _GIST_ID.fullmatch(candidate.lower()):
+        raise ModelLoadError(
+            f"'{source}' is not a Gist ID (20 or 32 hex characters) or a gist URL; copy the ID "
+            "from the gist's address, e.g. https://gist.github.com/<user>/<id>"
+        )
+    return candidate.lower()
+
+
+def gist_cache_dir() -> Path:
+    """Where fetched gists are kept: `$MODEL_ADAPTER_CACHE_DIR/gists` or ~/.cache/model_adapter/gists."""
+    base = os.environ.get(CACHE_DIR_ENV)
+    root = Path(base) if base else Path.home() / ".cache" / "model_adapter"
+    return root / "gists"
+
+
+def _get(url: str, what: str, gist_id: str) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, "Accept": "application/vnd.github+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise ModelLoadError(
+                f"Gist {gist_id} not found ({what} answered HTTP 404); check the ID and that the gist exists and is public"
+            ) from exc
+        if exc.code in (403, 429):
+            raise ModelLoadError(
+                f"GitHub refused the request for gist {gist_id} (HTTP {exc.code}, likely the rate limit); "
+                "wait an hour or download model.py and config.json and pass their folder"
+            ) from exc
+        raise ModelLoadError(
+            f"fetching {what} for gist {gist_id} failed with HTTP {exc.code} {exc.reason}; try again later "
+            "or download model.py and config.json and pass their folder"
+        ) from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ModelLoadError(
+            f"cannot reach {url.split('/')[2] if '://' in url else url} to fetch gist {gist_id} ({reason}); "
+            "check the internet connection or download model.py and config.json and pass their folder"
+        ) from exc
+
+
+def _file_text(entry: dict[str, Any], gist_id: str) -> str:
+    content = entry.get("content")
+    if content is None or entry.get("truncated"):
+        raw_url = entry.get("raw_url")
+        if not raw_url:
+            raise ModelLoadError(
+                f"gist {gist_id} lists {entry.get('filename')} without content or raw_url; fetch it by hand"
+            )
+        return _get(raw_url, f"raw {entry.get('filename')}", gist_id).decode("utf-8")
+    return str(content)
+
+
+def fetch_gist(source: str, *, api_url: str | None = None, cache_dir: str | Path | None = None) -> Path:
+    """Download a gist's model.py and config.json into a cache folder and return that folder.
+
+    `api_url` (default `$MODEL_ADAPTER_GIST_API_URL` or https://api.github.com) is the API
+    base; `cache_dir` defaults to `gist_cache_dir()`. The folder is `<cache>/<id>/<version>`;
+    a version already fetched is reused without a second download of its files.
+    """
+    gist_id = parse_gist_id(source)
+    base = (api_url or os.environ.get(API_URL_ENV) or DEFAULT_GIST_API_URL).rstrip("/")
+    payload = _get(f"{base}/gists/{gist_id}", "the Gist API", gist_id)
+    try:
+        gist = json.loads(payload)
+        files: dict[str, Any] = gist["files"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelLoadError(
+            f"the Gist API answer for {gist_id} is not a gist description; check the API URL ({base})"
+        ) from exc
+    history = gist.get("history") or [{}]
+    version = str(history[0].get("version") or "latest")
+    if not re.fullmatch(r"[0-9A-Za-z_.-]+", version):
+        version = "latest"
+    root = Path(cache_dir) if cache_dir is not None else gist_cache_dir()
+    target = root / gist_id / version
+    if version != "latest" and (target / "model.py").is_file():
+        logger.info("gist %s version %s already in %s", gist_id, version, target)
+        return target
+
+    by_name = {str(entry.get("filename", name)): entry for name, entry in files.items()}
+    python_files = [name for name in by_name if name.endswith(".py")]
+    if "model.py" in by_name:
+        model_name = "model.py"
+    elif len(python_files) == 1:
+        model_name = python_files[0]
+    else:
+        raise ModelLoadError(
+            f"gist {gist_id} has no model.py (files: {', '.join(sorted(by_name)) or 'none'}); "
+            "add the model code as model.py to the gist"
+        )
+    wanted = {"model.py": by_name[model_name]}
+    if "config.json" in by_name:
+        wanted["config.json"] = by_name["config.json"]
+    texts = {name: _file_text(entry, gist_id) for name, entry in wanted.items()}
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=target.parent))
+    try:
+        for name, text in texts.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("fetched gist %s into %s", gist_id, target)
+    return target
