@@ -1,0 +1,270 @@
+"""The deployable bundle: every artifact, the tokenizer, the card and the evidence, in one folder.
+
+```
+OUT/
+  model.onnx              fp32, dynamic batch and sequence axes
+  model.int8.onnx         only when the int8 model was accepted on held-out text
+  model.torchscript.pt    TorchScript (trace or script)
+  model.pt2               torch.export program
+  tokenizer.json ...      the tokenizer's save_pretrained files, when one was given
+  config.json             ModelConfig + what the bundle holds
+  parity_report.json      every parity, generation and quantization measurement
+  README.md               the model card
+  inference.py            onnxruntime + tokenizers + numpy only
+```
+
+The bundle is written into a temporary folder beside OUT and renamed at the end, so a failure
+(an exporter, a parity check, a full disk) never leaves a half-written bundle behind and never
+touches an existing folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from model_export.errors import ExportFailedError, ExportSourceError, OutputFolderError, ParityError
+from model_export.model_card import CardInputs, ModelFacts, render_model_card
+from model_export.parity import DEFAULT_ATOL
+from model_export.quantization import QuantizationThresholds
+
+if TYPE_CHECKING:
+    from model_export.sources import ExportSource
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("onnx", "torchscript", "pt2")
+QUANTIZATIONS = ("int8", "fp16")
+FORMAT_FILES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt", "pt2": "model.pt2"}
+QUANTIZED_FILES = {"int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+
+
+@dataclass
+class Bundle:
+    """What :func:`build_bundle` wrote: the folder, its files and the full report."""
+
+    path: Path
+    files: list[str]
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse a non-empty OUT or a parent we cannot write, before any work is done."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise OutputFolderError(f"output folder {out} exists and is not empty; choose a new --out folder")
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.mkdtemp(dir=parent, prefix=f".{out.name}.probe-")
+        os.rmdir(probe)
+    except OSError as exc:
+        raise OutputFolderError(
+            f"cannot write into {parent} ({exc.strerror}); choose an --out folder you can write"
+        ) from exc
+
+
+def count_parameters(model: Any) -> int:
+    """Distinct parameters (tied weights counted once)."""
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if p.data_ptr() not in seen:
+            seen.add(p.data_ptr())
+            total += p.numel()
+    return total
+
+
+def tokenizer_facts(tokenizer_dir: Path | None) -> dict[str, Any] | None:
+    """Type, size and special tokens read off tokenizer.json / tokenizer_config.json."""
+    if tokenizer_dir is None:
+        return None
+    data = json.loads((tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = (data.get("model") or {}).get("vocab")
+    size = len(vocab) if isinstance(vocab, (dict, list)) else None
+    size = (size or 0) + len(data.get("added_tokens") or []) if size is not None else None
+    facts: dict[str, Any] = {
+        "type": (data.get("model") or {}).get("type"),
+        "vocabulary size (tokenizer.json)": size,
+        "pre-tokenizer": (data.get("pre_tokenizer") or {}).get("type"),
+    }
+    config_file = tokenizer_dir / "tokenizer_config.json"
+    if config_file.is_file():
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+        for key in ("bos_token", "eos_token", "pad_token", "unk_token"):
+            value = config.get(key)
+            facts[key] = value.get("content") if isinstance(value, dict) else value
+    return facts
+
+
+def encode_text(tokenizer_dir: Path, text: str) -> np.ndarray:
+    """Token ids of `text` with the bundle's tokenizer (tokenizers only, no transformers)."""
+    from tokenizers import Tokenizer
+
+    return np.asarray(Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).encode(text).ids, dtype=np.int64)
+
+
+def _relative(info: dict, folder: Path) -> dict:
+    info = dict(info)
+    if info.get("path"):
+        info["path"] = os.path.relpath(info["path"], folder)
+    return info
+
+
+def build_bundle(
+    source: ExportSource,
+    out: str | os.PathLike,
+    *,
+    formats: tuple[str, ...] = FORMATS,
+    quantize: tuple[str, ...] = (),
+    held_out_ids: np.ndarray | list[int] | None = None,
+    held_out_source: str | None = None,
+    thresholds: QuantizationThresholds | None = None,
+    atol: float = DEFAULT_ATOL,
+    generation_tokens: int = 16,
+    license: str | None = None,
+) -> Bundle:
+    """Export `source` in every format, prove parity, quantize, and write the bundle to `out`.
+
+    Args:
+        source: from :func:`model_export.sources.load_source`.
+        out: a folder that does not exist yet or is empty.
+        formats: any of "onnx", "torchscript", "pt2". Every requested format must pass parity,
+            otherwise nothing is written and the error names the format and the worst shape.
+        quantize: any of "int8", "fp16" (fp16 only on a GPU, otherwise recorded as skipped).
+            A rejected quantized model is recorded in the report and card, not shipped.
+        held_out_ids: token ids of held-out text for the quantization verdict; without them,
+            random ids are used and the report says so.
+        generation_tokens: greedy tokens compared between onnxruntime and PyTorch.
+        license: the licence for the card's front matter ("unknown" when None).
+    """
+    from model_export.generation import check_generation_parity
+    from model_export.onnx_export import export_onnx
+    from model_export.quantization import quantize_fp16, quantize_int8
+    from model_export.torchscript_export import export_pt2, export_torchscript
+
+    out = Path(out).resolve()
+    unknown = [f for f in formats if f not in FORMATS] + [q for q in quantize if q not in QUANTIZATIONS]
+    if unknown:
+        raise ExportSourceError(f"unknown format or quantization {', '.join(unknown)}; choose from {FORMATS} / {QUANTIZATIONS}")
+    if quantize and "onnx" not in formats:
+        raise ExportSourceError("quantization works on the ONNX model; add onnx to --formats")
+    check_output_folder(out)
+
+    model, config = source.model, source.config
+    max_seq_len = config.max_seq_len
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    try:
+        report: dict[str, Any] = {"format_version": 1, "model": config.to_dict(), "formats": {}, "quantization": {}}
+        common = {"vocab_size": config.vocab_size, "max_seq_len": max_seq_len, "atol": atol}
+        if "onnx" in formats:
+            result = export_onnx(model, staging / FORMAT_FILES["onnx"], **common)
+            report["formats"]["onnx"] = {**_relative(result.to_dict(), staging), "passed": result.parity.passed if result.parity else None}
+            rng = np.random.default_rng(0)
+            prompt = rng.integers(0, config.vocab_size, size=min(4, max_seq_len or 4)).tolist()
+            generation = check_generation_parity(
+                model, str(staging / FORMAT_FILES["onnx"]), prompt,
+                new_tokens=generation_tokens, max_seq_len=max_seq_len,
+            )
+            report["generation"] = generation.to_dict()
+            if not generation.passed:
+                raise ParityError(
+                    f"greedy generation differs between onnxruntime and PyTorch from token "
+                    f"{generation.first_mismatch} (prompt {prompt}); the ONNX export is not trustworthy"
+                )
+        if "torchscript" in formats:
+            with _format_hint("torchscript", formats):
+                result = export_torchscript(model, staging / FORMAT_FILES["torchscript"], **common)
+            report["formats"]["torchscript"] = {**_relative(result.to_dict(), staging), "passed": result.parity.passed}
+        if "pt2" in formats:
+            with _format_hint("pt2", formats):
+                result = export_pt2(model, staging / FORMAT_FILES["pt2"], **common)
+            report["formats"]["pt2"] = {**_relative(result.to_dict(), staging), "passed": result.parity.passed}
+
+        if quantize:
+            if held_out_ids is None:
+                held_out_ids = np.random.default_rng(1).integers(0, config.vocab_size, size=1024)
+                held_out_source = "random token ids (no held-out text given; pass --eval-text)"
+            eval_len = min(64, max_seq_len or 64)
+            for kind in quantize:
+                fn = quantize_int8 if kind == "int8" else quantize_fp16
+                q = fn(staging / FORMAT_FILES["onnx"], staging / QUANTIZED_FILES[kind], held_out_ids,
+                       seq_len=eval_len, thresholds=thresholds, eval_source=held_out_source or "held-out token ids")
+                report["quantization"][kind] = _relative(q.to_dict(), staging)
+
+        if source.tokenizer_dir is not None:
+            reserved = {"config.json", "README.md", "parity_report.json", "inference.py"}
+            for item in sorted(source.tokenizer_dir.iterdir()):
+                if item.is_file() and item.name not in reserved and not (staging / item.name).exists():
+                    shutil.copy2(item, staging / item.name)
+        bundle_config = {**config.to_dict(), "bundle": {
+            "formats": {f: FORMAT_FILES[f] for f in report["formats"]},
+            "quantized": {k: QUANTIZED_FILES[k] for k, q in report["quantization"].items() if q["status"] == "accepted"},
+            "inputs": ["input_ids"], "outputs": ["logits"],
+        }}
+        (staging / "config.json").write_text(json.dumps(bundle_config, indent=2) + "\n", encoding="utf-8")
+        report["source"] = {
+            "kind": source.kind,
+            "export_dir": str(source.export_dir) if source.export_dir else None,
+            "weights": str(source.weights) if source.weights else None,
+            "tokenizer_dir": str(source.tokenizer_dir) if source.tokenizer_dir else None,
+        }
+        report["versions"] = _versions()
+        (staging / "parity_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        shutil.copy2(Path(__file__).with_name("bundle_inference.py"), staging / "inference.py")
+        files = [*sorted(p.name for p in staging.iterdir()), "README.md"]
+        facts = ModelFacts(
+            name=config.name,
+            parameters=count_parameters(model),
+            layers=config.layers,
+            d_model=config.d_model,
+            heads=config.heads,
+            vocab_size=config.vocab_size,
+            max_seq_len=config.max_seq_len,
+            architecture=type(getattr(model, "model", model)).__name__,
+            source=None if source.kind == "module" else str(source.export_dir),
+            weights=str(source.weights) if source.weights else "none given: freshly initialised",
+        )
+        card = render_model_card(CardInputs(
+            facts=facts, license=license, tokenizer=tokenizer_facts(source.tokenizer_dir), run=source.run,
+            formats=report["formats"], generation=report.get("generation"),
+            quantization=report["quantization"], files=files,
+        ))
+        (staging / "README.md").write_text(card, encoding="utf-8")
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Bundle(out, sorted(p.name for p in out.iterdir()), report)
+
+
+@contextlib.contextmanager
+def _format_hint(fmt: str, formats: tuple[str, ...]):
+    """Re-raise a format's failure with the fix for a bundle: leave that format out."""
+    try:
+        yield
+    except (ExportFailedError, ParityError) as exc:
+        others = ",".join(f for f in formats if f != fmt) or "onnx"
+        raise type(exc)(f"{exc}; to bundle without {fmt}: --formats {others}") from exc
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("model-export", "model-adapter", "torch", "onnx", "onnxruntime", "onnxscript"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found

@@ -1,0 +1,252 @@
+"""Post-training quantization of an ONNX model, judged on held-out text before it may ship.
+
+int8 is onnxruntime's dynamic quantization (weights int8, activations quantized at run time),
+the one that needs no calibration data and helps on CPU. fp16 only makes sense on a GPU, so it
+is produced only where onnxruntime has a CUDA provider. Each result carries the evidence (size,
+latency, top-1 agreement, perplexity) and a status: `accepted`, or `rejected` with the reason
+when agreement or perplexity moved past the thresholds. A rejected model is never put in a bundle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model_export.onnx_export import onnx_logits_fn, onnx_session
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QuantizationThresholds:
+    """How far a quantized model may move from fp32 before it is rejected.
+
+    `min_top1_agreement`: share of held-out positions whose argmax token is unchanged.
+    `max_perplexity_increase`: relative perplexity increase, 0.05 = +5%.
+    """
+
+    min_top1_agreement: float = 0.98
+    max_perplexity_increase: float = 0.05
+
+
+@dataclass
+class QuantizationResult:
+    """The evidence for one quantized model and the verdict."""
+
+    kind: str
+    status: str  # "accepted" | "rejected" | "skipped"
+    reason: str | None
+    path: str | None
+    size_bytes: int | None = None
+    fp32_size_bytes: int | None = None
+    size_ratio: float | None = None  # fp32 size / quantized size
+    latency_ms: float | None = None
+    fp32_latency_ms: float | None = None
+    latency_ratio: float | None = None  # quantized latency / fp32 latency (<1 is faster)
+    top1_agreement: float | None = None
+    fp32_perplexity: float | None = None
+    perplexity: float | None = None
+    perplexity_change: float | None = None  # relative: (ppl - fp32_ppl) / fp32_ppl
+    eval_tokens: int | None = None
+    eval_source: str | None = None
+    thresholds: dict | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def held_out_windows(token_ids: np.ndarray | list[int], seq_len: int, max_windows: int = 16) -> np.ndarray:
+    """Cut a 1-D stream of held-out token ids into `[N, seq_len]` windows (at most `max_windows`)."""
+    ids = np.asarray(token_ids, dtype=np.int64).reshape(-1)
+    if ids.size < 2:
+        raise ValueError("held-out text gave fewer than 2 tokens; give more text")
+    seq_len = max(2, min(seq_len, ids.size))
+    count = max(1, min(max_windows, ids.size // seq_len))
+    return ids[: count * seq_len].reshape(count, seq_len)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def perplexity(logits: np.ndarray, windows: np.ndarray) -> float:
+    """Next-token perplexity of `logits[N, T, V]` on `windows[N, T]`."""
+    logp = _log_softmax(logits[:, :-1])
+    targets = windows[:, 1:]
+    nll = -np.take_along_axis(logp, targets[..., None], axis=-1).mean()
+    return float(np.exp(nll))
+
+
+def _median_latency_ms(fns: dict, batch: np.ndarray, repeats: int) -> dict[str, float]:
+    """Interleaved median latency of each function on the same batch (after one warm-up each)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn(batch)
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn(batch)
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+def _judge(kind: str, fp32_path: Path, out_path: Path, windows: np.ndarray, thresholds: QuantizationThresholds,
+           eval_source: str, repeats: int, providers: list[str] | None) -> QuantizationResult:
+    fp32 = onnx_logits_fn(onnx_session(fp32_path, providers=providers))
+    quant = onnx_logits_fn(onnx_session(out_path, providers=providers))
+    ref_logits, q_logits = fp32(windows), quant(windows)
+    agreement = float((ref_logits.argmax(-1) == q_logits.argmax(-1)).mean())
+    ppl_ref, ppl_q = perplexity(ref_logits, windows), perplexity(q_logits, windows)
+    change = (ppl_q - ppl_ref) / ppl_ref
+    latency = _median_latency_ms({"fp32": fp32, "quant": quant}, windows[:1], repeats)
+    reasons = []
+    if not np.isfinite(q_logits).all():
+        reasons.append("non-finite logits")
+    if agreement < thresholds.min_top1_agreement:
+        reasons.append(f"top-1 agreement {agreement:.2%} < {thresholds.min_top1_agreement:.2%}")
+    if not change <= thresholds.max_perplexity_increase:
+        reasons.append(
+            f"perplexity change {change:+.2%} > +{thresholds.max_perplexity_increase:.2%}"
+        )
+    size, fp32_size = os.path.getsize(out_path), os.path.getsize(fp32_path)
+    result = QuantizationResult(
+        kind=kind,
+        status="rejected" if reasons else "accepted",
+        reason="; ".join(reasons) or None,
+        path=str(out_path),
+        size_bytes=size,
+        fp32_size_bytes=fp32_size,
+        size_ratio=fp32_size / size,
+        latency_ms=latency["quant"],
+        fp32_latency_ms=latency["fp32"],
+        latency_ratio=latency["quant"] / latency["fp32"],
+        top1_agreement=agreement,
+        fp32_perplexity=ppl_ref,
+        perplexity=ppl_q,
+        perplexity_change=change,
+        eval_tokens=int(windows.size),
+        eval_source=eval_source,
+        thresholds=asdict(thresholds),
+    )
+    if reasons:
+        logger.warning("%s quantization rejected: %s", kind, result.reason)
+    return result
+
+
+class _quiet_root_warnings(contextlib.AbstractContextManager):
+    """onnxruntime.quantization logs advice on the root logger; keep it out of our users' logs."""
+
+    def __enter__(self):
+        self._level = logging.getLogger().level
+        logging.getLogger().setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc_info):
+        logging.getLogger().setLevel(self._level)
+        return None
+
+
+def _preprocessed(fp32_path: Path, target: Path) -> Path:
+    """Shape inference and constant folding before quantization (`quant_pre_process`).
+
+    The dynamo exporter leaves a `Transpose` on tied output weights; folding it turns the
+    projection's weight into an initializer that `quantize_dynamic` can quantize. If the
+    pre-processing fails, the model is quantized as exported (the reason logged).
+    """
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    try:
+        with _quiet_root_warnings():
+            quant_pre_process(str(fp32_path), str(target))
+        return target
+    except Exception as exc:  # pre-processing is an optimisation, not a requirement
+        logger.warning("quantization pre-processing skipped: %s: %s", type(exc).__name__, exc)
+        return fp32_path
+
+
+def quantize_int8(
+    fp32_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    held_out_ids: np.ndarray | list[int],
+    *,
+    seq_len: int = 64,
+    thresholds: QuantizationThresholds | None = None,
+    eval_source: str = "held-out token ids",
+    repeats: int = 10,
+) -> QuantizationResult:
+    """Dynamic int8 quantization (`onnxruntime.quantization.quantize_dynamic`), then the verdict.
+
+    Args:
+        fp32_path: the fp32 ONNX model.
+        out_path: where the int8 model goes. A rejected model is deleted again.
+        held_out_ids: a 1-D stream of token ids of text the model was not trained on.
+        seq_len: window length for the evaluation (at most the model's maximum).
+        thresholds: see :class:`QuantizationThresholds`.
+        eval_source: a short description of the held-out text, recorded in the result.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    thresholds = thresholds or QuantizationThresholds()
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    windows = held_out_windows(held_out_ids, seq_len)
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".quantize-") as tmp:
+        source = _preprocessed(fp32_path, Path(tmp) / "pre.onnx")
+        with _quiet_root_warnings():
+            quantize_dynamic(str(source), str(out_path), weight_type=QuantType.QInt8)
+    result = _judge("int8", fp32_path, out_path, windows, thresholds, eval_source, repeats, None)
+    if not result.accepted:
+        out_path.unlink(missing_ok=True)
+        result.path = None
+    return result
+
+
+def gpu_available() -> bool:
+    """True when onnxruntime can run on a CUDA GPU here."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def quantize_fp16(
+    fp32_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    held_out_ids: np.ndarray | list[int],
+    *,
+    seq_len: int = 64,
+    thresholds: QuantizationThresholds | None = None,
+    eval_source: str = "held-out token ids",
+    repeats: int = 10,
+) -> QuantizationResult:
+    """fp16 weights and activations for GPU serving; `skipped` (with the reason) without a GPU."""
+    if not gpu_available():
+        return QuantizationResult(
+            kind="fp16", status="skipped", path=None,
+            reason="no CUDA GPU for onnxruntime here; fp16 only pays off on a GPU",
+        )
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    thresholds = thresholds or QuantizationThresholds()
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    windows = held_out_windows(held_out_ids, seq_len)
+    converted = convert_float_to_float16(onnx.load(str(fp32_path)), keep_io_types=True)
+    onnx.save(converted, str(out_path))
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    result = _judge("fp16", fp32_path, out_path, windows, thresholds, eval_source, repeats, providers)
+    if not result.accepted:
+        out_path.unlink(missing_ok=True)
+        result.path = None
+    return result

@@ -1,0 +1,216 @@
+"""TorchScript export: `torch.jit.trace` first, `torch.jit.script` as the fallback.
+
+Tracing records one run, so a mask built from a Python int of the length would be frozen; the
+saved file is loaded back and checked over several shapes, and a failed trace falls back to
+scripting (which keeps Python control flow) with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from model_export.errors import ExportFailedError, describe_exception
+from model_export.onnx_export import example_inputs
+from model_export.parity import (
+    DEFAULT_ATOL,
+    ParityReport,
+    default_parity_shapes,
+    measure_parity,
+    shapes_within,
+    torch_logits_fn,
+)
+
+if TYPE_CHECKING:
+    from torch import nn
+
+logger = logging.getLogger(__name__)
+
+TORCHSCRIPT_METHODS = ("trace", "script")
+
+
+@dataclass
+class TorchExport:
+    """A TorchScript or `.pt2` artifact, the path that made it and its parity report."""
+
+    path: Path
+    fmt: str
+    exporter: str
+    parity: ParityReport | None
+    fallback_reason: str | None = None
+    attempts: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": str(self.path),
+            "format": self.fmt,
+            "exporter": self.exporter,
+            "fallback_reason": self.fallback_reason,
+            "attempts": self.attempts,
+            "parity": self.parity.to_dict() if self.parity else None,
+        }
+
+
+
+def export_torchscript(
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    vocab_size: int | None = None,
+    max_seq_len: int | None = None,
+    methods: tuple[str, ...] = TORCHSCRIPT_METHODS,
+    parity_shapes: list[tuple[int, int]] | None = None,
+    atol: float = DEFAULT_ATOL,
+    raise_on_failure: bool = True,
+) -> TorchExport:
+    """Save `model` as TorchScript at `path` (trace, then script) and check it over several shapes.
+
+    Returns:
+        :class:`TorchExport` with `exporter` "trace" or "script". Raises :class:`ParityError`
+        naming the worst shape when no method passed and `raise_on_failure`.
+    """
+    import torch
+
+    from model_export.exportable import as_exportable, infer_max_seq_len, infer_vocab_size
+
+    path = Path(path)
+    module = as_exportable(model)
+    vocab_size = infer_vocab_size(module.model, vocab_size)
+    max_seq_len = infer_max_seq_len(module.model, max_seq_len)
+    example = example_inputs(vocab_size, max_seq_len)
+    shapes = shapes_within(
+        parity_shapes or default_parity_shapes(max_seq_len, example_seq_len=example.shape[1]),
+        max_seq_len,
+    )
+    reference = torch_logits_fn(module)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    attempts: list[dict] = []
+    fallback_reason = None
+    last: tuple[Path, ParityReport] | None = None
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".ts-export-") as tmp:
+        for method in methods:
+            target = Path(tmp) / f"{method}.pt"
+            try:
+                with warnings.catch_warnings(), torch.no_grad():
+                    warnings.simplefilter("ignore")
+                    if method == "trace":
+                        scripted = torch.jit.trace(module, (example,), check_trace=False)
+                    elif method == "script":
+                        # The wrapper's output handling is not scriptable; the model's own
+                        # forward is (when it is scriptable at all). Parity reads its logits.
+                        scripted = torch.jit.script(module.model)
+                    else:
+                        raise ValueError(f"unknown TorchScript method {method!r}")
+                    torch.jit.save(scripted, str(target))
+                    loaded = torch.jit.load(str(target)).eval()
+            except Exception as exc:
+                reason = f"torch.jit.{method} failed: {describe_exception(exc)}"
+                logger.warning("%s", reason)
+                attempts.append({"exporter": method, "ok": False, "reason": reason})
+                fallback_reason = fallback_reason or reason
+                continue
+            runner = loaded if method == "trace" else as_exportable(loaded)
+            report = measure_parity(
+                reference, torch_logits_fn(runner), vocab_size=vocab_size, shapes=shapes,
+                fmt="torchscript", exporter=method, atol=atol,
+            )
+            last = (target, report)
+            if report.passed:
+                attempts.append({"exporter": method, "ok": True, "reason": None})
+                os.replace(target, path)
+                return TorchExport(
+                    path, "torchscript", method, report,
+                    fallback_reason if method != methods[0] else None, attempts,
+                )
+            reason = f"torch.jit.{method} parity failed: {report.summary()}"
+            logger.warning("%s", reason)
+            attempts.append({"exporter": method, "ok": False, "reason": reason})
+            fallback_reason = fallback_reason or reason
+        if last is None:
+            raise ExportFailedError(
+                "TorchScript export failed: " + "; ".join(a["reason"] for a in attempts)
+                + "; use the ONNX or .pt2 format for this model"
+            )
+        if raise_on_failure:
+            last[1].raise_if_failed()
+        os.replace(last[0], path)
+        return TorchExport(path, "torchscript", last[1].exporter, last[1], fallback_reason, attempts)
+
+
+def export_pt2(
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    vocab_size: int | None = None,
+    max_seq_len: int | None = None,
+    parity_shapes: list[tuple[int, int]] | None = None,
+    atol: float = DEFAULT_ATOL,
+    raise_on_failure: bool = True,
+) -> TorchExport:
+    """`torch.export.export` with dynamic batch and sequence, `torch.export.save` to `path` (.pt2).
+
+    Named dims bounded by the model's maximum go first; when the model's code specialises an
+    axis (torch.export refuses), `Dim.AUTO` is tried and the parity check shows which shapes
+    the specialised program still serves. The saved program is loaded back with
+    `torch.export.load` and checked over several shapes.
+    """
+    import torch
+    from torch.export import Dim
+
+    from model_export.exportable import as_exportable, infer_max_seq_len, infer_vocab_size
+    from model_export.onnx_export import dynamic_dims
+
+    path = Path(path)
+    module = as_exportable(model)
+    vocab_size = infer_vocab_size(module.model, vocab_size)
+    max_seq_len = infer_max_seq_len(module.model, max_seq_len)
+    example = example_inputs(vocab_size, max_seq_len)
+    shapes = shapes_within(
+        parity_shapes or default_parity_shapes(max_seq_len, example_seq_len=example.shape[1]),
+        max_seq_len,
+    )
+    batch, seq = dynamic_dims(max_seq_len)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pt2-export-") as tmp:
+        target = Path(tmp) / "model.pt2"
+        attempts: list[dict] = []
+        fallback_reason = None
+        exporter = "torch.export"
+        program = None
+        named = {"input_ids": {0: batch, 1: seq}}
+        auto = {"input_ids": {0: Dim.AUTO, 1: Dim.AUTO}}
+        for label, dynamic_shapes in (("torch.export", named), ("torch.export (Dim.AUTO)", auto)):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    program = torch.export.export(
+                        module, (example,), dynamic_shapes=dynamic_shapes, strict=False
+                    )
+                exporter = label
+                attempts.append({"exporter": label, "ok": True, "reason": None})
+                break
+            except Exception as exc:
+                reason = f"{label} failed: {describe_exception(exc)}"
+                logger.warning("%s", reason)
+                attempts.append({"exporter": label, "ok": False, "reason": reason})
+                fallback_reason = fallback_reason or reason
+        if program is None:
+            raise ExportFailedError(
+                "pt2 export failed: " + "; ".join(a["reason"] for a in attempts)
+                + "; use the ONNX or TorchScript format for this model"
+            )
+        torch.export.save(program, str(target))
+        loaded = torch.export.load(str(target)).module()
+        report = measure_parity(
+            torch_logits_fn(module), torch_logits_fn(loaded), vocab_size=vocab_size,
+            shapes=shapes, fmt="pt2", exporter=exporter, atol=atol,
+        )
+        if raise_on_failure:
+            report.raise_if_failed()
+        os.replace(target, path)
+    return TorchExport(path, "pt2", exporter, report, fallback_reason, attempts)
