@@ -1,0 +1,276 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+# ruff: noqa: E402  (each notebook cell imports what it uses, where it uses it)
+
+# %% [markdown]
+# # Train your Transformer Builder model
+#
+# Open this notebook in Colab, pick a GPU (**Runtime → Change runtime type → T4 GPU** or better),
+# fill the **Settings** form below and choose **Runtime → Run all**. You get a trained model, a
+# text sample and a downloadable bundle (ONNX + tokenizer + model card).
+#
+# Everything the run produces lives in one run folder on your Google Drive
+# (`MyDrive/transformer-builder/<RUN_NAME>`). If Colab disconnects, open the notebook again and
+# **Run all**: training resumes from the last checkpoint in that folder.
+#
+# This file is generated from `notebook/template.py` by `nox -s notebook`; edit that file, not
+# the notebook.
+
+# %%
+# @title 1. Install the training stack (leaves Colab's torch and numpy alone) { display-mode: "form" }
+import importlib.metadata as metadata
+import re
+import subprocess
+import sys
+import tempfile
+
+# The lines of requirements-colab.txt (kept identical by `nox -s notebook`).
+REQUIREMENTS = """
+model-adapter @ git+https://github.com/transformer-builder/training-stack@model-adapter-v0.1.0#subdirectory=packages/model-adapter
+adaptive-tokenizer @ git+https://github.com/transformer-builder/training-stack@adaptive-tokenizer-v0.1.0#subdirectory=packages/adaptive-tokenizer
+lightning-pipeline[notebook] @ git+https://github.com/transformer-builder/training-stack@lightning-pipeline-v0.1.0#subdirectory=packages/lightning-pipeline
+model-export @ git+https://github.com/transformer-builder/training-stack@model-export-v0.1.0#subdirectory=packages/model-export
+pytorch-lightning==2.6.6
+lightning-utilities==0.15.3
+torchmetrics==1.9.0
+onnx==1.22.0
+onnxruntime==1.32.0
+onnxscript==0.7.2
+onnx-ir==1.1.0
+jedi==0.20.1
+overrides==7.7.0
+"""
+KEEP = ("torch", "numpy")  # never reinstalled: pinned to what the runtime has
+SHOW = ("torch", "numpy", "transformers", "tokenizers", "datasets", "pytorch-lightning", "onnx", "onnxruntime",
+        "model-adapter", "adaptive-tokenizer", "lightning-pipeline", "model-export")
+
+
+def _installed(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _wanted(line):
+    """(distribution name, exact version) of one requirement line."""
+    name = re.match(r"[A-Za-z0-9._-]+", line).group(0)
+    version = re.search(r"==\s*([^\s;]+)|-v([0-9][\w.]*)#", line)
+    return name, version.group(1) or version.group(2)
+
+
+lines = [line.strip() for line in REQUIREMENTS.splitlines() if line.strip()]
+missing = [line for line in lines if _installed(_wanted(line)[0]) != _wanted(line)[1]]
+imported = {dist for module, dists in metadata.packages_distributions().items() if module in sys.modules for dist in dists}
+before = {dist: _installed(dist) for dist in imported}
+if missing:
+    print(f"Installing {len(missing)} packages (torch and numpy stay as they are)...")
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as keep:
+        keep.write("\n".join(f"{name}=={_installed(name)}" for name in KEEP if _installed(name)))
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", keep.name, *missing],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        print(result.stdout[-3000:], result.stderr[-3000:])
+        raise RuntimeError(
+            "The install failed (pip's message is above). What to do: Runtime → Disconnect and delete "
+            "runtime, then Run all again; if it fails the same way, report pip's message."
+        )
+else:
+    print("Everything is installed already.")
+for name in SHOW:
+    print(f"  {name:<20} {_installed(name) or '-'}")
+changed = sorted(dist for dist, version in before.items() if _installed(dist) != version)
+if changed:
+    raise RuntimeError(
+        f"Already imported packages changed ({', '.join(changed)}). What to do: Runtime → Restart session, "
+        "then Run all again (the install is then skipped)."
+    )
+
+# %% [markdown]
+# ## 2. Settings
+# Colab shows these as a form. `MODEL_SOURCE`: the bundled example, a GitHub Gist ID (what
+# Transformer Builder's "Export to Colab" gives you) or files you upload (model.py + config.json).
+# `DATA_SOURCE`: the built-in example text, a Hugging Face Hub dataset, a file you upload, or a
+# file on your Drive.
+
+# %% tags=["parameters"]
+# @title 2. Settings { display-mode: "form" }
+RUN_NAME = "my-first-model"  # @param {type:"string"}
+MODEL_SOURCE = "example"  # @param ["example", "gist", "upload"]
+GIST_ID = ""  # @param {type:"string"}
+DATA_SOURCE = "example"  # @param ["example", "hub", "upload", "drive"]
+HUB_DATASET = "karpathy/tiny_shakespeare"  # @param {type:"string"}
+DRIVE_DATA_PATH = ""  # @param {type:"string"}
+TEXT_COLUMN = ""  # @param {type:"string"}
+TOKENIZER = "auto"  # @param ["auto", "pretrained", "bpe", "character"]
+PRESET = "small"  # @param ["quick-check", "small", "full"]
+MAX_STEPS = 0  # @param {type:"integer"}
+SAMPLE_PROMPT = "The"  # @param {type:"string"}
+USE_DRIVE = True  # @param {type:"boolean"}
+# Not in the form: where things go, and the sizes CI overrides for its tiny CPU run.
+DRIVE_MOUNTPOINT = "/content/drive"
+LOCAL_ROOT = "/content"
+SEQ_LEN = 0  # 0: the preset's (capped at the model's max_seq_len)
+BATCH_SIZE = 0  # 0: the preset's
+SAMPLE_TOKENS = 60
+EXPORT_FORMATS = "onnx"
+QUANTIZE = "int8"
+
+# %%
+# @title 3. Run folder (on Google Drive when available) { display-mode: "form" }
+import json
+from pathlib import Path
+
+from lightning_pipeline import mount_drive
+from lightning_pipeline.colab import colab_available
+
+if USE_DRIVE and colab_available():
+    root = mount_drive(DRIVE_MOUNTPOINT) / "transformer-builder"
+else:
+    root = Path(LOCAL_ROOT) / "transformer-builder"
+    print("Drive is not used: the run lives on this runtime's disk and is lost when it is recycled.")
+WORK = root / RUN_NAME
+WORK.mkdir(parents=True, exist_ok=True)
+SETUP = WORK / "setup.json"  # every choice the later cells need, so any cell can be re-run alone
+print(f"Run folder: {WORK}")
+
+# %%
+# @title 4. Model: load and validate (Tier 1) { display-mode: "form" }
+from IPython.display import display
+
+from lightning_pipeline import upload_files
+from model_adapter import ModelAdapterError, example_export_path, load_model, validate_model
+
+if MODEL_SOURCE == "example":
+    model_source = str(example_export_path())
+elif MODEL_SOURCE == "gist":
+    if not GIST_ID.strip():
+        raise ValueError("MODEL_SOURCE is 'gist' but GIST_ID is empty. What to do: paste the Gist ID from "
+                         "Transformer Builder's Export to Colab into the Settings form, then Run all.")
+    model_source = GIST_ID.strip()
+else:
+    model_folder = WORK / "inputs" / "model"
+    if not (model_folder / "model.py").exists():
+        print("Choose model.py and config.json:")
+        upload_files(model_folder)
+    model_source = str(model_folder)
+try:
+    loaded = load_model(model_source)
+except ModelAdapterError as error:
+    raise RuntimeError(f"{error}\nWhat to do: fix the source in the Settings form (or re-export the model), "
+                       "then run this cell again.") from None
+report = validate_model(loaded.model, loaded.config, quick=True)
+display(report)
+SETUP.write_text(json.dumps({"model": model_source, "model_config": loaded.config.to_dict()}, indent=2))
+if not report.passed:
+    raise RuntimeError("The model failed Tier 1 validation (report above). What to do: apply the hint of the "
+                       "failed check (docs/TROUBLESHOOTING.md lists each), then run this cell again.")
+del loaded  # the training cell loads it again from the same source; nothing is kept in the notebook
+
+# %%
+# @title 5. Tokenizer: one that fits the model's vocab size exactly { display-mode: "form" }
+from adaptive_tokenizer import AdaptiveTokenizer
+
+setup = json.loads(SETUP.read_text())
+vocab_size = setup["model_config"]["vocab_size"]
+choice = AdaptiveTokenizer.detect_strategy(vocab_size)
+strategy = TOKENIZER if TOKENIZER != "auto" else choice.strategy.value
+print(f"Model vocab size {vocab_size}: tokenizer strategy '{strategy}'"
+      + (f" ({choice.reason})" if TOKENIZER == "auto" else " (chosen in Settings)"))
+SETUP.write_text(json.dumps({**setup, "tokenizer_strategy": TOKENIZER}, indent=2))
+print("The tokenizer is built (or reused from the run folder) when training starts, from the data below.")
+
+# %%
+# @title 6. Dataset { display-mode: "form" }
+from lightning_pipeline import LightningPipelineError, load_text_dataset
+
+if DATA_SOURCE == "example":
+    data_source = "example"
+elif DATA_SOURCE == "hub":
+    data_source = HUB_DATASET.strip()
+elif DATA_SOURCE == "drive":
+    data_source = DRIVE_DATA_PATH.strip()
+else:
+    data_folder = WORK / "inputs" / "data"
+    if not data_folder.exists() or not any(data_folder.iterdir()):
+        print("Choose your text files (.txt, .csv, .jsonl or .parquet):")
+        upload_files(data_folder)
+    data_source = str(data_folder)
+try:
+    dataset = load_text_dataset(data_source, text_column=TEXT_COLUMN or None)
+except LightningPipelineError as error:
+    raise RuntimeError(f"{error}\nWhat to do: fix DATA_SOURCE / the path in the Settings form, then run this "
+                       "cell again.") from None
+SETUP.write_text(json.dumps({**json.loads(SETUP.read_text()), "data": data_source}, indent=2))
+print(f"{len(dataset):,} texts; the first one starts: {dataset[0]['text'][:200]!r}")
+del dataset
+
+# %%
+# @title 7. Train (resumes automatically from the run folder's last checkpoint) { display-mode: "form" }
+import dataclasses
+
+from lightning_pipeline import RunFolder, TrainingConfig, train
+from lightning_pipeline.wizard import PRESETS
+
+setup = json.loads(SETUP.read_text())
+settings = dict(PRESETS[PRESET])
+for name, value in {"max_steps": MAX_STEPS, "seq_len": SEQ_LEN, "batch_size": BATCH_SIZE}.items():
+    if value:
+        settings[name] = value
+max_seq_len = setup["model_config"].get("max_seq_len")
+if max_seq_len:
+    settings["seq_len"] = min(settings["seq_len"], max_seq_len)
+config = TrainingConfig(model=setup["model"], data=setup["data"], out=str(WORK / "run"),
+                        text_column=TEXT_COLUMN or None, tokenizer_strategy=setup["tokenizer_strategy"], **settings)
+checkpoint = RunFolder(config.out).latest_valid_checkpoint() if RunFolder(config.out).exists() else None
+print(f"Resuming from {checkpoint.name}" if checkpoint else "Starting a new run")
+try:
+    result = train(config)
+except LightningPipelineError as error:
+    raise RuntimeError(f"{error}\nWhat to do: follow the message, then run this cell again; finished steps are "
+                       "kept in the run folder and training resumes from them.") from None
+print(json.dumps(dataclasses.asdict(result), indent=2, default=str))
+
+# %%
+# @title 8. A text sample from the trained model { display-mode: "form" }
+from lightning_pipeline import generate
+
+print(generate(WORK / "run", SAMPLE_PROMPT, max_new_tokens=SAMPLE_TOKENS, temperature=0.8, top_k=50, seed=0))
+
+# %%
+# @title 9. Export: ONNX (+ int8) with measured parity, tokenizer and model card { display-mode: "form" }
+from model_export import ModelExportError, build_bundle, load_source
+
+bundle_dir = WORK / "bundle"
+if bundle_dir.exists() and any(bundle_dir.iterdir()):
+    print(f"{bundle_dir} exists already; delete it to export again.")
+else:
+    formats = tuple(f for f in EXPORT_FORMATS.split(",") if f)
+    quantize = tuple(q for q in QUANTIZE.split(",") if q)
+    try:
+        bundle = build_bundle(load_source(WORK / "run", tokenizer=WORK / "run" / "tokenizer"), bundle_dir,
+                              formats=formats, quantize=quantize)
+    except ModelExportError as error:
+        raise RuntimeError(f"{error}\nWhat to do: follow the message (EXPORT_FORMATS='onnx' alone is the most "
+                           "robust choice), then run this cell again.") from None
+    print("\n".join(f"  {name}" for name in bundle.files))
+
+# %%
+# @title 10. Download the bundle { display-mode: "form" }
+import shutil
+
+archive = shutil.make_archive(str(WORK / "bundle"), "zip", WORK / "bundle")
+try:
+    from google.colab import files
+except ImportError:
+    print(f"Bundle archive: {archive}")
+else:
+    files.download(archive)
+    print(f"Downloading {Path(archive).name}; a copy stays at {archive}")

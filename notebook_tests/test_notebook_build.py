@@ -1,0 +1,34 @@
+"""The generated notebook matches its source, and the check notices when it does not."""
+
+from __future__ import annotations
+
+import json
+
+from notebook_build import NOTEBOOK, REQUIREMENTS, SOURCE, build, problems
+
+SOURCE_TEXT = SOURCE.read_text(encoding="utf-8")
+REQUIREMENTS_TEXT = REQUIREMENTS.read_text(encoding="utf-8")
+
+
+def test_committed_notebook_is_the_build_of_its_source() -> None:
+    assert problems(SOURCE_TEXT, NOTEBOOK.read_text(encoding="utf-8"), REQUIREMENTS_TEXT) == []
+
+
+def test_build_is_deterministic_and_has_no_outputs() -> None:
+    first, second = build(SOURCE_TEXT), build(SOURCE_TEXT)
+    assert first == second
+    notebook = json.loads(first)
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
+    assert [cell for cell in code if "parameters" in cell["metadata"].get("tags", [])]
+
+
+def test_a_hand_edit_of_the_notebook_is_detected() -> None:
+    edited = NOTEBOOK.read_text(encoding="utf-8").replace("RUN_NAME = ", "RUN_NAME  = ", 1)
+    assert any("differs from notebook/template.py" in p for p in problems(SOURCE_TEXT, edited, REQUIREMENTS_TEXT))
+
+
+def test_requirements_drift_is_detected() -> None:
+    drifted = REQUIREMENTS_TEXT.replace("onnx==1.22.0", "onnx==1.23.2")
+    found = problems(SOURCE_TEXT, NOTEBOOK.read_text(encoding="utf-8"), drifted)
+    assert any("REQUIREMENTS differ from requirements-colab.txt" in p for p in found)
