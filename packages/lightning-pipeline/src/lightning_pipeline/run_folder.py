@@ -282,11 +282,11 @@ class RunFolder:
                 atomic_write_bytes(self.model_dir / name, lambda handle, data=data: handle.write(data))
 
     # ------------------------------------------------------------------ checkpoints
-    def checkpoint_paths(self) -> list[Path]:
-        """Every `*.ckpt` in checkpoints/ (temporary files of interrupted writes excluded)."""
+    def checkpoint_paths(self, pattern: str = "*.ckpt") -> list[Path]:
+        """Every `pattern` file in checkpoints/ (temporary files of interrupted writes excluded)."""
         if not self.checkpoints_dir.is_dir():
             return []
-        return sorted(p for p in self.checkpoints_dir.glob("*.ckpt") if not p.name.startswith("."))
+        return sorted(p for p in self.checkpoints_dir.glob(pattern) if not p.name.startswith("."))
 
     def remove_temporary_files(self) -> list[Path]:
         """Delete leftovers of interrupted writes (`.<name>.tmp-*`), truncating them first."""
@@ -301,7 +301,7 @@ class RunFolder:
                         removed.append(leftover)
         return removed
 
-    def latest_valid_checkpoint(self) -> Path | None:
+    def latest_valid_checkpoint(self, pattern: str = "*.ckpt") -> Path | None:
         """The newest checkpoint that loads with `weights_only=True`, or None.
 
         Newest means the highest training step (from the metadata JSON, else read from the file),
@@ -313,7 +313,7 @@ class RunFolder:
 
         candidates: list[tuple[int, float, Path]] = []
         loaded_ok: set[Path] = set()
-        for path in self.checkpoint_paths():
+        for path in self.checkpoint_paths(pattern):
             try:
                 size = path.stat().st_size
                 mtime = path.stat().st_mtime

@@ -1,0 +1,8 @@
+"""Callbacks of the training job, one per file (Lightning's own are used for early stopping and LR)."""
+
+from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
+from lightning_pipeline.callbacks.dashboard import LiveDashboard, plot_curves
+from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
+from lightning_pipeline.callbacks.throughput import ThroughputMonitor, flops_per_token, peak_flops
+
+__all__ = ["BestCheckpoint", "LiveDashboard", "StepCheckpoint", "ThroughputMonitor", "flops_per_token", "peak_flops", "plot_curves"]

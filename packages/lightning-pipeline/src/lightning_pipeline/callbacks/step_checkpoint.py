@@ -1,0 +1,106 @@
+"""`StepCheckpoint`: Lightning's `ModelCheckpoint` every N steps, keeping the newest K, plus the final step.
+
+`ModelCheckpoint(every_n_train_steps=N)` alone never saves the step where training stops when N
+does not divide it, so running the same command again would train the tail once more. This
+subclass also saves at the end of training, so a finished run resumes as finished; a save that
+falls on a validation step waits for the end of that validation (see `on_train_batch_end`). It also
+removes, at the end, its own files that it no longer tracks: a run killed between saving a new
+checkpoint and deleting an old one leaves a file behind that the resumed run does not know of.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+
+def prune_untracked(callback: ModelCheckpoint, trainer: pl.Trainer, prefix: str) -> list[Path]:
+    """Remove `<prefix>*.ckpt` files in the callback's folder that it does not track (rank zero)."""
+    if not trainer.is_global_zero or callback.dirpath is None:
+        return []
+    tracked = {Path(p).resolve() for p in callback.best_k_models}
+    tracked |= {Path(p).resolve() for p in (callback.best_model_path, callback.last_model_path) if p}
+    removed = []
+    for path in sorted(Path(callback.dirpath).glob(f"{prefix}*.ckpt")):
+        if path.resolve() not in tracked:
+            trainer.strategy.remove_checkpoint(path)
+            removed.append(path)
+    return removed
+
+
+class StepCheckpoint(ModelCheckpoint):
+    """Checkpoint `step-0000100.ckpt` every `every_n_train_steps` steps; keep the newest `keep_last`.
+
+    Example:
+        >>> pl.Trainer(callbacks=[StepCheckpoint("runs/demo/checkpoints", every_n_train_steps=100)])  # doctest: +SKIP
+    """
+
+    PREFIX = "step-"
+
+    def __init__(
+        self,
+        dirpath: str | os.PathLike[str],
+        *,
+        every_n_train_steps: int,
+        keep_last: int = 3,
+        validation_every_n_steps: int | None = None,
+    ) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename=self.PREFIX + "{step:07d}",
+            auto_insert_metric_name=False,
+            monitor="step",
+            mode="max",
+            save_top_k=keep_last,
+            every_n_train_steps=every_n_train_steps,
+            save_on_train_epoch_end=False,
+        )
+        self.validation_every_n_steps = validation_every_n_steps
+        self._save_after_validation = False
+
+    @property
+    def state_key(self) -> str:
+        return "StepCheckpoint"
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        if self._save_after_validation:  # the validation this save waited for did not happen
+            self._save_now(trainer)
+        step = trainer.global_step
+        due = self._every_n_train_steps >= 1 and step % self._every_n_train_steps == 0
+        validating = (
+            self.validation_every_n_steps is not None
+            and step % self.validation_every_n_steps == 0
+            and trainer.enable_validation
+        )
+        if due and validating and not self._should_skip_saving_checkpoint(trainer):
+            # Save after this step's validation, not before: Lightning resumes a checkpoint taken
+            # at the end of a training step as if that step's validation had already run, so the
+            # resumed run would skip it (and could keep another "best" checkpoint).
+            self._save_after_validation = True
+            return
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if self._save_after_validation and not trainer.sanity_checking:
+            self._save_now(trainer)
+
+    def _save_now(self, trainer: pl.Trainer) -> None:
+        self._save_after_validation = False
+        if self._should_skip_saving_checkpoint(trainer):
+            return
+        self._save_topk_checkpoint(trainer, self._monitor_candidates(trainer))
+        self._last_global_step_saved = trainer.global_step
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if not trainer.interrupted:
+            self._save_now(trainer)
+        if not trainer.interrupted:
+            prune_untracked(self, trainer, self.PREFIX)

@@ -1,0 +1,328 @@
+"""`train(config)`: the whole training job, from a model folder and a data source to a finished run folder.
+
+load model -> quick Tier 1 validation (a causal leak is refused unless the adapter repairs it) ->
+tokenizer with the model's vocab size -> packed data -> Lightning fit (checkpoints every N steps,
+last K + best by validation loss, atomic writes) -> final evaluation of the best weights ->
+`final/model.safetensors` + `run.json`. Calling it again with the same run folder resumes from the
+newest checkpoint that loads, exactly where the interrupted run stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lightning_pipeline.config import TrainingConfig
+from lightning_pipeline.errors import ConfigError, ModelRejectedError
+
+logger = logging.getLogger(__name__)
+
+# TrainingConfig fields that may change when a run is resumed (on top of RunFolder's own list):
+# how often to evaluate, checkpoint and log, and the warmup the CLI derives from --max-steps.
+RESUMABLE_FIELDS = frozenset(
+    {"eval_every", "checkpoint_every", "log_every", "keep_last", "limit_val_batches", "warmup_steps", "extra"}
+)
+
+
+@dataclass
+class TrainingResult:
+    """What a finished (or interrupted) `train()` call produced."""
+
+    run_dir: Path
+    status: str  # "completed" | "interrupted"
+    global_step: int
+    val_loss: float | None
+    val_perplexity: float | None
+    train_loss: float | None
+    train_tokens: int
+    best_checkpoint: Path | None
+    final_weights: Path | None
+    resumed_from: Path | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
+
+
+def _rank() -> int:
+    """Global rank before the Trainer exists (DDP children are launched with RANK / LOCAL_RANK set)."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+
+
+def check_model(adapter: Any, model_config: Any, seq_len: int, *, repaired: bool = True) -> None:
+    """Quick Tier 1 validation; a failure (a causal leak above all) stops the run before training.
+
+    With `repaired=True` the adapter injects a causal mask into attention that is called without
+    one (what every builder export does), and the model is checked as repaired; a model that
+    still sees the future (attention the repair cannot reach) is refused. With `repaired=False`
+    the raw model is checked and any leak is refused.
+    """
+    from model_adapter import validate_model
+
+    report = validate_model(adapter, model_config, seq_len=seq_len, quick=True, causal=repaired)
+    for check in report.checks:
+        if check.status == "warning":
+            logger.warning("model check %s: %s", check.name, check.message)
+    if not report.passed:
+        failed = [c for c in report.checks if c.status == "failed"]
+        first = failed[0] if failed else None
+        detail = f"{first.name}: {first.message}" if first else "see the validation report"
+        hint = f" Fix: {first.hint}" if first is not None and getattr(first, "hint", None) else ""
+        if first is not None and "causal" in first.name and not repaired:
+            hint = " Fix: train with repair_causal_leak=True (CLI: drop --no-causal-repair) to inject a causal mask."
+        raise ModelRejectedError(f"the model failed quick validation ({detail}).{hint}")
+
+
+def _load_tokenizer(config: TrainingConfig, run_dir: Path, vocab_size: int, dataset: Any) -> Any:
+    """The run's tokenizer: the saved one when resuming, otherwise a new adaptive one saved into the run."""
+    from transformers import AutoTokenizer
+
+    saved = run_dir / "tokenizer"
+    if (saved / "tokenizer.json").exists() or (saved / "tokenizer_config.json").exists():
+        logger.info("Using the run folder's tokenizer (%s)", saved)
+        return AutoTokenizer.from_pretrained(str(saved))
+    from adaptive_tokenizer import AdaptiveTokenizer
+
+    tokenizer = AdaptiveTokenizer.load_or_create(
+        vocab_size=vocab_size, dataset=dataset, strategy=config.tokenizer_strategy
+    )
+    if _rank() == 0:
+        tmp = run_dir / ".tokenizer.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tokenizer.save_pretrained(str(tmp))
+        shutil.rmtree(saved, ignore_errors=True)
+        os.replace(tmp, saved)
+    return tokenizer
+
+
+def _save_final_weights(model: Any, path: Path) -> None:
+    from safetensors.torch import save_model
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_model(model, str(tmp))
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _load_module_weights(module: Any, checkpoint_path: Path) -> None:
+    from lightning_pipeline.checkpoint_io import load_checkpoint_file
+
+    module.load_state_dict(load_checkpoint_file(checkpoint_path)["state_dict"])
+
+
+def train(
+    config: TrainingConfig | None = None,
+    *,
+    callbacks: Sequence[Any] = (),
+    checkpoint_io: Any = None,
+    **overrides: Any,
+) -> TrainingResult:
+    """Train (or resume) one run; returns the final metrics and paths.
+
+    Args:
+        config: the run's settings; keyword `overrides` replace single fields
+            (`train(model="export/", data="example", out="runs/x", max_steps=300)` works too).
+            `model=` may also be an already built `nn.Module` (its source is then not copied
+            into the run folder's model/, so model-export needs the module itself).
+        callbacks: extra Lightning callbacks, added after the pipeline's own.
+        checkpoint_io: a Lightning `CheckpointIO` to use instead of `AtomicCheckpointIO()`
+            (for instance a subclass that also copies checkpoints elsewhere).
+
+    Example:
+        >>> from lightning_pipeline import TrainingConfig, train
+        >>> result = train(TrainingConfig(model="export/", data="example", out="runs/demo", max_steps=300))  # doctest: +SKIP
+        >>> result.val_perplexity  # doctest: +SKIP
+    """
+    import pytorch_lightning as pl
+    from pytorch_lightning.utilities import rank_zero_info
+    from torch import nn
+
+    from lightning_pipeline.callbacks import LiveDashboard, ThroughputMonitor
+    from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
+    from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
+    from lightning_pipeline.checkpoint_io import AtomicCheckpointIO
+    from lightning_pipeline.data_sources import load_text_dataset
+    from lightning_pipeline.datamodule import AdaptiveTokenizerDataModule
+    from lightning_pipeline.metrics_logger import RunMetricsLogger
+    from lightning_pipeline.module import LanguageModelingModule
+    from lightning_pipeline.run_folder import RESUMABLE_CONFIG_KEYS, RunFolder
+    from model_adapter import UniversalModelAdapter, load_model
+
+    model = overrides.get("model")
+    if isinstance(model, nn.Module):
+        overrides["model"] = f"<in-memory {type(model).__name__}>"
+    else:
+        model = None
+    if config is None:
+        config = TrainingConfig(**overrides)
+    elif overrides:
+        config = dataclasses.replace(config, **overrides)
+    if model is None and not config.model:
+        raise ConfigError("no model given; pass --model PATH (a folder with model.py + config.json).")
+
+    run_dir = Path(config.out).expanduser().resolve()
+    is_rank_zero = _rank() == 0
+
+    # Seed before the model is built: its initial weights are part of the run's identity.
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+    loaded = load_model(model if model is not None else config.model, model_name=config.model_name)
+    user_model, model_config = loaded.model, loaded.config
+    if model_config.max_seq_len and config.seq_len > model_config.max_seq_len:
+        logger.warning(
+            "seq_len %d is longer than the model's max_seq_len %d; training with %d",
+            config.seq_len, model_config.max_seq_len, model_config.max_seq_len,
+        )
+        config = dataclasses.replace(config, seq_len=int(model_config.max_seq_len))
+
+    # Check the model before anything is written: a rejected model leaves no run folder behind.
+    adapter = UniversalModelAdapter(user_model, model_config, causal=config.repair_causal_leak)
+    check_model(adapter, model_config, seq_len=min(config.seq_len, 32), repaired=config.repair_causal_leak)
+    adapter.zero_grad(set_to_none=True)  # the validation's gradient probe must not leak into step 1
+
+    if is_rank_zero:
+        run_folder = RunFolder.create(
+            run_dir, config=config.to_dict(), model_config=model_config.to_dict(),
+            data={"source": config.data, "num_train_tokens": None},
+            resumable_keys=RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS,
+        )
+        run_folder.remove_temporary_files()
+        if model is None and not (run_folder.model_dir / "model.py").exists():
+            run_folder.save_model_source(config.model)
+    else:
+        run_folder = RunFolder(run_dir)
+    # Resume only from the every-N-steps checkpoints, saved at the end of a training step. The
+    # best-by-validation-loss ones are saved at the end of a validation; Lightning resumes from
+    # those through a different (validation restart) path that does not reproduce the
+    # uninterrupted run exactly, so they only provide the final weights.
+    resume_from = run_folder.latest_valid_checkpoint(pattern=f"{StepCheckpoint.PREFIX}*.ckpt")
+    # Lightning's rank-zero logger is visible in notebooks and terminals alike (and once under DDP).
+    rank_zero_info(
+        f"Training configuration ({f'resuming from {resume_from.name}' if resume_from else 'new run'}):\n{config.to_text()}"
+    )
+
+    dataset = load_text_dataset(config.data, text_column=config.text_column, config_name=config.data_config_name)
+    tokenizer = _load_tokenizer(config, run_dir, int(model_config.vocab_size), dataset)
+    datamodule = AdaptiveTokenizerDataModule(
+        tokenizer, dataset, seq_len=config.seq_len, batch_size=config.batch_size,
+        val_fraction=config.val_fraction, seed=config.seed, packing=config.packing,
+        num_workers=config.num_workers, cache_dir=str(run_dir / "cache"),
+        model_vocab_size=int(model_config.vocab_size),
+    )
+
+    max_steps = config.max_steps if config.max_steps and config.max_steps > 0 else -1
+    module = LanguageModelingModule(
+        adapter, lr=config.lr, weight_decay=config.weight_decay, betas=config.betas,
+        warmup_steps=config.warmup_steps, schedule=config.schedule, min_lr_ratio=config.min_lr_ratio,
+        total_steps=max_steps if max_steps > 0 else None, label_smoothing=config.label_smoothing,
+        compile=config.compile, seed=config.seed,
+    )
+
+    checkpoints_dir = run_dir / "checkpoints"
+    metrics = RunMetricsLogger(run_dir)
+    step_checkpoints = StepCheckpoint(
+        checkpoints_dir, every_n_train_steps=config.checkpoint_every, keep_last=config.keep_last,
+        validation_every_n_steps=config.eval_every,
+    )
+    best_checkpoint = BestCheckpoint(checkpoints_dir)
+    all_callbacks: list[pl.Callback] = [
+        best_checkpoint,  # before the step checkpoint: a kill between the two keeps the new best known
+        step_checkpoints,
+        pl.callbacks.LearningRateMonitor(logging_interval="step"),
+        ThroughputMonitor(layers=model_config.layers, d_model=model_config.d_model),
+        LiveDashboard(metrics, run_dir, live=None if config.dashboard else False),
+    ]
+    if config.early_stopping_patience:
+        all_callbacks.append(pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping_patience))
+
+    trainer = pl.Trainer(
+        default_root_dir=str(run_dir),
+        accelerator=config.accelerator,
+        devices=config.devices,
+        strategy=config.strategy,
+        precision=config.precision_for_trainer,
+        max_steps=max_steps,
+        max_epochs=config.max_epochs if config.max_epochs else -1,
+        val_check_interval=config.eval_every * config.accumulate_grad_batches,
+        check_val_every_n_epoch=None,
+        limit_val_batches=config.limit_val_batches,
+        num_sanity_val_steps=0,
+        gradient_clip_val=config.grad_clip,
+        accumulate_grad_batches=config.accumulate_grad_batches,
+        deterministic=config.deterministic,
+        log_every_n_steps=config.log_every,
+        enable_progress_bar=config.progress_bar,
+        enable_model_summary=is_rank_zero,
+        logger=metrics,
+        callbacks=[*all_callbacks, *callbacks],
+        plugins=[checkpoint_io if checkpoint_io is not None else AtomicCheckpointIO()],
+        # the training loader shards itself across ranks (EpochShuffleSampler) and must stay resumable
+        use_distributed_sampler=False,
+    )
+    if resume_from is not None:
+        logger.info("Resuming from %s", resume_from)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
+    except BaseException:
+        if trainer.is_global_zero:
+            run_folder.set_status("failed")
+        raise
+
+    train_loss = _scalar(trainer.callback_metrics.get("train_loss"))
+    if train_loss is None and run_folder.exists():  # resumed a finished run: nothing was trained now
+        train_loss = run_folder.read_run_json().get("metrics", {}).get("train_loss")
+    if trainer.interrupted:
+        logger.warning("Training was interrupted at step %d; run the same command again to resume.", trainer.global_step)
+        return TrainingResult(
+            run_dir=run_dir, status="interrupted", global_step=trainer.global_step, val_loss=None,
+            val_perplexity=None, train_loss=train_loss, train_tokens=_train_tokens(trainer, config),
+            best_checkpoint=None, final_weights=None, resumed_from=resume_from,
+        )
+
+    # Final evaluation of the best weights (by validation loss), which are the ones exported.
+    best_path = Path(best_checkpoint.best_model_path) if best_checkpoint.best_model_path else None
+    if best_path is not None and best_path.exists():
+        _load_module_weights(module, best_path)
+    results = trainer.validate(module, datamodule=datamodule, verbose=False)
+    val_loss = float(results[0]["val_loss"]) if results else None
+    val_perplexity = float(results[0]["val_perplexity"]) if results else None
+
+    final_weights = run_dir / "final" / "model.safetensors"
+    train_tokens = _train_tokens(trainer, config)
+    if trainer.is_global_zero:
+        _save_final_weights(adapter.model, final_weights)
+        stats = datamodule.stats()
+        run_folder.update_run_json(
+            status="completed",
+            metrics={
+                "val_loss": val_loss, "val_perplexity": val_perplexity, "train_tokens": train_tokens,
+                "train_loss": train_loss, "global_step": trainer.global_step,
+                "world_size": trainer.world_size,
+            },
+            data={"source": config.data, "num_train_tokens": stats["num_train_tokens"], **stats},
+            best_checkpoint=best_path.name if best_path else None,
+        )
+        metrics.flush()
+    logger.info("Finished: step %d, val loss %s, run folder %s", trainer.global_step, val_loss, run_dir)
+    return TrainingResult(
+        run_dir=run_dir, status="completed", global_step=trainer.global_step, val_loss=val_loss,
+        val_perplexity=val_perplexity, train_loss=train_loss, train_tokens=train_tokens,
+        best_checkpoint=best_path, final_weights=final_weights, resumed_from=resume_from,
+    )
+
+
+def _scalar(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(value.item() if hasattr(value, "item") else value)
+
+
+def _train_tokens(trainer: Any, config: TrainingConfig) -> int:
+    return int(trainer.global_step * config.accumulate_grad_batches * config.batch_size * config.seq_len * trainer.world_size)

@@ -1,0 +1,70 @@
+"""The `lightning-pipeline` console script, run as a real subprocess."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("lightning-pipeline")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("lightning-pipeline")
+    if found is None:
+        pytest.fail("the lightning-pipeline console script is not installed")
+    return [found]
+
+
+def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*_cli(), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_train_then_run_again_resumes(tmp_path, builder_export, corpus):
+    out = tmp_path / "run"
+    args = ["train", "--model", str(builder_export), "--data", str(corpus), "--out", str(out), "--max-steps", "6",
+            "--seq-len", "16", "--batch-size", "4", "--limit-val-batches", "2", "--accelerator", "cpu"]
+    first = _run(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "done: step 6" in first.stdout
+    assert "Training configuration (new run)" in first.stderr  # the config is printed at start
+    assert "max_steps" in first.stderr
+    assert (out / "curves.png").exists() and (out / "final" / "model.safetensors").exists()
+    second = _run(*args)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming from step-0000006.ckpt" in second.stderr or "resuming from best-step-0000006.ckpt" in second.stderr
+    assert "done: step 6" in second.stdout
+
+
+def test_generate_prints_text(trained_run):
+    result = _run("generate", str(trained_run), "--prompt", "the quick", "--max-new-tokens", "8", "--temperature", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("the quick")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["train", "--model", "/does/not/exist", "--data", "example", "--out", "OUT", "--max-steps", "2"], "exist"),
+        (["generate", "NOT_A_RUN", "--prompt", "x"], "not a run folder"),
+        (["generate", "RUN", "--prompt", "x", "--temperature", "-1"], "temperature"),
+    ],
+)
+def test_errors_are_one_line_on_stderr_with_exit_status_2(tmp_path, args, needle, trained_run):
+    args = [a.replace("OUT", str(tmp_path / "out")).replace("NOT_A_RUN", str(tmp_path)).replace("RUN", str(trained_run))
+            if a in ("OUT", "NOT_A_RUN", "RUN") else a for a in args]
+    result = _run(*args)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and needle in lines[0].lower(), result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_max_steps_and_max_epochs_are_exclusive():
+    result = _run("train", "--model", "m", "--out", "o", "--max-steps", "2", "--max-epochs", "1")
+    assert result.returncode == 2 and "not allowed with" in result.stderr
