@@ -9,6 +9,8 @@ Importing this package is cheap: `transformers` and `tokenizers` load on first u
 
 from __future__ import annotations
 
+from importlib.metadata import version as _distribution_version
+
 from .adaptive import AdaptiveTokenizer
 from .bpe import FastBPETrainer, trim_bpe_to_size
 from .character import CharacterLevelTokenizer
@@ -30,7 +32,7 @@ from .upload import load_tokenizer_files
 from .validator import TokenizerValidator, ValidationCheck, ValidationReport
 from .vocab_contract import fit_to_vocab_size
 
-__version__ = "0.1.0"
+__version__ = _distribution_version("adaptive-tokenizer")  # pyproject.toml is the one version source
 
 __all__ = [
     "DEFAULT_SPECIAL_TOKENS",

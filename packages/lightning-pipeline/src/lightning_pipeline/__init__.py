@@ -13,6 +13,7 @@ called) so that these names always mean the functions, never the submodules of t
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import version as _distribution_version
 from typing import TYPE_CHECKING, Any
 
 from lightning_pipeline.config import TrainingConfig
@@ -33,7 +34,7 @@ from lightning_pipeline.errors import (
 from lightning_pipeline.generate import generate, load_trained_model, sample_tokens
 from lightning_pipeline.train import TrainingResult, train
 
-__version__ = "0.1.0"
+__version__ = _distribution_version("lightning-pipeline")  # pyproject.toml is the one version source
 
 # public name -> module that defines it (imported lazily)
 _LAZY = {

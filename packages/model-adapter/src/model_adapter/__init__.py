@@ -5,6 +5,8 @@ models and Hugging Face models all come out as one `UniversalModelAdapter` whose
 returns logits `[batch, seq, vocab_size]`.
 """
 
+from importlib.metadata import version as _distribution_version
+
 from model_adapter.adapter import UniversalModelAdapter
 from model_adapter.config import ModelConfig
 from model_adapter.errors import (
@@ -20,7 +22,7 @@ from model_adapter.report import CheckResult, ValidationReport
 from model_adapter.signature import ModelSignatureInspector
 from model_adapter.validation import validate_model
 
-__version__ = "0.1.0"
+__version__ = _distribution_version("model-adapter")  # pyproject.toml is the one version source
 
 __all__ = [
     "CheckResult",

@@ -5,6 +5,8 @@ judged on held-out text before they may ship; a bundle holds the artifacts, the 
 model card, the parity report and a torch-free `inference.py`.
 """
 
+from importlib.metadata import version as _distribution_version
+
 from model_export.bundle import Bundle, build_bundle
 from model_export.errors import (
     ExportFailedError,
@@ -26,7 +28,7 @@ from model_export.quantization import (
 from model_export.sources import ExportSource, load_source
 from model_export.torchscript_export import TorchExport, export_pt2, export_torchscript
 
-__version__ = "0.1.0"
+__version__ = _distribution_version("model-export")  # pyproject.toml is the one version source
 
 __all__ = [
     "Bundle",
