@@ -295,8 +295,9 @@ def find_model_structure(model: nn.Module) -> ModelStructure:
     if output is None:
         children = dict(model.named_children())
         for name in _TOP_LEVEL_OUTPUT_NAMES:
-            if isinstance(children.get(name), nn.Linear):
-                output = (name, children[name])
+            child = children.get(name)
+            if isinstance(child, nn.Linear):
+                output = (name, child)
                 break
     if output is not None:
         found.output_projection = output[0]

@@ -203,11 +203,11 @@ def _forward_hints(forward: ast.FunctionDef | None, node_ids: set[str], token_pa
         if not isinstance(stmt, ast.Assign):
             continue
         targets: list[str] = []
-        for target in stmt.targets:
-            if isinstance(target, ast.Name):
-                targets.append(target.id)
-            elif isinstance(target, ast.Tuple) and target.elts and isinstance(target.elts[0], ast.Name):
-                targets.append(target.elts[0].id)
+        for target_expr in stmt.targets:
+            if isinstance(target_expr, ast.Name):
+                targets.append(target_expr.id)
+            elif isinstance(target_expr, ast.Tuple) and target_expr.elts and isinstance(target_expr.elts[0], ast.Name):
+                targets.append(target_expr.elts[0].id)
         value = stmt.value
         if isinstance(value, ast.Subscript):
             value = value.value

@@ -164,7 +164,7 @@ def _choose_class(module: ModuleType, path: Path, model_name: str | None, config
     )
 
 
-def _resolve_annotation(cls: type, param: inspect.Parameter, module: ModuleType) -> Any:
+def _resolve_annotation(cls: type[Any], param: inspect.Parameter, module: ModuleType) -> Any:
     annotation = param.annotation
     if annotation is inspect.Parameter.empty:
         return None
@@ -177,7 +177,7 @@ def _resolve_annotation(cls: type, param: inspect.Parameter, module: ModuleType)
     return annotation if inspect.isclass(annotation) else None
 
 
-def _config_class_for(cls: type, param: inspect.Parameter, module: ModuleType) -> type | None:
+def _config_class_for(cls: type[Any], param: inspect.Parameter, module: ModuleType) -> type[Any] | None:
     """The class of a config-object constructor argument (`GPT(config: GPTConfig)`), if any."""
     annotated = _resolve_annotation(cls, param, module)
     if annotated is not None and annotated not in (int, float, str, bool, dict):
