@@ -29,7 +29,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
@@ -275,7 +275,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         def write(handle: Any) -> None:
             writer = _HashingWriter(handle)
             hashing.append(writer)
-            torch.save(checkpoint, writer)
+            # torch.save only needs write/flush; its stub asks for a full IO[bytes].
+            torch.save(checkpoint, cast(IO[bytes], writer))
 
         atomic_write_bytes(final, write)
         writer = hashing[0]
@@ -300,7 +301,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         """Load with `weights_only=True` unless the caller explicitly passes False."""
         if weights_only is False:
             logger.warning("Loading %s with weights_only=False: only do this for files you trust", path)
-            return super().load_checkpoint(path, map_location=map_location, weights_only=False)
+            return super().load_checkpoint(os.fspath(path), map_location=map_location, weights_only=False)
         return load_checkpoint_file(path, map_location=map_location)
 
     def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:

@@ -142,14 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(text)
         return 0
-    except (LightningPipelineError, *_sibling_errors()) as error:
+    except _user_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
-def _sibling_errors() -> tuple[type[BaseException], ...]:
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean bad input (print one line, exit 2): ours and the sibling packages'."""
+    return (LightningPipelineError, *_sibling_errors())
+
+
+def _sibling_errors() -> tuple[type[Exception], ...]:
     """The sibling packages' error bases: a bad model or tokenizer is the user's input, not a bug."""
-    found: list[type[BaseException]] = []
+    found: list[type[Exception]] = []
     try:
         from model_adapter import ModelAdapterError
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 from lightning_pipeline.errors import ConfigError
 
 SCHEDULES = ("cosine", "linear", "constant")
 PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed", "bf16-true")
+# What `precision_for_trainer` hands to `pl.Trainer(precision=...)`: PRECISIONS minus the aliases.
+TrainerPrecision = Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"]
 
 
 @dataclass
@@ -104,10 +106,11 @@ class TrainingConfig:
             raise ConfigError("neither max_steps nor max_epochs is set; pass --max-steps N or --max-epochs N.")
 
     @property
-    def precision_for_trainer(self) -> str:
+    def precision_for_trainer(self) -> TrainerPrecision:
         """The Lightning `precision` value: 'auto' is bf16-mixed on GPUs that support it, else 32-true."""
         if self.precision != "auto":
-            return "32-true" if self.precision == "32" else self.precision
+            # __post_init__ admitted only PRECISIONS; without "auto" and "32" that is TrainerPrecision.
+            return "32-true" if self.precision == "32" else cast(TrainerPrecision, self.precision)
         import torch
 
         if torch.cuda.is_available() and self.accelerator in ("auto", "gpu", "cuda"):

@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import math
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from pytorch_lightning.utilities.types import OptimizerLRSchedulerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +56,13 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
         for name, param in module.named_parameters(recurse=False):
             if is_norm or name.endswith("bias") or param.ndim < 2:
                 no_decay_ids.add(id(param))
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for _, param in model.named_parameters():
         if not param.requires_grad:
             continue
         (no_decay if id(param) in no_decay_ids else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay}]
+    groups: list[dict[str, Any]] = [{"params": decay, "weight_decay": weight_decay}]
     if no_decay:
         groups.append({"params": no_decay, "weight_decay": 0.0})
     return [g for g in groups if g["params"]]
@@ -82,9 +86,22 @@ def lr_lambda_for(schedule: str, warmup_steps: int, total_steps: int, min_lr_rat
     return factor
 
 
-def _numpy_state_to_plain(state: tuple) -> tuple:
+def _numpy_state_to_plain(state: tuple[Any, ...]) -> tuple[str, list[int], int, int, float]:
     name, keys, pos, has_gauss, cached = state
     return (str(name), [int(k) for k in keys], int(pos), int(has_gauss), float(cached))
+
+
+def _legacy_numpy_state() -> tuple[Any, ...]:
+    """The global NumPy RNG state as the legacy 5-tuple (`legacy=True` is NumPy's runtime default).
+
+    NumPy's stubs claim the no-argument call returns a dict; the global `RandomState` is always
+    MT19937, for which the legacy form is a tuple.
+    """
+    import numpy as np
+
+    state = np.random.get_state(legacy=True)
+    assert isinstance(state, tuple), "the global RandomState is MT19937, whose legacy state is a tuple"
+    return state
 
 
 class LanguageModelingModule(pl.LightningModule):
@@ -115,7 +132,8 @@ class LanguageModelingModule(pl.LightningModule):
         self.adapter = adapter
         self.lr = lr
         self.weight_decay = weight_decay
-        self.betas = tuple(betas)
+        beta1, beta2 = betas  # TrainingConfig and AdamW both want exactly two
+        self.betas: tuple[float, float] = (beta1, beta2)
         self.warmup_steps = warmup_steps
         self.schedule = schedule
         self.min_lr_ratio = min_lr_ratio
@@ -133,7 +151,9 @@ class LanguageModelingModule(pl.LightningModule):
     def configure_model(self) -> None:
         """Compile once the module sits on its device (Lightning calls this hook in `fit`)."""
         if self.compile_model and self._forward_impl is self.adapter:
-            self._forward_impl = torch.compile(self.adapter)
+            # torch.compile of an nn.Module returns an OptimizedModule (an nn.Module); its stub
+            # only promises a callable.
+            self._forward_impl = cast(nn.Module, torch.compile(self.adapter))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         return self._forward_impl(input_ids, attention_mask)
@@ -178,7 +198,7 @@ class LanguageModelingModule(pl.LightningModule):
         self.log("val_perplexity", torch.exp(val_loss.clamp_max(50)), sync_dist=False)
 
     # -- optimisation --------------------------------------------------------------------------
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         groups = parameter_groups(self.adapter, self.weight_decay)
         fused = self.device.type == "cuda"
         optimizer = torch.optim.AdamW(groups, lr=self.lr, betas=self.betas, fused=fused)
@@ -193,12 +213,10 @@ class LanguageModelingModule(pl.LightningModule):
     # -- checkpoints ---------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep every RNG state so code that draws random numbers continues the same sequence."""
-        import numpy as np
-
         state: dict[str, Any] = {
             "torch": torch.get_rng_state(),
             # Plain lists, not arrays: checkpoints must load with `torch.load(weights_only=True)`.
-            "numpy": _numpy_state_to_plain(np.random.get_state()),
+            "numpy": _numpy_state_to_plain(_legacy_numpy_state()),
             "python": random.getstate(),
         }
         if torch.cuda.is_available():

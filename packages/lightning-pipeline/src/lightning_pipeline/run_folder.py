@@ -279,7 +279,11 @@ class RunFolder:
         for original, name in ((model_py, "model.py"), (folder / "config.json", "config.json")):
             if original.is_file():
                 data = original.read_bytes()
-                atomic_write_bytes(self.model_dir / name, lambda handle, data=data: handle.write(data))
+
+                def write(handle: Any, data: bytes = data) -> None:
+                    handle.write(data)
+
+                atomic_write_bytes(self.model_dir / name, write)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_paths(self, pattern: str = "*.ckpt") -> list[Path]:

@@ -164,10 +164,15 @@ def build_bundle(
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     try:
         report: dict[str, Any] = {"format_version": 1, "model": config.to_dict(), "formats": {}, "quantization": {}}
-        common = {"vocab_size": config.vocab_size, "max_seq_len": max_seq_len, "atol": atol}
         if "onnx" in formats:
-            result = export_onnx(model, staging / FORMAT_FILES["onnx"], **common)
-            report["formats"]["onnx"] = {**_relative(result.to_dict(), staging), "passed": result.parity.passed if result.parity else None}
+            onnx_result = export_onnx(
+                model, staging / FORMAT_FILES["onnx"],
+                vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
+            )
+            report["formats"]["onnx"] = {
+                **_relative(onnx_result.to_dict(), staging),
+                "passed": onnx_result.parity.passed if onnx_result.parity else None,
+            }
             rng = np.random.default_rng(0)
             prompt = rng.integers(0, config.vocab_size, size=min(4, max_seq_len or 4)).tolist()
             generation = check_generation_parity(
@@ -182,12 +187,21 @@ def build_bundle(
                 )
         if "torchscript" in formats:
             with _format_hint("torchscript", formats):
-                result = export_torchscript(model, staging / FORMAT_FILES["torchscript"], **common)
-            report["formats"]["torchscript"] = {**_relative(result.to_dict(), staging), "passed": result.parity.passed}
+                torchscript_result = export_torchscript(
+                    model, staging / FORMAT_FILES["torchscript"],
+                    vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
+                )
+            report["formats"]["torchscript"] = {
+                **_relative(torchscript_result.to_dict(), staging),
+                "passed": torchscript_result.parity.passed,
+            }
         if "pt2" in formats:
             with _format_hint("pt2", formats):
-                result = export_pt2(model, staging / FORMAT_FILES["pt2"], **common)
-            report["formats"]["pt2"] = {**_relative(result.to_dict(), staging), "passed": result.parity.passed}
+                pt2_result = export_pt2(
+                    model, staging / FORMAT_FILES["pt2"],
+                    vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
+                )
+            report["formats"]["pt2"] = {**_relative(pt2_result.to_dict(), staging), "passed": pt2_result.parity.passed}
 
         if quantize:
             if held_out_ids is None:

@@ -24,7 +24,7 @@ from model_export.errors import ExportSourceError
 if TYPE_CHECKING:
     from torch import nn
 
-    from model_adapter import ModelConfig
+    from model_adapter import ModelConfig, UniversalModelAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +92,10 @@ def load_weights(module: nn.Module, weights: Path) -> None:
             state = load_file(str(weights))
         else:
             loaded = torch.load(str(weights), map_location="cpu", weights_only=True)
-            state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
-            if not isinstance(state, dict):
+            found = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+            if not isinstance(found, dict):
                 raise ExportSourceError(f"{weights} holds no state_dict; save the model's state_dict")
+            state = found
     except ExportSourceError:
         raise
     except Exception as exc:
@@ -146,14 +147,14 @@ def _tied_aliases(module: nn.Module) -> dict[str, tuple[str, ...]]:
     return aliases
 
 
-def _adapter(model: nn.Module, config: ModelConfig | None) -> tuple[nn.Module, ModelConfig]:
+def _adapter(model: nn.Module, config: ModelConfig | None) -> tuple[UniversalModelAdapter, ModelConfig]:
     from model_adapter import UniversalModelAdapter
 
     adapter = model if isinstance(model, UniversalModelAdapter) else UniversalModelAdapter(model, config)
     return adapter.eval(), adapter.config
 
 
-def _load_export(folder: Path) -> tuple[nn.Module, ModelConfig]:
+def _load_export(folder: Path) -> tuple[UniversalModelAdapter, ModelConfig]:
     from model_adapter import ModelAdapterError, load_model
 
     try:

@@ -41,7 +41,7 @@ class TorchExport:
     path: Path
     fmt: str
     exporter: str
-    parity: ParityReport | None
+    parity: ParityReport  # both exporters always measure parity before returning
     fallback_reason: str | None = None
     attempts: list[dict] = field(default_factory=list)
 

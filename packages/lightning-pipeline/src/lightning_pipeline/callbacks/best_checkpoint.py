@@ -26,7 +26,7 @@ class BestCheckpoint(ModelCheckpoint):
 
     def __init__(self, dirpath: str | os.PathLike[str], *, monitor: str = "val_loss") -> None:
         super().__init__(
-            dirpath=dirpath,
+            dirpath=os.fspath(dirpath),
             filename=self.PREFIX + "step-{step:07d}",
             auto_insert_metric_name=False,
             monitor=monitor,

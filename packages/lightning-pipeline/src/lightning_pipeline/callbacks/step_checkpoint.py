@@ -50,7 +50,7 @@ class StepCheckpoint(ModelCheckpoint):
         validation_every_n_steps: int | None = None,
     ) -> None:
         super().__init__(
-            dirpath=dirpath,
+            dirpath=os.fspath(dirpath),
             filename=self.PREFIX + "{step:07d}",
             auto_insert_metric_name=False,
             monitor="step",

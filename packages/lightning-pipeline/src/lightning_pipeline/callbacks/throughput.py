@@ -70,7 +70,9 @@ class ThroughputMonitor(pl.Callback):
             name = torch.cuda.get_device_name(pl_module.device)
             self._peak = peak_flops(name, str(trainer.precision))
             params = sum(p.numel() for p in pl_module.parameters())
-            seq_len = getattr(trainer.datamodule, "seq_len", 0) if trainer.datamodule is not None else 0
+            # Lightning sets `trainer.datamodule` at runtime; the Trainer class does not declare it.
+            datamodule = getattr(trainer, "datamodule", None)
+            seq_len = getattr(datamodule, "seq_len", 0) if datamodule is not None else 0
             self._flops_per_token = flops_per_token(params, layers=self.layers, d_model=self.d_model, seq_len=seq_len)
 
     def on_train_batch_end(
