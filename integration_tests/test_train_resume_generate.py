@@ -114,3 +114,17 @@ def test_export_trains_survives_sigkill_resumes_and_generates(kind, tmp_path, co
     assert generated.returncode == 0, generated.stderr[-3000:]
     assert generated.stdout.startswith("the")
     assert len(generated.stdout.strip()) > len("the"), generated.stdout
+
+    # model-export reads the run folder through its files alone (the run-folder contract)
+    bundle = tmp_path / "bundle"
+    exported = subprocess.run(
+        [console_script("model-export"), str(run_dir), "--out", str(bundle), "--formats", "onnx"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    parity = json.loads((bundle / "parity_report.json").read_text())
+    assert (bundle / "model.onnx").exists() and (bundle / "tokenizer.json").exists()
+    onnx_parity = parity["formats"]["onnx"]["parity"]
+    assert onnx_parity["passed"] and onnx_parity["max_abs_diff"] <= 1e-4, onnx_parity
+    assert parity["generation"]["passed"], parity["generation"]
+    assert parity["source"]["kind"] == "run"
