@@ -44,7 +44,8 @@ TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.2"]
 PACKAGES = ["model-adapter", "adaptive-tokenizer", "model-export", "lightning-pipeline"]
 
 nox.options.sessions = [
-    "lint", "release_check", "tests", "integration", "colab", "notebook", "wizard_browser", "guides",
+    "lint", "release_check", "typecheck", "tests", "integration", "build",
+    "colab", "notebook", "wizard_browser", "guides",
 ]
 nox.options.default_venv_backend = "venv"
 nox.options.error_on_missing_interpreters = True
