@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import random
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
     io.save_checkpoint(small_checkpoint(1), path)
     before = path.read_bytes()
 
-    with pytest.raises(Exception):  # any pickling error: what matters is the file
+    # A lambda cannot be pickled; which of these pickle raises varies by Python version.
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
         io.save_checkpoint({**small_checkpoint(2), "bad": lambda: None}, path)
 
     assert path.read_bytes() == before
