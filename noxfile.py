@@ -21,6 +21,8 @@ Release convention (checked by `nox -s release_check`):
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import shutil
 import subprocess
@@ -49,6 +51,27 @@ nox.options.sessions = [
 ]
 nox.options.default_venv_backend = "venv"
 nox.options.error_on_missing_interpreters = True
+
+
+def _discard_venv_after(func):
+    """With NOX_DISCARD_VENVS=1 (as `.ci/run` sets), delete the session's venv when it ends.
+
+    Every session installs torch and its own stack (0.9 to 1.9 GB each), so the default set would
+    hold about 16 GB of venvs at its end; CI runs on a disk shared with other work, where that ran
+    out once. Kept by default, so that `nox -r` can reuse venvs on a developer's machine.
+    """
+
+    @functools.wraps(func)
+    def wrapper(session: nox.Session, *args, **kwargs):
+        try:
+            return func(session, *args, **kwargs)
+        finally:
+            location = getattr(session.virtualenv, "location", None)
+            if os.environ.get("NOX_DISCARD_VENVS") == "1" and location and (Path(location) / "pyvenv.cfg").is_file():
+                shutil.rmtree(location, ignore_errors=True)
+                session.log(f"discarded {location} (NOX_DISCARD_VENVS=1)")
+
+    return wrapper
 
 
 def _pyproject(package: str) -> dict:
@@ -96,6 +119,7 @@ def _install_packages(session: nox.Session, *packages: str, extras: str = "test"
 
 @nox.session
 @nox.parametrize("package", [nox.param(name, id=name) for name in PACKAGES])
+@_discard_venv_after
 def tests(session: nox.Session, package: str) -> None:
     """One package alone, in a venv holding only it, its declared dependencies and test tools."""
     _install_packages(session, package)
@@ -107,6 +131,7 @@ def tests(session: nox.Session, package: str) -> None:
 
 
 @nox.session
+@_discard_venv_after
 def integration(session: nox.Session) -> None:
     """`integration_tests/`: end to end across every package (tiny sizes on CPU; GPU training figures on CUDA).
 
@@ -124,6 +149,7 @@ def integration(session: nox.Session) -> None:
 
 
 @nox.session
+@_discard_venv_after
 def lint(session: nox.Session) -> None:
     """ruff over the whole tree, with the one root configuration (`ruff.toml`)."""
     session.install("ruff>=0.6")
@@ -131,6 +157,7 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+@_discard_venv_after
 def demo(session: nox.Session) -> None:
     """The README's main job: check and train the bundled example export on the built-in data."""
     _install_packages(session, *PACKAGES, extras="")
@@ -169,6 +196,7 @@ def _import_name(package: str) -> str:
 
 @nox.session
 @nox.parametrize("combo", [nox.param(name, id=name) for name in COMBOS])
+@_discard_venv_after
 def combos(session: nox.Session, combo: str) -> None:
     """The combinations users install, together in one venv: no conflict, every test still passes."""
     members = COMBOS[combo]
@@ -227,6 +255,7 @@ def _bound_constraints(package: str, bound: str) -> tuple[list[str], list[str]]:
 @nox.session
 @nox.parametrize("bound", ["lowest", "colab", "highest"])
 @nox.parametrize("package", [nox.param(name, id=name) for name in PACKAGES])
+@_discard_venv_after
 def deps(session: nox.Session, package: str, bound: str) -> None:
     """Each package against its lowest, Colab's preinstalled, or the newest dependency versions.
 
@@ -274,6 +303,7 @@ print(f"{name}: imported {count} modules and {len(package.__all__)} public names
 
 @nox.session
 @nox.parametrize("package", [nox.param(name, id=name) for name in PACKAGES])
+@_discard_venv_after
 def minimal(session: nox.Session, package: str) -> None:
     """The package without extras imports every public module; optional features name their extra."""
     wanted = [*_local_dependencies(package), package]
@@ -285,6 +315,7 @@ def minimal(session: nox.Session, package: str) -> None:
 
 
 @nox.session
+@_discard_venv_after
 def typecheck(session: nox.Session) -> None:
     """mypy over every package's public API with the one root configuration (`mypy.ini`)."""
     _install_packages(session, *PACKAGES, extras="")
@@ -297,6 +328,7 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 @nox.parametrize("package", [nox.param(name, id=name) for name in PACKAGES])
+@_discard_venv_after
 def build(session: nox.Session, package: str) -> None:
     """Wheel and sdist, metadata check, then the built wheel installed alone in a clean venv."""
     session.install("build>=1.2", "twine>=5")
@@ -322,6 +354,7 @@ def _python_blocks(markdown: str) -> list[str]:
 
 
 @nox.session
+@_discard_venv_after
 def docs(session: nox.Session) -> None:
     """Every ```python block of every README runs, in a venv holding all four packages."""
     _install_packages(session, *PACKAGES, extras="")
@@ -347,6 +380,7 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session
+@_discard_venv_after
 def bench(session: nox.Session) -> None:
     """Every benchmark script, each printing its ratios against its baseline measured in the same run."""
     _install_packages(session, *PACKAGES, extras="")
@@ -377,6 +411,7 @@ def _changelog_section(changelog: str, version: str) -> str | None:
 
 
 @nox.session(venv_backend="none")
+@_discard_venv_after
 def release_check(session: nox.Session) -> None:
     """Each package is releasable under the convention described in this module's docstring.
 
@@ -468,6 +503,7 @@ def _build_local_wheels(session: nox.Session, dest: Path) -> dict[str, Path]:
 
 
 @nox.session
+@_discard_venv_after
 def colab_constraints(session: nox.Session) -> None:
     """Regenerate `colab-constraints.txt` from the Colab snapshot (run when the snapshot changes)."""
     resolution = _colab_resolution_module()
@@ -481,6 +517,7 @@ def colab_constraints(session: nox.Session) -> None:
 
 
 @nox.session
+@_discard_venv_after
 def colab(session: nox.Session) -> None:
     """`requirements-colab.txt` installs on Colab (Python 3.13) without changing torch, numpy or any
     other preinstalled package: pip's dry-run report against Colab's preinstalled versions."""
@@ -510,6 +547,7 @@ def colab(session: nox.Session) -> None:
 
 @nox.session
 @nox.parametrize("ipywidgets", ["7.7.1", "8"])
+@_discard_venv_after
 def wizard(session: nox.Session, ipywidgets: str) -> None:
     """SetupWizard's headless tests under Colab's ipywidgets (7.7.1) and the newest 8.x."""
     session.install("-c", str(CONSTRAINTS), f"ipywidgets=={ipywidgets}" if "." in ipywidgets else f"ipywidgets~={ipywidgets}.0")
@@ -521,6 +559,7 @@ def wizard(session: nox.Session, ipywidgets: str) -> None:
 
 
 @nox.session
+@_discard_venv_after
 def wizard_browser(session: nox.Session) -> None:
     """The wizard in a real browser: Voila on localhost, Playwright driving Debian's chromium through the
     five steps; screenshots in notebook_tests/artifacts/. Needs `apt-get install chromium` (no
@@ -550,6 +589,7 @@ def _install_colab_stack(session: nox.Session) -> None:
 
 
 @nox.session
+@_discard_venv_after
 def notebook(session: nox.Session) -> None:
     """template.ipynb is generated from notebook/template.py (`nox -s notebook -- --write` rewrites
     it), then executed headless top to bottom on CPU with tiny settings and a google.colab stand-in."""
@@ -564,6 +604,7 @@ def notebook(session: nox.Session) -> None:
 
 
 @nox.session
+@_discard_venv_after
 def guides(session: nox.Session) -> None:
     """Every ```bash / ```python block of docs/TRAINING_GUIDE.md, DEPLOYMENT_GUIDE.md,
     TROUBLESHOOTING.md and PLATFORM_RECOMMENDATIONS.md runs, in order, in a venv with the stack."""
