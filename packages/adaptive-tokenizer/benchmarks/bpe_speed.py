@@ -15,6 +15,7 @@ reaches per target, and the cache-hit time.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -26,7 +27,11 @@ from tokenizers import ByteLevelBPETokenizer
 
 from adaptive_tokenizer import FastBPETrainer, SpecialTokens
 
-DEFAULT_DATA = Path("/work/shared/data/tinyshakespeare.txt")
+# ../shared/data beside the checkout (the monorepo root is three levels above), or $TINYSHAKESPEARE.
+DEFAULT_DATA = Path(
+    os.environ.get("TINYSHAKESPEARE")
+    or Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tinyshakespeare.txt"
+)
 SPECIALS = SpecialTokens().all()
 
 

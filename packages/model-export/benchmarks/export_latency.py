@@ -27,7 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-DEFAULT_TEXT = Path("/work/shared/data/tinyshakespeare.txt")
+# ../shared/data beside the checkout (the monorepo root is three levels above), or $TINYSHAKESPEARE.
+DEFAULT_TEXT = Path(
+    os.environ.get("TINYSHAKESPEARE")
+    or Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tinyshakespeare.txt"
+)
 
 
 def train_tokenizer(text: str, vocab_size: int):

@@ -167,7 +167,16 @@ class LanguageModelingModule(pl.LightningModule):
             self._seeded_step, self._micro_batch = self.global_step, 0
         else:
             self._micro_batch += 1
-        torch.manual_seed(hash((self.seed, self.global_rank, self.global_step, self._micro_batch)) % (2**63 - 1))
+        seed = hash((self.seed, self.global_rank, self.global_step, self._micro_batch)) % (2**63 - 1)
+        # Only the generators this step draws from. `torch.manual_seed` also queues a seed for
+        # every accelerator backend that is not initialised, formatting a stack trace for each:
+        # about 0.4 ms per step under Lightning's deep call stack, a fifth of its per-step overhead.
+        torch.default_generator.manual_seed(seed)
+        device = self.device
+        if device.type != "cpu":
+            backend = getattr(torch, device.type, None)
+            if backend is not None and hasattr(backend, "manual_seed"):
+                backend.manual_seed(seed)  # the current device's generator (one per rank)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits = self(batch["input_ids"], batch.get("attention_mask"))
