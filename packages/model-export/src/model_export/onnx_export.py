@@ -14,18 +14,17 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model_export.errors import ExportFailedError, describe_exception
+from model_export._fallback import Attempts, first_passing, prepare_export
+from model_export.errors import ExportFailedError
 from model_export.parity import (
     DEFAULT_ATOL,
     LogitsFn,
     ParityReport,
-    default_parity_shapes,
     measure_parity,
-    shapes_within,
     torch_logits_fn,
 )
 
@@ -110,56 +109,63 @@ def onnx_logits_fn(session: onnxruntime.InferenceSession) -> LogitsFn:
     return run
 
 
-def _export_dynamo(module, example, target: Path, opset: int, max_seq_len: int | None, mask: bool) -> None:
+def _example_args(example, mask: bool) -> tuple:
+    """The traced call's arguments: the ids, then an all-ones mask when the graph takes one."""
     import torch
 
+    return (example, torch.ones_like(example)) if mask else (example,)
+
+
+def _torch_onnx_export(module, args: tuple, target: Path, opset: int, names: list[str], **options: Any) -> None:
+    """`torch.onnx.export` to `target` with the settings both exporter paths share.
+
+    The exporters warn at length about things that do not change the graph; whether the export
+    is right is decided by the checker and the parity check, so the warnings are silenced.
+    """
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            args,
+            str(target),
+            opset_version=opset,
+            input_names=names,
+            output_names=["logits"],
+            **options,
+        )
+
+
+def _export_dynamo(module, example, target: Path, opset: int, max_seq_len: int | None, mask: bool) -> None:
     batch, seq = dynamic_dims(max_seq_len)
-    args: tuple = (example,)
     shapes: dict = {"input_ids": {0: batch, 1: seq}}
     names = ["input_ids"]
     if mask:
-        args = (example, torch.ones_like(example))
         shapes["attention_mask"] = {0: batch, 1: seq}
         names.append("attention_mask")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            args,
-            str(target),
-            dynamo=True,
-            dynamic_shapes=shapes,
-            opset_version=opset,
-            input_names=names,
-            output_names=["logits"],
-            external_data=False,
-            verbose=False,
-        )
+    _torch_onnx_export(
+        module,
+        _example_args(example, mask),
+        target,
+        opset,
+        names,
+        dynamo=True,
+        dynamic_shapes=shapes,
+        external_data=False,
+        verbose=False,
+    )
 
 
 def _export_torchscript(module, example, target: Path, opset: int, mask: bool) -> None:
-    import torch
-
-    args: tuple = (example,)
     names = ["input_ids"]
     axes = {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
     if mask:
-        args = (example, torch.ones_like(example))
         names.append("attention_mask")
         axes["attention_mask"] = {0: "batch", 1: "seq"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            args,
-            str(target),
-            dynamo=False,
-            opset_version=opset,
-            input_names=names,
-            output_names=["logits"],
-            dynamic_axes=axes,
-        )
-
+    _torch_onnx_export(
+        module, _example_args(example, mask), target, opset, names, dynamo=False, dynamic_axes=axes
+    )
 
 
 def export_onnx(
@@ -196,74 +202,67 @@ def export_onnx(
     """
     import onnx
 
-    from model_export.exportable import as_exportable, infer_max_seq_len, infer_vocab_size
-
     path = Path(path)
-    module = as_exportable(model, with_attention_mask=with_attention_mask)
-    vocab_size = infer_vocab_size(module.model, vocab_size)
-    max_seq_len = infer_max_seq_len(module.model, max_seq_len)
-    example = example_inputs(vocab_size, max_seq_len, example_seq_len)
-    shapes = shapes_within(
-        parity_shapes or default_parity_shapes(max_seq_len, example_seq_len=example.shape[1]),
+    inputs = prepare_export(
+        model,
+        vocab_size,
         max_seq_len,
+        parity_shapes,
+        example_seq_len=example_seq_len,
+        with_attention_mask=with_attention_mask,
     )
+    module, example = inputs.module, inputs.example
     reference = torch_logits_fn(module)
 
+    def export(name: str, target: Path) -> None:
+        if name == "dynamo":
+            _export_dynamo(module, example, target, opset, inputs.max_seq_len, with_attention_mask)
+        elif name == "torchscript":
+            _export_torchscript(module, example, target, opset, with_attention_mask)
+        else:
+            raise ValueError(f"unknown exporter {name!r}; use one of {EXPORTERS}")
+        onnx.checker.check_model(str(target), full_check=True)
+
+    def check(name: str, target: Path, _: None) -> ParityReport | None:
+        if not check_parity:
+            return None
+        session = onnx_session(target)
+        report = measure_parity(
+            reference,
+            onnx_logits_fn(session),
+            vocab_size=inputs.vocab_size,
+            shapes=inputs.shapes,
+            fmt="onnx",
+            exporter=name,
+            atol=atol,
+            rtol=rtol,
+        )
+        del session
+        return report
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    attempts: list[dict] = []
-    fallback_reason: str | None = None
-    last_report: ParityReport | None = None
-    last_tmp: Path | None = None
+    attempts = Attempts(logger)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".onnx-export-") as tmp:
-        for name in exporters:
-            target = Path(tmp) / f"{name}.onnx"
-            try:
-                if name == "dynamo":
-                    _export_dynamo(module, example, target, opset, max_seq_len, with_attention_mask)
-                elif name == "torchscript":
-                    _export_torchscript(module, example, target, opset, with_attention_mask)
-                else:
-                    raise ValueError(f"unknown exporter {name!r}; use one of {EXPORTERS}")
-                onnx.checker.check_model(str(target), full_check=True)
-            except Exception as exc:
-                reason = f"{name} exporter failed: {describe_exception(exc)}"
-                logger.warning("%s", reason)
-                attempts.append({"exporter": name, "ok": False, "reason": reason})
-                fallback_reason = fallback_reason or reason
-                continue
-            report = None
-            if check_parity:
-                session = onnx_session(target)
-                report = measure_parity(
-                    reference,
-                    onnx_logits_fn(session),
-                    vocab_size=vocab_size,
-                    shapes=shapes,
-                    fmt="onnx",
-                    exporter=name,
-                    atol=atol,
-                    rtol=rtol,
-                )
-                del session
-            last_report, last_tmp = report, target
-            if report is None or report.passed:
-                attempts.append({"exporter": name, "ok": True, "reason": None})
-                os.replace(target, path)
-                if name != exporters[0]:
-                    logger.warning("ONNX export used the %s exporter (%s)", name, fallback_reason)
-                return OnnxExport(path, name, opset, report, fallback_reason if name != exporters[0] else None, attempts)
-            reason = f"{name} exporter's parity failed: {report.summary()}"
-            logger.warning("%s", reason)
-            attempts.append({"exporter": name, "ok": False, "reason": reason})
-            fallback_reason = fallback_reason or reason
-        if last_report is None:
+        outcome = first_passing(
+            exporters,
+            path,
+            Path(tmp),
+            ".onnx",
+            export,
+            check,
+            attempts,
+            failed="{name} exporter failed: {detail}",
+            parity_failed="{name} exporter's parity failed: {detail}",
+            raise_on_failure=raise_on_failure,
+        )
+        if outcome is None:
             raise ExportFailedError(
                 "ONNX export failed with every exporter: "
-                + "; ".join(a["reason"] for a in attempts)
+                + attempts.reasons()
                 + ". Make forward traceable (no data-dependent Python control flow) or report the model."
             )
-        if raise_on_failure:
-            last_report.raise_if_failed()
-        assert last_tmp is not None
-        os.replace(last_tmp, path)
-        return OnnxExport(path, last_report.exporter, opset, last_report, fallback_reason, attempts)
+        if outcome.passed and outcome.exporter != exporters[0]:
+            logger.warning("ONNX export used the %s exporter (%s)", outcome.exporter, outcome.fallback_reason)
+        return OnnxExport(
+            path, outcome.exporter, opset, outcome.report, outcome.fallback_reason, attempts.records
+        )

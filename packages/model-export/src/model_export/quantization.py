@@ -146,6 +146,17 @@ def _judge(kind: str, fp32_path: Path, out_path: Path, windows: np.ndarray, thre
     return result
 
 
+def _discard_if_rejected(result: QuantizationResult, out_path: Path) -> QuantizationResult:
+    """Delete a rejected model at once (its result keeps the evidence, `path` None).
+
+    A rejected model must never ship; with no file left behind, nothing can bundle it by mistake.
+    """
+    if not result.accepted:
+        out_path.unlink(missing_ok=True)
+        result.path = None
+    return result
+
+
 class _quiet_root_warnings(contextlib.AbstractContextManager):
     """onnxruntime.quantization logs advice on the root logger; keep it out of our users' logs."""
 
@@ -207,10 +218,7 @@ def quantize_int8(
         with _quiet_root_warnings():
             quantize_dynamic(str(source), str(out_path), weight_type=QuantType.QInt8)
     result = _judge("int8", fp32_path, out_path, windows, thresholds, eval_source, repeats, None)
-    if not result.accepted:
-        out_path.unlink(missing_ok=True)
-        result.path = None
-    return result
+    return _discard_if_rejected(result, out_path)
 
 
 def gpu_available() -> bool:
@@ -246,7 +254,4 @@ def quantize_fp16(
     onnx.save(converted, str(out_path))
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     result = _judge("fp16", fp32_path, out_path, windows, thresholds, eval_source, repeats, providers)
-    if not result.accepted:
-        out_path.unlink(missing_ok=True)
-        result.path = None
-    return result
+    return _discard_if_rejected(result, out_path)

@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from model_export._fallback import Attempts, first_passing, prepare_export
 from model_export.errors import ExportFailedError, describe_exception
-from model_export.onnx_export import example_inputs
 from model_export.parity import (
     DEFAULT_ATOL,
     ParityReport,
-    default_parity_shapes,
     measure_parity,
-    shapes_within,
     torch_logits_fn,
 )
 
@@ -76,70 +74,52 @@ def export_torchscript(
     """
     import torch
 
-    from model_export.exportable import as_exportable, infer_max_seq_len, infer_vocab_size
+    from model_export.exportable import as_exportable
 
     path = Path(path)
-    module = as_exportable(model)
-    vocab_size = infer_vocab_size(module.model, vocab_size)
-    max_seq_len = infer_max_seq_len(module.model, max_seq_len)
-    example = example_inputs(vocab_size, max_seq_len)
-    shapes = shapes_within(
-        parity_shapes or default_parity_shapes(max_seq_len, example_seq_len=example.shape[1]),
-        max_seq_len,
-    )
+    inputs = prepare_export(model, vocab_size, max_seq_len, parity_shapes)
+    module = inputs.module
     reference = torch_logits_fn(module)
+
+    def export(method: str, target: Path) -> torch.jit.ScriptModule:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            if method == "trace":
+                scripted = torch.jit.trace(module, (inputs.example,), check_trace=False)
+            elif method == "script":
+                # The wrapper's output handling is not scriptable; the model's own
+                # forward is (when it is scriptable at all). Parity reads its logits.
+                scripted = torch.jit.script(module.model)
+            else:
+                raise ValueError(f"unknown TorchScript method {method!r}")
+            torch.jit.save(scripted, str(target))
+            return torch.jit.load(str(target)).eval()
+
+    def check(method: str, target: Path, loaded: torch.jit.ScriptModule) -> ParityReport:
+        runner = loaded if method == "trace" else as_exportable(loaded)
+        return measure_parity(
+            reference, torch_logits_fn(runner), vocab_size=inputs.vocab_size, shapes=inputs.shapes,
+            fmt="torchscript", exporter=method, atol=atol,
+        )
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    attempts: list[dict] = []
-    fallback_reason = None
-    last: tuple[Path, ParityReport] | None = None
+    attempts = Attempts(logger)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".ts-export-") as tmp:
-        for method in methods:
-            target = Path(tmp) / f"{method}.pt"
-            try:
-                with warnings.catch_warnings(), torch.no_grad():
-                    warnings.simplefilter("ignore")
-                    if method == "trace":
-                        scripted = torch.jit.trace(module, (example,), check_trace=False)
-                    elif method == "script":
-                        # The wrapper's output handling is not scriptable; the model's own
-                        # forward is (when it is scriptable at all). Parity reads its logits.
-                        scripted = torch.jit.script(module.model)
-                    else:
-                        raise ValueError(f"unknown TorchScript method {method!r}")
-                    torch.jit.save(scripted, str(target))
-                    loaded = torch.jit.load(str(target)).eval()
-            except Exception as exc:
-                reason = f"torch.jit.{method} failed: {describe_exception(exc)}"
-                logger.warning("%s", reason)
-                attempts.append({"exporter": method, "ok": False, "reason": reason})
-                fallback_reason = fallback_reason or reason
-                continue
-            runner = loaded if method == "trace" else as_exportable(loaded)
-            report = measure_parity(
-                reference, torch_logits_fn(runner), vocab_size=vocab_size, shapes=shapes,
-                fmt="torchscript", exporter=method, atol=atol,
-            )
-            last = (target, report)
-            if report.passed:
-                attempts.append({"exporter": method, "ok": True, "reason": None})
-                os.replace(target, path)
-                return TorchExport(
-                    path, "torchscript", method, report,
-                    fallback_reason if method != methods[0] else None, attempts,
-                )
-            reason = f"torch.jit.{method} parity failed: {report.summary()}"
-            logger.warning("%s", reason)
-            attempts.append({"exporter": method, "ok": False, "reason": reason})
-            fallback_reason = fallback_reason or reason
-        if last is None:
+        outcome = first_passing(
+            methods, path, Path(tmp), ".pt", export, check, attempts,
+            failed="torch.jit.{name} failed: {detail}",
+            parity_failed="torch.jit.{name} parity failed: {detail}",
+            raise_on_failure=raise_on_failure,
+        )
+        if outcome is None:
             raise ExportFailedError(
-                "TorchScript export failed: " + "; ".join(a["reason"] for a in attempts)
+                "TorchScript export failed: " + attempts.reasons()
                 + "; use the ONNX or .pt2 format for this model"
             )
-        if raise_on_failure:
-            last[1].raise_if_failed()
-        os.replace(last[0], path)
-        return TorchExport(path, "torchscript", last[1].exporter, last[1], fallback_reason, attempts)
+        return TorchExport(
+            path, "torchscript", outcome.exporter, outcome.report, outcome.fallback_reason,
+            attempts.records,
+        )
 
 
 def export_pt2(
@@ -162,24 +142,16 @@ def export_pt2(
     import torch
     from torch.export import Dim
 
-    from model_export.exportable import as_exportable, infer_max_seq_len, infer_vocab_size
     from model_export.onnx_export import dynamic_dims
 
     path = Path(path)
-    module = as_exportable(model)
-    vocab_size = infer_vocab_size(module.model, vocab_size)
-    max_seq_len = infer_max_seq_len(module.model, max_seq_len)
-    example = example_inputs(vocab_size, max_seq_len)
-    shapes = shapes_within(
-        parity_shapes or default_parity_shapes(max_seq_len, example_seq_len=example.shape[1]),
-        max_seq_len,
-    )
-    batch, seq = dynamic_dims(max_seq_len)
+    inputs = prepare_export(model, vocab_size, max_seq_len, parity_shapes)
+    module, example = inputs.module, inputs.example
+    batch, seq = dynamic_dims(inputs.max_seq_len)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pt2-export-") as tmp:
         target = Path(tmp) / "model.pt2"
-        attempts: list[dict] = []
-        fallback_reason = None
+        attempts = Attempts(logger)
         exporter = "torch.export"
         program = None
         named = {"input_ids": {0: batch, 1: seq}}
@@ -192,25 +164,22 @@ def export_pt2(
                         module, (example,), dynamic_shapes=dynamic_shapes, strict=False
                     )
                 exporter = label
-                attempts.append({"exporter": label, "ok": True, "reason": None})
+                attempts.passed(label)
                 break
             except Exception as exc:
-                reason = f"{label} failed: {describe_exception(exc)}"
-                logger.warning("%s", reason)
-                attempts.append({"exporter": label, "ok": False, "reason": reason})
-                fallback_reason = fallback_reason or reason
+                attempts.failed(label, f"{label} failed: {describe_exception(exc)}")
         if program is None:
             raise ExportFailedError(
-                "pt2 export failed: " + "; ".join(a["reason"] for a in attempts)
+                "pt2 export failed: " + attempts.reasons()
                 + "; use the ONNX or TorchScript format for this model"
             )
         torch.export.save(program, str(target))
         loaded = torch.export.load(str(target)).module()
         report = measure_parity(
-            torch_logits_fn(module), torch_logits_fn(loaded), vocab_size=vocab_size,
-            shapes=shapes, fmt="pt2", exporter=exporter, atol=atol,
+            torch_logits_fn(module), torch_logits_fn(loaded), vocab_size=inputs.vocab_size,
+            shapes=inputs.shapes, fmt="pt2", exporter=exporter, atol=atol,
         )
         if raise_on_failure:
             report.raise_if_failed()
         os.replace(target, path)
-    return TorchExport(path, "pt2", exporter, report, fallback_reason, attempts)
+    return TorchExport(path, "pt2", exporter, report, attempts.fallback_reason, attempts.records)
