@@ -17,6 +17,17 @@ from typing import Any
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from lightning_pipeline.errors import CheckpointError
+
+# The parts of ModelCheckpoint this subclass builds on that are not public API. They have the same
+# names and meaning from pytorch-lightning 2.3 (our lower bound) to today; the `deps` nox sessions
+# run the tests at both ends. If a future release renames one, StepCheckpoint refuses to start with
+# a message naming it, rather than silently never saving.
+_LIGHTNING_INTERNALS = (
+    "_should_skip_saving_checkpoint", "_save_topk_checkpoint", "_monitor_candidates",
+    "_every_n_train_steps", "_last_global_step_saved",
+)
+
 
 def prune_untracked(callback: ModelCheckpoint, trainer: pl.Trainer, prefix: str) -> list[Path]:
     """Remove `<prefix>*.ckpt` files in the callback's folder that it does not track (rank zero)."""
@@ -59,6 +70,13 @@ class StepCheckpoint(ModelCheckpoint):
             every_n_train_steps=every_n_train_steps,
             save_on_train_epoch_end=False,
         )
+        missing = [name for name in _LIGHTNING_INTERNALS if not hasattr(self, name)]
+        if missing:
+            raise CheckpointError(
+                f"pytorch-lightning {pl.__version__} lacks ModelCheckpoint.{', .'.join(missing)}, which "
+                "StepCheckpoint builds on; install a release it was tested with "
+                "(pip install 'pytorch-lightning>=2.3,<=2.6.6') and report this version to us"
+            )
         self.validation_every_n_steps = validation_every_n_steps
         self._save_after_validation = False
 
