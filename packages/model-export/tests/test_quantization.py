@@ -21,7 +21,9 @@ def test_int8_is_smaller_and_measured_against_fp32(onnx_export_of, tmp_path):
 
     assert result.status == "accepted"
     assert (tmp_path / "m.int8.onnx").is_file()
-    assert result.size_ratio > 2.0
+    # 4.1x with onnxruntime 1.32; 2.0x with 1.19-1.24, whose shape-inference pre-processing fails
+    # on this graph (logged, then skipped): weights are int8 either way, never the fp32 size.
+    assert result.size_ratio > 1.8
     assert 0.5 <= result.top1_agreement <= 1.0
     assert result.latency_ratio > 0 and result.fp32_perplexity > 0 and result.perplexity > 0
     assert result.eval_tokens == 32 * min(16, 600 // 32)  # at most 16 windows

@@ -214,7 +214,7 @@ def export_onnx(
     module, example = inputs.module, inputs.example
     reference = torch_logits_fn(module)
 
-    def export(name: str, target: Path) -> None:
+    def export(name: str, target: Path) -> onnxruntime.InferenceSession:
         if name == "dynamo":
             _export_dynamo(module, example, target, opset, inputs.max_seq_len, with_attention_mask)
         elif name == "torchscript":
@@ -222,11 +222,13 @@ def export_onnx(
         else:
             raise ValueError(f"unknown exporter {name!r}; use one of {EXPORTERS}")
         onnx.checker.check_model(str(target), full_check=True)
+        # A graph the installed onnxruntime cannot load (an operator or type it lacks, e.g. Trilu
+        # on bool before 1.19) is a failed export too: the next exporter may emit other operators.
+        return onnx_session(target)
 
-    def check(name: str, target: Path, _: None) -> ParityReport | None:
+    def check(name: str, target: Path, session: onnxruntime.InferenceSession) -> ParityReport | None:
         if not check_parity:
             return None
-        session = onnx_session(target)
         report = measure_parity(
             reference,
             onnx_logits_fn(session),

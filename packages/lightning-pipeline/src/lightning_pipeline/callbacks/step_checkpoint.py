@@ -20,7 +20,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from lightning_pipeline.errors import CheckpointError
 
 # The parts of ModelCheckpoint this subclass builds on that are not public API. They have the same
-# names and meaning from pytorch-lightning 2.3 (our lower bound) to today; the `deps` nox sessions
+# names and meaning from pytorch-lightning 2.4 (our lower bound) to today; the `deps` nox sessions
 # run the tests at both ends. If a future release renames one, StepCheckpoint refuses to start with
 # a message naming it, rather than silently never saving.
 _LIGHTNING_INTERNALS = (
@@ -75,7 +75,7 @@ class StepCheckpoint(ModelCheckpoint):
             raise CheckpointError(
                 f"pytorch-lightning {pl.__version__} lacks ModelCheckpoint.{', .'.join(missing)}, which "
                 "StepCheckpoint builds on; install a release it was tested with "
-                "(pip install 'pytorch-lightning>=2.3,<=2.6.6') and report this version to us"
+                "(pip install 'pytorch-lightning>=2.4,<=2.6.6') and report this version to us"
             )
         self.validation_every_n_steps = validation_every_n_steps
         self._save_after_validation = False

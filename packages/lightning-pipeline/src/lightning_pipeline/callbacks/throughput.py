@@ -92,7 +92,9 @@ class ThroughputMonitor(pl.Callback):
         self.tokens_per_s = sum(self._tokens) / elapsed
         # Logged on the Trainer's logging steps only: each `self.log` costs Lightning a pass over
         # every logged value, and the loggers write only every `log_every_n_steps` anyway.
-        if trainer.global_step % max(1, trainer.log_every_n_steps) != 0:
+        # (Lightning sets `log_every_n_steps` on the Trainer at runtime; its class does not declare it.)
+        every = int(getattr(trainer, "log_every_n_steps", 1) or 1)
+        if trainer.global_step % every != 0:
             return
         pl_module.log("tokens_per_s", self.tokens_per_s, on_step=True, on_epoch=False, prog_bar=True)
         if self._flops_per_token and self._peak:
