@@ -147,6 +147,7 @@ def train(
 
     from lightning_pipeline.callbacks import LiveDashboard, ThroughputMonitor
     from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
+    from lightning_pipeline.callbacks.progress import step_bounded_progress_bar
     from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
     from lightning_pipeline.checkpoint_io import AtomicCheckpointIO
     from lightning_pipeline.data_sources import load_text_dataset
@@ -239,6 +240,8 @@ def train(
         ThroughputMonitor(layers=model_config.layers, d_model=model_config.d_model),
         LiveDashboard(metrics, run_dir, live=None if config.dashboard else False),
     ]
+    if config.progress_bar and (bar := step_bounded_progress_bar()) is not None:
+        all_callbacks.append(bar)
     if config.early_stopping_patience:
         all_callbacks.append(pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping_patience))
 
