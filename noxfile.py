@@ -411,7 +411,6 @@ def _changelog_section(changelog: str, version: str) -> str | None:
 
 
 @nox.session(venv_backend="none")
-@_discard_venv_after
 def release_check(session: nox.Session) -> None:
     """Each package is releasable under the convention described in this module's docstring.
 

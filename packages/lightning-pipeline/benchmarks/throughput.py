@@ -70,7 +70,7 @@ def _batches(dm, count: int):
     raise SystemExit(f"not enough data for {count} batches; lower --steps")
 
 
-def hand_loop(state, batches, *, warmup: int, lr: float) -> tuple[float, float]:
+def hand_loop(state, batches, *, warmup: int, lr: float, make_adapter=_fresh_adapter) -> tuple[float, float]:
     """The loop a careful user writes by hand; tokens per wall-clock second and per CPU second
     over the batches after `warmup`."""
     import torch
@@ -78,7 +78,7 @@ def hand_loop(state, batches, *, warmup: int, lr: float) -> tuple[float, float]:
     from lightning_pipeline.module import causal_lm_loss, lr_lambda_for, parameter_groups
 
     torch.manual_seed(0)
-    adapter = _fresh_adapter(state).train()
+    adapter = make_adapter(state).train()
     optimizer = torch.optim.AdamW(parameter_groups(adapter, 0.1), lr=lr, betas=(0.9, 0.95))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda_for("cosine", 2, len(batches), 0.1))
     start = cpu_start = None
@@ -100,7 +100,7 @@ def hand_loop(state, batches, *, warmup: int, lr: float) -> tuple[float, float]:
     return tokens / (time.perf_counter() - start), tokens / (time.process_time() - cpu_start)
 
 
-def pipeline(state, batches, *, warmup: int, lr: float, run_dir: Path) -> tuple[float, float]:
+def pipeline(state, batches, *, warmup: int, lr: float, run_dir: Path, make_adapter=_fresh_adapter) -> tuple[float, float]:
     """The pipeline's module and per-step callbacks in a real Lightning Trainer; tokens per
     wall-clock second and per CPU second after `warmup`."""
     import pytorch_lightning as pl
@@ -125,7 +125,7 @@ def pipeline(state, batches, *, warmup: int, lr: float, run_dir: Path) -> tuple[
                 self.end, self.cpu_end = time.perf_counter(), time.process_time()
 
     torch.manual_seed(0)
-    module = LanguageModelingModule(_fresh_adapter(state), lr=lr, warmup_steps=2, total_steps=len(batches))
+    module = LanguageModelingModule(make_adapter(state), lr=lr, warmup_steps=2, total_steps=len(batches))
     clock = Clock()
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_steps=len(batches), logger=RunMetricsLogger(run_dir),
@@ -155,9 +155,6 @@ def framework_overhead(*, steps: int = 600, warmup: int = 50, rounds: int = 3) -
         def forward(self, input_ids, attention_mask=None):
             return self.head(self.embed(input_ids))
 
-    global _fresh_adapter
-    real_fresh_adapter = _fresh_adapter
-
     def tiny_adapter(state):
         adapter = UniversalModelAdapter(Tiny())
         adapter.load_state_dict(state)
@@ -171,15 +168,11 @@ def framework_overhead(*, steps: int = 600, warmup: int = 50, rounds: int = 3) -
     state = UniversalModelAdapter(Tiny()).state_dict()
     tokens = 2 * 16
     hand_ms, ours_ms = [], []
-    _fresh_adapter = tiny_adapter
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for index in range(rounds):
-                hand_ms.append(tokens / hand_loop(state, batches, warmup=warmup, lr=1e-3)[0] * 1e3)
-                ours_ms.append(tokens / pipeline(state, batches, warmup=warmup, lr=1e-3,
-                                                 run_dir=Path(tmp) / f"tiny{index}")[0] * 1e3)
-    finally:
-        _fresh_adapter = real_fresh_adapter
+    with tempfile.TemporaryDirectory() as tmp:
+        for index in range(rounds):
+            hand_ms.append(tokens / hand_loop(state, batches, warmup=warmup, lr=1e-3, make_adapter=tiny_adapter)[0] * 1e3)
+            ours_ms.append(tokens / pipeline(state, batches, warmup=warmup, lr=1e-3, run_dir=Path(tmp) / f"tiny{index}",
+                                             make_adapter=tiny_adapter)[0] * 1e3)
     return statistics.median(hand_ms), statistics.median(ours_ms)
 
 

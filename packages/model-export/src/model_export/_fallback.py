@@ -42,6 +42,17 @@ class ExportInputs:
     shapes: list[tuple[int, int]]
 
 
+def example_inputs(vocab_size: int, max_seq_len: int | None, seq_len: int | None = None):
+    """The `(batch 2, seq)` example the exporters trace; sizes 0 and 1 would get specialised."""
+    import torch
+
+    if seq_len is None:
+        seq_len = min(16, max_seq_len) if max_seq_len else 16
+    seq_len = max(2, seq_len)
+    generator = torch.Generator().manual_seed(0)
+    return torch.randint(0, vocab_size, (2, seq_len), generator=generator, dtype=torch.long)
+
+
 def prepare_export(
     model: nn.Module,
     vocab_size: int | None,
@@ -57,7 +68,6 @@ def prepare_export(
     their parity reports compare; one function keeps the formats from drifting apart.
     """
     from model_export.exportable import as_exportable, infer_max_seq_len, infer_vocab_size
-    from model_export.onnx_export import example_inputs  # imported here: onnx_export imports us
 
     module = as_exportable(model, with_attention_mask=with_attention_mask)
     vocab = infer_vocab_size(module.model, vocab_size)

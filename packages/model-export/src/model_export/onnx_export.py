@@ -60,17 +60,6 @@ class OnnxExport:
         }
 
 
-def example_inputs(vocab_size: int, max_seq_len: int | None, seq_len: int | None = None):
-    """The `(batch 2, seq)` example the exporters trace; sizes 0 and 1 would get specialised."""
-    import torch
-
-    if seq_len is None:
-        seq_len = min(16, max_seq_len) if max_seq_len else 16
-    seq_len = max(2, seq_len)
-    generator = torch.Generator().manual_seed(0)
-    return torch.randint(0, vocab_size, (2, seq_len), generator=generator, dtype=torch.long)
-
-
 def dynamic_dims(max_seq_len: int | None):
     """`torch.export` dims for the batch and sequence axes, the sequence bounded by the model."""
     from torch.export import Dim
@@ -239,7 +228,6 @@ def export_onnx(
             atol=atol,
             rtol=rtol,
         )
-        del session
         return report
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,20 +11,21 @@ from __future__ import annotations
 import importlib.util
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import RichProgressBar
+
+
+class StepBoundedRichProgressBar(RichProgressBar):
+    """Lightning's rich bar, reading "Epoch 3" rather than "Epoch 3/-2" when no epoch bound is set."""
+
+    def _get_train_description(self, current_epoch: int) -> str:
+        description = super()._get_train_description(current_epoch)
+        if self.trainer.max_epochs == -1:  # no epoch bound: Lightning appended "/-2"
+            description = description.replace(f"Epoch {current_epoch}/-2", f"Epoch {current_epoch}   ", 1)
+        return description
 
 
 def step_bounded_progress_bar() -> pl.Callback | None:
-    """A rich progress bar that shows "Epoch 3" rather than "Epoch 3/-2"; None without `rich`
-    (Lightning then adds its tqdm bar itself)."""
+    """The bar `train()` uses; None without `rich` (Lightning then adds its tqdm bar itself)."""
     if importlib.util.find_spec("rich") is None:
         return None
-    from pytorch_lightning.callbacks import RichProgressBar
-
-    class StepBoundedRichProgressBar(RichProgressBar):
-        def _get_train_description(self, current_epoch: int) -> str:
-            description = super()._get_train_description(current_epoch)
-            if self.trainer.max_epochs == -1:  # no epoch bound: Lightning appended "/-2"
-                description = description.replace(f"Epoch {current_epoch}/-2", f"Epoch {current_epoch}   ", 1)
-            return description
-
     return StepBoundedRichProgressBar()
