@@ -194,3 +194,13 @@ def test_trainer_resume_goes_through_the_weights_only_loader(tmp_path: Path) -> 
 
     with pytest.raises(CheckpointError, match="weights_only"):
         fit(tmp_path, 8, retention_callback(folder), ckpt_path=folder / "tampered.ckpt")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_garbage_is_a_checkpoint_error(tmp_path: Path, seed: int) -> None:
+    # Random bytes reach different corners of torch's unpickler (seed 2 hits an IndexError).
+    path = tmp_path / "step-1.ckpt"
+    path.write_bytes(random.Random(seed).randbytes(2000))
+
+    with pytest.raises(CheckpointError, match=r"step-1\.ckpt"):
+        load_checkpoint_file(path)

@@ -114,7 +114,10 @@ def load_checkpoint_file(
             f"checkpoint {path.name} cannot be loaded with weights_only=True ({reason}); "
             "it is corrupt or holds a non-allowlisted object: store only tensors and plain values"
         ) from error
-    except (RuntimeError, EOFError, OSError, ValueError, KeyError) as error:
+    except Exception as error:
+        # A damaged file can make torch's weights-only unpickler fail in any way (RuntimeError,
+        # EOFError, KeyError, IndexError on a bad memo index, ...); whatever the parser raised,
+        # the file is not loadable, and resume must skip it rather than crash.
         raise CheckpointError(
             f"checkpoint {path.name} is truncated or corrupt ({_first_line(error)}); resume from an older one"
         ) from error
