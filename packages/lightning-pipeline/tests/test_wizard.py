@@ -160,6 +160,20 @@ def test_pretrained_tokenizer_needs_a_published_vocab_size(at_data_step: SetupWi
     assert wizard.state.tokenizer_strategy == "character"
 
 
+def test_presets_fit_the_sequence_length_to_the_model(at_data_step: SetupWizard, corpus: Path) -> None:
+    wizard = at_data_step
+    _walk_to_training(wizard, corpus)
+    assert wizard.fields["seq_len"].value == 32  # the default (128) is cut on arrival: max_seq_len is 32
+    for name in PRESETS:
+        wizard.preset.value = name
+        assert PRESETS[name]["seq_len"] > 32
+        assert wizard.fields["seq_len"].value == 32, name
+        assert wizard.fields["max_steps"].value == PRESETS[name]["max_steps"]
+    wizard.fields["seq_len"].value = 16  # a shorter length by hand is kept
+    assert wizard.next(), wizard.error_text
+    assert wizard.state.training["seq_len"] == 16
+
+
 def test_sequence_longer_than_the_model_is_refused(at_data_step: SetupWizard, corpus: Path) -> None:
     wizard = at_data_step
     _walk_to_training(wizard, corpus)

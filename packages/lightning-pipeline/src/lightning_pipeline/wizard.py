@@ -190,6 +190,8 @@ class SetupWizard:
         self.next_button.disabled = False
         if step == STEP_TITLES.index("Tokenizer"):
             self._describe_tokenizer()
+        if step == STEP_TITLES.index("Training"):
+            self._fit_seq_len_to_model()
         last = step == len(STEP_TITLES) - 1
         self.next_button.description = "Create config" if last else "Next"
         if last:
@@ -389,11 +391,21 @@ class SetupWizard:
         ])
 
     def apply_preset(self, name: str) -> None:
-        """Fill the main fields (and the warmup / eval / checkpoint intervals) from a preset."""
+        """Fill the main fields (and the warmup / eval / checkpoint intervals) from a preset.
+
+        A preset's sequence length is cut to the model's `max_seq_len`, so picking "Small" for a
+        model with a 64-token context gives a config that runs instead of an error on Next.
+        """
         self.state.preset = name
         for key, value in PRESETS[name].items():
             widget = self.fields.get(key) or self.advanced_fields[key]
             widget.value = value
+        self._fit_seq_len_to_model()
+
+    def _fit_seq_len_to_model(self) -> None:
+        max_seq_len = (self.state.model_config or {}).get("max_seq_len")
+        if max_seq_len and self.fields["seq_len"].value > max_seq_len:
+            self.fields["seq_len"].value = max_seq_len
 
     def _training_values(self) -> dict[str, Any]:
         values = {key: widget.value for key, widget in {**self.fields, **self.advanced_fields}.items()}
