@@ -402,8 +402,13 @@ class SetupWizard:
             widget.value = value
         self._fit_seq_len_to_model()
 
+    @property
+    def _model_max_seq_len(self) -> int | None:
+        """The checked model's `max_seq_len` (None before step 1 passed, or when it has none)."""
+        return (self.state.model_config or {}).get("max_seq_len")
+
     def _fit_seq_len_to_model(self) -> None:
-        max_seq_len = (self.state.model_config or {}).get("max_seq_len")
+        max_seq_len = self._model_max_seq_len
         if max_seq_len and self.fields["seq_len"].value > max_seq_len:
             self.fields["seq_len"].value = max_seq_len
 
@@ -418,7 +423,7 @@ class SetupWizard:
         self.state.out = self.out.value
         if not self.state.out.strip():
             return "No run folder given: type where the run should be written (on Colab, a folder on Drive)."
-        max_seq_len = (self.state.model_config or {}).get("max_seq_len")
+        max_seq_len = self._model_max_seq_len
         if max_seq_len and values["seq_len"] > max_seq_len:
             return f"Sequence length {values['seq_len']} is longer than the model's max_seq_len {max_seq_len}; use {max_seq_len} or less."
         try:
