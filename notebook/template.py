@@ -36,7 +36,7 @@ REQUIREMENTS = """
 model-adapter @ git+https://github.com/transformer-builder/training-stack@model-adapter-v0.1.0#subdirectory=packages/model-adapter
 adaptive-tokenizer @ git+https://github.com/transformer-builder/training-stack@adaptive-tokenizer-v0.1.0#subdirectory=packages/adaptive-tokenizer
 lightning-pipeline[notebook] @ git+https://github.com/transformer-builder/training-stack@lightning-pipeline-v0.1.3#subdirectory=packages/lightning-pipeline
-model-export @ git+https://github.com/transformer-builder/training-stack@model-export-v0.1.1#subdirectory=packages/model-export
+model-export @ git+https://github.com/transformer-builder/training-stack@model-export-v0.1.2#subdirectory=packages/model-export
 pytorch-lightning==2.6.6
 lightning-utilities==0.15.3
 torchmetrics==1.9.0

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model_export._fallback import Attempts, first_passing, prepare_export
+from model_export._quiet_logs import quiet_logs
 from model_export.errors import ExportFailedError
 from model_export.parity import (
     DEFAULT_ATOL,
@@ -108,12 +109,13 @@ def _example_args(example, mask: bool) -> tuple:
 def _torch_onnx_export(module, args: tuple, target: Path, opset: int, names: list[str], **options: Any) -> None:
     """`torch.onnx.export` to `target` with the settings both exporter paths share.
 
-    The exporters warn at length about things that do not change the graph; whether the export
-    is right is decided by the checker and the parity check, so the warnings are silenced.
+    The exporters warn at length about things that do not change the graph (and torch's logs
+    that optional torchvision operators are skipped); whether the export is right is decided by
+    the checker and the parity check, so the warnings and that logging are silenced.
     """
     import torch
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), quiet_logs("torch.onnx"):
         warnings.simplefilter("ignore")
         torch.onnx.export(
             module,
@@ -218,7 +220,7 @@ def export_onnx(
     def check(name: str, target: Path, session: onnxruntime.InferenceSession) -> ParityReport | None:
         if not check_parity:
             return None
-        report = measure_parity(
+        return measure_parity(
             reference,
             onnx_logits_fn(session),
             vocab_size=inputs.vocab_size,
@@ -228,7 +230,6 @@ def export_onnx(
             atol=atol,
             rtol=rtol,
         )
-        return report
 
     path.parent.mkdir(parents=True, exist_ok=True)
     attempts = Attempts(logger)

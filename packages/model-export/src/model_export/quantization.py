@@ -9,7 +9,6 @@ when agreement or perplexity moved past the thresholds. A rejected model is neve
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model_export._quiet_logs import quiet_logs
 from model_export.onnx_export import onnx_logits_fn, onnx_session
 
 logger = logging.getLogger(__name__)
@@ -157,19 +157,6 @@ def _discard_if_rejected(result: QuantizationResult, out_path: Path) -> Quantiza
     return result
 
 
-class _quiet_root_warnings(contextlib.AbstractContextManager):
-    """onnxruntime.quantization logs advice on the root logger; keep it out of our users' logs."""
-
-    def __enter__(self):
-        self._level = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)
-        return self
-
-    def __exit__(self, *exc_info):
-        logging.getLogger().setLevel(self._level)
-        return None
-
-
 def _preprocessed(fp32_path: Path, target: Path) -> Path:
     """Shape inference and constant folding before quantization (`quant_pre_process`).
 
@@ -180,7 +167,7 @@ def _preprocessed(fp32_path: Path, target: Path) -> Path:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     try:
-        with _quiet_root_warnings():
+        with quiet_logs(""):  # the root logger, where onnxruntime.quantization advises
             quant_pre_process(str(fp32_path), str(target))
         return target
     except Exception as exc:  # pre-processing is an optimisation, not a requirement
@@ -215,7 +202,7 @@ def quantize_int8(
     windows = held_out_windows(held_out_ids, seq_len)
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".quantize-") as tmp:
         source = _preprocessed(fp32_path, Path(tmp) / "pre.onnx")
-        with _quiet_root_warnings():
+        with quiet_logs(""):  # the root logger, where onnxruntime.quantization advises
             quantize_dynamic(str(source), str(out_path), weight_type=QuantType.QInt8)
     result = _judge("int8", fp32_path, out_path, windows, thresholds, eval_source, repeats, None)
     return _discard_if_rejected(result, out_path)

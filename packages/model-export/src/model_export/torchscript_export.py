@@ -54,7 +54,6 @@ class TorchExport:
         }
 
 
-
 def export_torchscript(
     model: nn.Module,
     path: str | os.PathLike,
