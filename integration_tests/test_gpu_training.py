@@ -1,7 +1,7 @@
 """On CUDA only: a GPT-2-small-shaped builder export trained by `lightning_pipeline.train` in bf16
 mixed precision, with and without `torch.compile`, printing tokens/s, MFU and peak memory.
 
-The numbers come from the run itself: `ThroughputMonitor` logs `tokens_per_s` (and `mfu` on a
+The numbers come from the run itself: `TokenThroughputMonitor` logs `tokens_per_s` (and `mfu` on a
 GPU whose peak it knows) into the run folder's metrics.csv. Without CUDA the whole module is
 skipped; CI never depends on a GPU. Run it on a GPU machine with
 `nox -s integration -- integration_tests/test_gpu_training.py` and copy the printed line into

@@ -69,3 +69,21 @@ def test_out_of_vocab_characters_are_only_a_warning():
 
     assert report.passed
     assert any("outside the vocab" in w for w in report.warnings)
+
+
+def test_report_names_match_model_adapters_and_serialise_to_json() -> None:
+    import json
+
+    from adaptive_tokenizer import (
+        CharacterLevelTokenizer,
+        CheckResult,
+        TokenizerValidator,
+        ValidationCheck,
+    )
+
+    tok = CharacterLevelTokenizer().train(["abc"], vocab_size=10)
+    report = TokenizerValidator.validate(tok, 12, sample_text="cab")
+    assert ValidationCheck is CheckResult  # the old name still imports
+    assert [check.name for check in report.failed] == ["size"]
+    assert all(isinstance(check, CheckResult) for check in report.checks)
+    assert json.loads(report.to_json())["errors"] == report.errors

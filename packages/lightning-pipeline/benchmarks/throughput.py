@@ -106,7 +106,7 @@ def pipeline(state, batches, *, warmup: int, lr: float, run_dir: Path, make_adap
     import pytorch_lightning as pl
     import torch
 
-    from lightning_pipeline import LanguageModelingModule, RunMetricsLogger, ThroughputMonitor
+    from lightning_pipeline import LanguageModelingModule, RunMetricsLogger, TokenThroughputMonitor
 
     class Clock(pl.Callback):
         def __init__(self) -> None:
@@ -129,7 +129,7 @@ def pipeline(state, batches, *, warmup: int, lr: float, run_dir: Path, make_adap
     clock = Clock()
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_steps=len(batches), logger=RunMetricsLogger(run_dir),
-        callbacks=[pl.callbacks.LearningRateMonitor(logging_interval="step"), ThroughputMonitor(), clock],
+        callbacks=[pl.callbacks.LearningRateMonitor(logging_interval="step"), TokenThroughputMonitor(), clock],
         gradient_clip_val=1.0, log_every_n_steps=10, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0, deterministic=True,
     )

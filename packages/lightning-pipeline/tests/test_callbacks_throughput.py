@@ -1,4 +1,4 @@
-"""ThroughputMonitor: tokens/s logged from a real fit; MFU peaks looked up by device name."""
+"""TokenThroughputMonitor: tokens/s logged from a real fit; MFU peaks looked up by device name."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader
 
-from lightning_pipeline.callbacks.throughput import ThroughputMonitor, flops_per_token, peak_flops
+from lightning_pipeline.callbacks.throughput import (
+    TokenThroughputMonitor,
+    flops_per_token,
+    peak_flops,
+)
 from lightning_pipeline.metrics_logger import RunMetricsLogger
 from lightning_pipeline.module import LanguageModelingModule
 
@@ -19,7 +23,7 @@ def _data(n=48, seq=10, vocab=30):
 
 def test_tokens_per_second_is_logged_every_logged_step(tmp_path, tiny_lm):
     metrics = RunMetricsLogger(tmp_path)
-    monitor = ThroughputMonitor(window=5)
+    monitor = TokenThroughputMonitor(window=5)
     trainer = pl.Trainer(
         max_steps=12, logger=metrics, callbacks=[monitor], log_every_n_steps=2, enable_checkpointing=False,
         enable_progress_bar=False, accelerator="cpu", enable_model_summary=False, default_root_dir=tmp_path,

@@ -11,7 +11,7 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from lightning_pipeline.datamodule import IGNORE_INDEX, AdaptiveTokenizerDataModule
-from lightning_pipeline.errors import DataModuleError, VocabMismatchError
+from lightning_pipeline.errors import DataModuleError, VocabSizeMismatchError
 
 WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "wizards", "quietly", "judge", "boxing", "matches"]
 
@@ -133,7 +133,7 @@ def test_vocab_contract_is_checked_before_training() -> None:
     tokenizer = word_tokenizer()
     largest = len(tokenizer) - 1
 
-    with pytest.raises(VocabMismatchError, match=f"token id {largest} .* vocab_size is 10"):
+    with pytest.raises(VocabSizeMismatchError, match=f"token id {largest} .* vocab_size is 10"):
         make(sentences(50), tokenizer, model_vocab_size=10)
     make(sentences(50), tokenizer, model_vocab_size=len(tokenizer))  # exactly enough is fine
 
@@ -143,7 +143,7 @@ def test_pad_id_outside_the_model_vocab_is_refused() -> None:
     tokenizer.add_special_tokens({"pad_token": "<late-pad>"})  # id == old len(tokenizer)
     used_words = datasets.Dataset.from_dict({"text": ["the quick"] * 40})
 
-    with pytest.raises(VocabMismatchError, match="pad token id"):
+    with pytest.raises(VocabSizeMismatchError, match="pad token id"):
         make(used_words, tokenizer, model_vocab_size=len(tokenizer) - 1)
 
 

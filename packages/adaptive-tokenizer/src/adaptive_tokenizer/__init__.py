@@ -29,7 +29,7 @@ from .known_tokenizers import KNOWN_TOKENIZERS, KnownTokenizer
 from .special_tokens import DEFAULT_SPECIAL_TOKENS, SpecialTokens, reserved_token
 from .strategy import Strategy, StrategyChoice
 from .upload import load_tokenizer_files
-from .validator import TokenizerValidator, ValidationCheck, ValidationReport
+from .validator import CheckResult, TokenizerValidator, ValidationCheck, ValidationReport
 from .vocab_contract import fit_to_vocab_size
 
 __version__ = _distribution_version("adaptive-tokenizer")  # pyproject.toml is the one version source
@@ -40,6 +40,7 @@ __all__ = [
     "AdaptiveTokenizer",
     "AdaptiveTokenizerError",
     "CharacterLevelTokenizer",
+    "CheckResult",
     "DatasetError",
     "FastBPETrainer",
     "KnownTokenizer",

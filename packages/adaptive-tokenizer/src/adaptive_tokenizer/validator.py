@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from .special_tokens import ROLES
 
-__all__ = ["DEFAULT_SAMPLE_TEXT", "TokenizerValidator", "ValidationCheck", "ValidationReport"]
+__all__ = ["DEFAULT_SAMPLE_TEXT", "CheckResult", "TokenizerValidator", "ValidationCheck", "ValidationReport"]
 
 DEFAULT_SAMPLE_TEXT = "Hello, world! The quick brown fox jumps over the lazy dog.\n  1234 + 5678 = 6912"
 
 
 @dataclass(frozen=True)
-class ValidationCheck:
+class CheckResult:
+    """One check's verdict; named as model-adapter's Tier 1 `CheckResult`, with `passed` and `message`."""
+
     name: str
     passed: bool
     message: str
@@ -25,7 +28,12 @@ class ValidationReport:
     """`passed` is True when no check failed; `errors` / `warnings` say what is wrong and what to do."""
 
     expected_vocab_size: int
-    checks: list[ValidationCheck] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        """The checks that failed the report (as model-adapter's `ValidationReport.failed`)."""
+        return [c for c in self.checks if not c.passed and c.severity == "error"]
 
     @property
     def errors(self) -> list[str]:
@@ -52,6 +60,13 @@ class ValidationReport:
                 "errors": self.errors, "warnings": self.warnings,
                 "checks": [c.__dict__ for c in self.checks]}
 
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+# The name this class had before 0.2; kept so that existing imports keep working.
+ValidationCheck = CheckResult
+
 
 class TokenizerValidator:
     """Validates any `transformers` tokenizer against a model's vocab size.
@@ -74,14 +89,14 @@ class TokenizerValidator:
         add = report.checks.append
         size = len(tokenizer)
         fix = f"rebuild it with AdaptiveTokenizer.load_or_create({expected_vocab_size}, ...)"
-        add(ValidationCheck("size", size == expected_vocab_size,
+        add(CheckResult("size", size == expected_vocab_size,
                             f"{size} tokens" if size == expected_vocab_size else
                             f"tokenizer has {size} tokens but the model's vocab is {expected_vocab_size}: "
                             f"{fix}, or build the model with vocab_size={size}"))
 
         vocab = tokenizer.get_vocab()
         too_big = sorted((i, t) for t, i in vocab.items() if i >= expected_vocab_size)
-        add(ValidationCheck("id_range", not too_big,
+        add(CheckResult("id_range", not too_big,
                             f"all ids below {expected_vocab_size}" if not too_big else
                             f"{len(too_big)} tokens have ids >= {expected_vocab_size} (e.g. {too_big[0][1]!r} = "
                             f"{too_big[0][0]}): they would index past the embedding; {fix}"))
@@ -94,7 +109,7 @@ class TokenizerValidator:
             elif token_id >= expected_vocab_size or vocab.get(str(token)) != token_id:
                 missing.append(f"{role} token {str(token)!r} has id {token_id}, not a vocab id below "
                                f"{expected_vocab_size}")
-        add(ValidationCheck("special_tokens", not missing,
+        add(CheckResult("special_tokens", not missing,
                             ", ".join(f"{r}={getattr(tokenizer, f'{r}_token_id', None)}" for r in ROLES)
                             if not missing else "; ".join(missing) + f"; or {fix}"))
 
@@ -111,11 +126,11 @@ class TokenizerValidator:
                 pad_ok, pad_message = False, f"padding a batch did not use the pad id {pad_id}: set padding_side and pad_token"
         else:
             pad_message = "no usable pad token: set tokenizer.pad_token to an existing token (e.g. eos); adding a new one grows the vocab"
-        add(ValidationCheck("pad_token", pad_ok, pad_message))
+        add(CheckResult("pad_token", pad_ok, pad_message))
 
         ids = tokenizer(sample_text)["input_ids"]
         bad_ids = [i for i in ids if not 0 <= i < expected_vocab_size]
-        add(ValidationCheck("encoded_ids", not bad_ids,
+        add(CheckResult("encoded_ids", not bad_ids,
                             f"{len(ids)} ids, max {max(ids, default=0)}" if not bad_ids else
                             f"encoding the sample produced ids {bad_ids[:5]} outside [0, {expected_vocab_size}): {fix}"))
 
@@ -123,14 +138,14 @@ class TokenizerValidator:
         decoded = tokenizer.decode(plain, skip_special_tokens=False, clean_up_tokenization_spaces=False)
         unk_id = getattr(tokenizer, "unk_token_id", None)
         if decoded == sample_text:
-            add(ValidationCheck("round_trip", True, "decode(encode(sample)) == sample"))
+            add(CheckResult("round_trip", True, "decode(encode(sample)) == sample"))
         elif unk_id is not None and unk_id in plain:
-            add(ValidationCheck("round_trip", False,
+            add(CheckResult("round_trip", False,
                                 f"the sample has characters outside the vocab (they became {tokenizer.unk_token!r}): "
                                 "fine for a character-level vocab, else train on data that has them",
                                 severity="warning"))
         else:
-            add(ValidationCheck("round_trip", False,
+            add(CheckResult("round_trip", False,
                                 f"decode(encode(sample)) gives {decoded[:60]!r} instead of {sample_text[:60]!r}: "
                                 "the tokenizer normalizes or loses text; check its normalizer/decoder",
                                 severity="error" if require_round_trip else "warning"))

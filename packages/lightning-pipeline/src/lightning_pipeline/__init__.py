@@ -29,7 +29,7 @@ from lightning_pipeline.errors import (
     RunFolderConflictError,
     RunFolderError,
     TextColumnError,
-    VocabMismatchError,
+    VocabSizeMismatchError,
 )
 from lightning_pipeline.generate import generate, load_trained_model, sample_tokens
 from lightning_pipeline.train import TrainingResult, train
@@ -50,7 +50,7 @@ _LAZY = {
     "RunMetricsLogger": "lightning_pipeline.metrics_logger",
     "SetupWizard": "lightning_pipeline.wizard",
     "LiveDashboard": "lightning_pipeline.callbacks.dashboard",
-    "ThroughputMonitor": "lightning_pipeline.callbacks.throughput",
+    "TokenThroughputMonitor": "lightning_pipeline.callbacks.throughput",
     "StepCheckpoint": "lightning_pipeline.callbacks.step_checkpoint",
     "BestCheckpoint": "lightning_pipeline.callbacks.best_checkpoint",
 }
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
     from lightning_pipeline.callbacks.dashboard import LiveDashboard
     from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
-    from lightning_pipeline.callbacks.throughput import ThroughputMonitor
+    from lightning_pipeline.callbacks.throughput import TokenThroughputMonitor
     from lightning_pipeline.checkpoint_io import AtomicCheckpointIO
     from lightning_pipeline.colab import mount_drive, upload_files
     from lightning_pipeline.data_sources import load_text_dataset
@@ -106,10 +106,10 @@ __all__ = [
     "SetupWizard",
     "StepCheckpoint",
     "TextColumnError",
-    "ThroughputMonitor",
+    "TokenThroughputMonitor",
     "TrainingConfig",
     "TrainingResult",
-    "VocabMismatchError",
+    "VocabSizeMismatchError",
     "__version__",
     "causal_lm_loss",
     "generate",

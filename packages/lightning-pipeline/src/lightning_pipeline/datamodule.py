@@ -8,7 +8,7 @@ Steps (all in `setup`, idempotent):
    the eos id) or one padded row per document piece (`packing=False`);
 3. split the rows into train / validation with a permutation seeded by `seed`;
 4. check the vocabulary contract: every id (pad included) is below `model_vocab_size`, so a
-   mismatch is a one-line `VocabMismatchError` here, not a CUDA device-side assert later.
+   mismatch is a one-line `VocabSizeMismatchError` here, not a CUDA device-side assert later.
 
 Batches are dicts of int64 tensors `input_ids`, `attention_mask` and `labels` of shape
 `(batch, seq_len)`. `labels` is an *unshifted* copy of `input_ids` with -100 wherever
@@ -34,8 +34,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from lightning_pipeline.errors import DataModuleError, EmptyDatasetError, VocabMismatchError
-from lightning_pipeline.packing import pack_blocks, pad_documents
+from lightning_pipeline.errors import DataModuleError, EmptyDatasetError, VocabSizeMismatchError
+from lightning_pipeline.packing import IGNORE_INDEX, pack_blocks, pad_documents
 from lightning_pipeline.resumable_loader import ResumableDataLoader
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100
 _CACHE_FORMAT = "v1"
 
 
@@ -227,12 +226,12 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
             f"(AdaptiveTokenizer.load_or_create({vocab}, ...)) or load a model with a larger vocab_size"
         )
         if largest >= vocab or int(tokens.min()) < 0:
-            raise VocabMismatchError(
+            raise VocabSizeMismatchError(
                 f"the tokenizer produced token id {largest} but the model's vocab_size is {vocab} "
                 f"(ids must be 0..{vocab - 1}): {fix}"
             )
         if self.pad_token_id >= vocab:  # padded positions are still looked up in the embedding
-            raise VocabMismatchError(
+            raise VocabSizeMismatchError(
                 f"the pad token id {self.pad_token_id} is not below the model's vocab_size {vocab}: {fix}"
             )
         size = len(self.tokenizer) if hasattr(self.tokenizer, "__len__") else None

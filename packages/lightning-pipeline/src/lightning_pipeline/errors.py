@@ -7,6 +7,8 @@ traceback.
 
 from __future__ import annotations
 
+from adaptive_tokenizer.errors import VocabSizeMismatchError as TokenizerVocabSizeMismatchError
+
 
 class LightningPipelineError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -24,8 +26,11 @@ class EmptyDatasetError(DataSourceError):
     """The data source holds no usable text."""
 
 
-class VocabMismatchError(LightningPipelineError):
-    """The tokenizer produces ids the model's embedding cannot look up."""
+class VocabSizeMismatchError(LightningPipelineError, TokenizerVocabSizeMismatchError):
+    """The tokenizer produces ids the model's embedding cannot look up.
+
+    The same error adaptive-tokenizer raises for the same contract, so one `except` catches both.
+    """
 
 
 class DataModuleError(LightningPipelineError):

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# The label of a position the loss skips (padding): PyTorch's cross_entropy default.
+IGNORE_INDEX = -100
+
 
 def pack_blocks(tokens: np.ndarray, seq_len: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut the token stream `tokens` (1-D) into blocks of `seq_len`.

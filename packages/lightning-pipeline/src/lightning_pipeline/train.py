@@ -145,7 +145,7 @@ def train(
     from pytorch_lightning.utilities import rank_zero_info
     from torch import nn
 
-    from lightning_pipeline.callbacks import LiveDashboard, ThroughputMonitor
+    from lightning_pipeline.callbacks import LiveDashboard, TokenThroughputMonitor
     from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
     from lightning_pipeline.callbacks.progress import step_bounded_progress_bar
     from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
@@ -237,7 +237,7 @@ def train(
         best_checkpoint,  # before the step checkpoint: a kill between the two keeps the new best known
         step_checkpoints,
         pl.callbacks.LearningRateMonitor(logging_interval="step"),
-        ThroughputMonitor(layers=model_config.layers, d_model=model_config.d_model),
+        TokenThroughputMonitor(layers=model_config.layers, d_model=model_config.d_model),
         LiveDashboard(metrics, run_dir, live=None if config.dashboard else False),
     ]
     if config.progress_bar and (bar := step_bounded_progress_bar()) is not None:

@@ -7,7 +7,7 @@ returns logits `[batch, seq, vocab_size]`.
 
 from importlib.metadata import version as _distribution_version
 
-from model_adapter.adapter import UniversalModelAdapter
+from model_adapter.adapter import UniversalModelAdapter, extract_logits
 from model_adapter.config import ModelConfig
 from model_adapter.errors import (
     GraphResolutionError,
@@ -38,6 +38,7 @@ __all__ = [
     "ValidationReport",
     "__version__",
     "example_export_path",
+    "extract_logits",
     "load_model",
     "validate_model",
 ]

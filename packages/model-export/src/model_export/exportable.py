@@ -7,23 +7,10 @@ exported graph has exactly one output named `logits`.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-
-def extract_logits(output: Any) -> torch.Tensor:
-    """The logits tensor inside a model's output (tensor, tuple/list, dict or `.logits`)."""
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, dict) and "logits" in output:
-        return output["logits"]
-    if hasattr(output, "logits"):
-        return output.logits
-    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
-        return output[0]
-    raise TypeError(f"cannot find logits in a model output of type {type(output).__name__}")
+from model_adapter import extract_logits
 
 
 class ExportableLM(nn.Module):

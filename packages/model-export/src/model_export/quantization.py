@@ -167,7 +167,7 @@ def _preprocessed(fp32_path: Path, target: Path) -> Path:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     try:
-        with quiet_logs(""):  # the root logger, where onnxruntime.quantization advises
+        with quiet_logs("onnxruntime"):  # its quantizer advises on the root logger
             quant_pre_process(str(fp32_path), str(target))
         return target
     except Exception as exc:  # pre-processing is an optimisation, not a requirement
@@ -202,7 +202,7 @@ def quantize_int8(
     windows = held_out_windows(held_out_ids, seq_len)
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".quantize-") as tmp:
         source = _preprocessed(fp32_path, Path(tmp) / "pre.onnx")
-        with quiet_logs(""):  # the root logger, where onnxruntime.quantization advises
+        with quiet_logs("onnxruntime"):  # its quantizer advises on the root logger
             quantize_dynamic(str(source), str(out_path), weight_type=QuantType.QInt8)
     result = _judge("int8", fp32_path, out_path, windows, thresholds, eval_source, repeats, None)
     return _discard_if_rejected(result, out_path)

@@ -3,6 +3,10 @@
 from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
 from lightning_pipeline.callbacks.dashboard import LiveDashboard, plot_curves
 from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
-from lightning_pipeline.callbacks.throughput import ThroughputMonitor, flops_per_token, peak_flops
+from lightning_pipeline.callbacks.throughput import (
+    TokenThroughputMonitor,
+    flops_per_token,
+    peak_flops,
+)
 
-__all__ = ["BestCheckpoint", "LiveDashboard", "StepCheckpoint", "ThroughputMonitor", "flops_per_token", "peak_flops", "plot_curves"]
+__all__ = ["BestCheckpoint", "LiveDashboard", "StepCheckpoint", "TokenThroughputMonitor", "flops_per_token", "peak_flops", "plot_curves"]

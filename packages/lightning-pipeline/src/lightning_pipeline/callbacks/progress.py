@@ -15,13 +15,18 @@ from pytorch_lightning.callbacks import RichProgressBar
 
 
 class StepBoundedRichProgressBar(RichProgressBar):
-    """Lightning's rich bar, reading "Epoch 3" rather than "Epoch 3/-2" when no epoch bound is set."""
+    """Lightning's rich bar, reading "Epoch 3" rather than "Epoch 3/-2" when no epoch bound is set.
 
-    def _get_train_description(self, current_epoch: int) -> str:
-        description = super()._get_train_description(current_epoch)
-        if self.trainer.max_epochs == -1:  # no epoch bound: Lightning appended "/-2"
-            description = description.replace(f"Epoch {current_epoch}/-2", f"Epoch {current_epoch}   ", 1)
-        return description
+    Only public members are used: after Lightning labels the epoch's task, the label is replaced
+    through the bar's `progress` (a rich `Progress`) and `train_progress_bar_id`.
+    """
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_epoch_start(trainer, pl_module)
+        if trainer.max_epochs != -1 or self.progress is None or self.train_progress_bar_id is None:
+            return
+        label = f"Epoch {trainer.current_epoch}"
+        self.progress.update(self.train_progress_bar_id, description=f"{label:{len(self.validation_description)}}")
 
 
 def step_bounded_progress_bar() -> pl.Callback | None:

@@ -75,7 +75,7 @@ class StepCheckpoint(ModelCheckpoint):
             raise CheckpointError(
                 f"pytorch-lightning {pl.__version__} lacks ModelCheckpoint.{', .'.join(missing)}, which "
                 "StepCheckpoint builds on; install a release it was tested with "
-                "(pip install 'pytorch-lightning>=2.4,<=2.6.6') and report this version to us"
+                "(pip install 'pytorch-lightning>=2.4,<2.7') and report this version to us"
             )
         self.validation_every_n_steps = validation_every_n_steps
         self._save_after_validation = False

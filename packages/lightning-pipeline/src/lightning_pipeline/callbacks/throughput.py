@@ -1,4 +1,4 @@
-"""`ThroughputMonitor`: tokens per second (and model FLOPs utilisation on GPUs) logged every step.
+"""`TokenThroughputMonitor`: tokens per second (and model FLOPs utilisation on GPUs) logged every step.
 
 Tokens/s is what a user compares between runs and machines; MFU says how far from the card's peak
 the run is. The FLOPs estimate is nanoGPT's (6 N per token plus attention), the peak comes from a
@@ -44,11 +44,11 @@ def flops_per_token(num_params: int, *, layers: int | None, d_model: int | None,
     return 6.0 * num_params + attention
 
 
-class ThroughputMonitor(pl.Callback):
+class TokenThroughputMonitor(pl.Callback):
     """Log `tokens_per_s` (all ranks together) and, on CUDA, `mfu` over a sliding window of steps.
 
     Example:
-        >>> trainer = pl.Trainer(callbacks=[ThroughputMonitor(window=20)])  # doctest: +SKIP
+        >>> trainer = pl.Trainer(callbacks=[TokenThroughputMonitor(window=20)])  # doctest: +SKIP
     """
 
     def __init__(self, window: int = 20, *, layers: int | None = None, d_model: int | None = None) -> None:
