@@ -16,8 +16,6 @@ The fixture models:
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import dataclass
 
 import pytest

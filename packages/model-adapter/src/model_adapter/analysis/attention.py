@@ -7,7 +7,8 @@ head:
 - entropy, normalised by the log of the number of keys a query may see (1.0 = uniform: the
   head does not select anything; a head whose queries are zero reads exactly 1.0);
 - sink share: attention on the first token, averaged over queries after the first;
-- distance profile: attention mass at each distance i - j, and the mean distance;
+- distance profile: attention per key at each distance i - j (averaged within buckets 0, 1,
+  2, 3, 4-7, 8-15, ...), and the mean distance;
 - future weight: attention on keys after the query (j > i), which a causal LM must never have;
 - dead heads (uniform, or parked on the first token) and duplicate heads (two heads of one
   layer whose maps differ by less than a small total variation).
@@ -83,7 +84,8 @@ def head_statistics(probabilities: torch.Tensor) -> dict[str, Any]:
         profile = []
         for low, high in _distance_buckets(length):
             band = ((distance >= low) & (distance < high)).to(p.dtype)
-            profile.append((p * band).sum(-1).mean(dim=(0, 2)).tolist())
+            per_key = (p * band).sum(-1).mean(dim=(0, 2)) / (high - low)  # wide buckets hold more keys
+            profile.append(per_key.tolist())
         stats["distance_profile"] = [list(row) for row in zip(*profile)]  # [H][bucket]
         stats["distance_buckets"] = [_bucket_label(low, high) for low, high in _distance_buckets(length)]
     duplicates = []
@@ -206,7 +208,7 @@ def run(ctx: AnalysisContext, *, max_batch: int = 4) -> SectionResult:
                     {"x": list(range(len(stats["distance_buckets"]))),
                      "series": {f"head {h}": [round(v, 4) for v in row] for h, row in enumerate(stats["distance_profile"])},
                      "x_label": "distance bucket: " + " ".join(stats["distance_buckets"]),
-                     "y_label": "attention mass"},
+                     "y_label": "attention per key"},
                 ))
     entropy_by_layer = Figure(
         "heatmap", "normalised entropy per layer (rows) and head (columns)",

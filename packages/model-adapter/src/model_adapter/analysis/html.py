@@ -59,9 +59,12 @@ def _heatmap(data: dict[str, Any], title: str) -> str:
     values = [v for row in matrix for v in row]
     low = data.get("vmin", min(values))
     high = data.get("vmax", max(values))
-    cell = max(4, min(16, 320 // max(rows, cols)))
-    left, top = 70, 24
-    width, height = left + cols * cell + 10, top + rows * cell + 40
+    cell = max(4, min(24, 320 // max(rows, cols)))
+    row_labels = [str(label)[-16:] for label in data.get("row_labels") or []]
+    col_labels = [str(label)[:10] for label in data.get("col_labels") or []]
+    left, top = 8 + 6 * max((len(label) for label in row_labels), default=2), 24
+    width = max(left + cols * cell + 10, 8 + 7 * len(title))
+    height = top + rows * cell + (8 + 6 * max((len(label) for label in col_labels), default=0) if col_labels else 10)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">']
     parts.append(f'<text x="{left}" y="14" font-size="12">{html.escape(title)}</text>')
     for i, row in enumerate(matrix):
@@ -70,17 +73,15 @@ def _heatmap(data: dict[str, Any], title: str) -> str:
                 f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell}" height="{cell}" '
                 f'fill="{_colour(value, low, high)}"><title>{i},{j}: {_fmt(value)}</title></rect>'
             )
-    row_labels = data.get("row_labels") or []
-    col_labels = data.get("col_labels") or []
     step = max(1, 10 // cell + (1 if cell < 10 else 0))
     for i, label in enumerate(row_labels[:rows]):
         if i % step == 0:
-            parts.append(f'<text x="{left - 4}" y="{top + i * cell + cell - 2}" font-size="9" text-anchor="end">{html.escape(str(label))[:10]}</text>')
+            parts.append(f'<text x="{left - 4}" y="{top + i * cell + cell - 2}" font-size="9" text-anchor="end">{html.escape(label)}</text>')
     for j, label in enumerate(col_labels[:cols]):
         if j % step == 0:
             x = left + j * cell + cell / 2
             y = top + rows * cell + 6
-            parts.append(f'<text x="{x}" y="{y}" font-size="9" transform="rotate(60 {x} {y})">{html.escape(str(label))[:10]}</text>')
+            parts.append(f'<text x="{x}" y="{y}" font-size="9" transform="rotate(60 {x} {y})">{html.escape(label)}</text>')
     parts.append(f'<rect x="{left}" y="{top}" width="{cols * cell}" height="{rows * cell}" fill="none" stroke="#8c959f"/>')
     parts.append("</svg>")
     return "".join(parts)
