@@ -573,6 +573,20 @@ def wizard_browser(session: nox.Session) -> None:
                 "-q", *session.posargs, env={"CHROMIUM": str(chromium)})
 
 
+@nox.session
+@_discard_venv_after
+def analysis_browser(session: nox.Session) -> None:
+    """The Tier 2 analysis report (`analyze_model(...).to_html`) screenshotted by Debian's headless
+    chromium: its inline SVG charts must be what paints the page. Needs `apt-get install chromium`."""
+    chromium = Path(session.env.get("CHROMIUM", "/usr/bin/chromium"))
+    if not chromium.exists():
+        session.error(f"no chromium at {chromium}: apt-get install -y chromium, or set CHROMIUM=/path/to/it")
+    _install_packages(session, "model-adapter")
+    session.install("-c", str(CONSTRAINTS), "pillow>=9")
+    session.run("python", "-m", "pytest", str(NOTEBOOK_TESTS / "test_analysis_browser.py"), "-p", "no:cacheprovider",
+                "-q", *session.posargs, env={"CHROMIUM": str(chromium)})
+
+
 def _install_colab_stack(session: nox.Session) -> None:
     """The four packages (built from this checkout) plus requirements-colab.txt's exact pins: the
     set the notebook's install cell checks for, so that it finds everything installed."""

@@ -220,6 +220,15 @@ class WindowLM(nn.Module):
 
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These models are tiny: one thread is fastest, and it avoids oversubscribing a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _heads(report, layer_prefix: str = "") -> list[dict]:
     return [h for h in report["attention"].values["heads"] if h["layer"].startswith(layer_prefix)]
 
@@ -416,7 +425,7 @@ def test_report_renders_json_text_and_self_contained_html(tmp_path):
 
 
 # --- a trained model against its untrained start ------------------------------------------------
-PERIOD = 5
+PERIOD = 4
 
 
 def _periodic_windows(count: int, length: int, vocab: int, generator: torch.Generator) -> torch.Tensor:
@@ -428,15 +437,15 @@ def _periodic_windows(count: int, length: int, vocab: int, generator: torch.Gene
 def test_training_changes_effective_context_and_attention_entropy():
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
-    vocab, length = 23, 24
+    vocab, length = 23, 16
     model = SDPADecoder(vocab_size=vocab, d_model=32, n_heads=2, n_layers=1, max_seq_len=length)
     probe = _periodic_windows(16, length, vocab, generator)
     sections = ["attention", "context"]
     before = analyze_model(model, input_ids=probe, sections=sections)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
-    for _ in range(300):
-        batch = _periodic_windows(32, length, vocab, generator)
+    for _ in range(200):
+        batch = _periodic_windows(16, length, vocab, generator)
         logits = model(batch[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, vocab), batch[:, 1:].reshape(-1))
         optimizer.zero_grad()
@@ -444,6 +453,6 @@ def test_training_changes_effective_context_and_attention_entropy():
         optimizer.step()
     after = analyze_model(model, input_ids=probe, sections=sections)
     assert before["context"].values["effective_context"] <= 2
-    assert after["context"].values["effective_context"] >= PERIOD - 1
+    assert after["context"].values["effective_context"] >= PERIOD
     assert after["context"].values["context_benefit_nats"] > before["context"].values["context_benefit_nats"] + 1.0
     assert after["attention"].values["mean_normalised_entropy"] < before["attention"].values["mean_normalised_entropy"] - 0.1

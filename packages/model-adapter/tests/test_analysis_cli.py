@@ -21,6 +21,7 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
+    env["OMP_NUM_THREADS"] = "1"  # tiny models; a shared CPU
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "model_adapter.cli", "analyze", *args],
