@@ -245,6 +245,28 @@ from lightning_pipeline import generate
 print(generate(WORK / "run", SAMPLE_PROMPT, max_new_tokens=SAMPLE_TOKENS, temperature=0.8, top_k=50, seed=0))
 
 # %%
+# @title 8b. Look inside the trained model (Tier 2 analysis) { display-mode: "form" }
+from IPython.display import HTML
+from transformers import AutoTokenizer
+
+from lightning_pipeline import load_text_dataset
+from model_adapter import analyze_model
+
+setup = json.loads(SETUP.read_text())
+probe_texts, probe_chars = [], 0
+for row in load_text_dataset(setup["data"], text_column=TEXT_COLUMN or None):
+    probe_texts.append(row["text"])
+    probe_chars += len(row["text"])
+    if probe_chars > 20_000:
+        break
+analysis = analyze_model(WORK / "run", texts=probe_texts, tokenizer=AutoTokenizer.from_pretrained(WORK / "run" / "tokenizer"),
+                         batch_size=8)
+analysis.to_html(WORK / "run" / "analysis.html")
+print(analysis.to_text())
+display(HTML(analysis.to_html()))
+print(f"The page is saved as {WORK / 'run' / 'analysis.html'}")
+
+# %%
 # @title 9. Export: ONNX (+ int8) with measured parity, tokenizer and model card { display-mode: "form" }
 from model_export import ModelExportError, build_bundle, load_source
 

@@ -50,7 +50,7 @@ class _Block(nn.Module):
 class SDPAGPT(nn.Module):
     """nanoGPT's shape: wte/wpe, a ModuleList of pre-norm blocks, a tied head."""
 
-    def __init__(self, vocab: int = 10_000, d: int = 256, heads: int = 4, layers: int = 6, max_seq_len: int = 256) -> None:
+    def __init__(self, vocab: int = 10_000, d: int = 256, heads: int = 4, layers: int = 9, max_seq_len: int = 256) -> None:
         super().__init__()
         self.max_seq_len = max_seq_len
         self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(max_seq_len, d)

@@ -113,3 +113,12 @@ def test_analyze_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str
     assert result.returncode == 2
     assert fragment in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_analyze_model_takes_a_run_folder_path(run_folder: Path):
+    from model_adapter import analyze_model
+
+    report = analyze_model(run_folder, sections=["representations"], seq_len=8, batch_size=2)
+    drift = report["representations"].values["drift"]
+    assert drift["first"] == "epoch=0-step=2.ckpt"
+    assert drift["parameters"][0]["parameter"] == "embedding_0_token.weight"

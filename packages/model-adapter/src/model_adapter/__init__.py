@@ -8,6 +8,7 @@ returns logits `[batch, seq, vocab_size]`.
 from importlib.metadata import version as _distribution_version
 
 from model_adapter.adapter import UniversalModelAdapter, extract_logits
+from model_adapter.analysis import AnalysisReport, analyze_model
 from model_adapter.config import ModelConfig
 from model_adapter.errors import (
     GraphResolutionError,
@@ -25,6 +26,7 @@ from model_adapter.validation import validate_model
 __version__ = _distribution_version("model-adapter")  # pyproject.toml is the one version source
 
 __all__ = [
+    "AnalysisReport",
     "CheckResult",
     "ComputationalGraphExecutor",
     "GraphResolutionError",
@@ -37,6 +39,7 @@ __all__ = [
     "UniversalModelAdapter",
     "ValidationReport",
     "__version__",
+    "analyze_model",
     "example_export_path",
     "extract_logits",
     "load_model",

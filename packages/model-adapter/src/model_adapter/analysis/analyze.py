@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -42,7 +43,7 @@ _TITLES = {
 
 
 def analyze_model(
-    model_or_adapter: nn.Module,
+    model_or_adapter: nn.Module | str | os.PathLike[str],
     config: ModelConfig | None = None,
     *,
     texts: str | Iterable[str] | None = None,
@@ -62,7 +63,8 @@ def analyze_model(
     """Look inside a model: attention, context use, attribution, robustness, representations.
 
     `model_or_adapter` is the user's module (wrapped as `UniversalModelAdapter(model, config,
-    causal=causal)`) or an adapter, analysed as it is. The probe windows (`batch_size` windows
+    causal=causal)`), an adapter (analysed as it is), or a path: a lightning-pipeline run folder
+    (its final weights, and `run_dir` defaults to it) or anything `load_model` takes. The probe windows (`batch_size` windows
     of `seq_len` tokens, default min(max_seq_len, 128)) come from `input_ids` `[B, T]`, or from
     `texts` encoded with `tokenizer` (anything with `encode(text) -> ids`, e.g. a Hugging Face
     tokenizer), or else are random ids (structure only: context and robustness figures then
@@ -87,6 +89,9 @@ def analyze_model(
     from model_adapter.errors import ModelValidationError
 
     chosen = _check_sections(sections)
+    if isinstance(model_or_adapter, (str, os.PathLike)):
+        model_or_adapter, config, found_run = _load_path(Path(model_or_adapter), config)
+        run_dir = run_dir if run_dir is not None else found_run
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ModelValidationError(f"batch_size must be a positive integer, got {batch_size!r}")
     adapter = _as_adapter(model_or_adapter, config, causal)
@@ -104,7 +109,7 @@ def analyze_model(
     )
     config_obj = getattr(adapter, "config", None)
     model_name = getattr(config_obj, "name", None) or type(getattr(adapter, "model", adapter)).__name__
-    options = {
+    options: dict[str, dict[str, Any]] = {
         "context": {"mode": context_mode},
         "attribution": {"position": target_position, "steps": attribution_steps},
         "representations": {"run_dir": Path(run_dir) if run_dir is not None else None},
@@ -146,6 +151,19 @@ def _as_adapter(model: Any, config: ModelConfig | None, causal: bool) -> Any:
             "model_adapter.load_model(path) first"
         )
     return UniversalModelAdapter(model, config, causal=causal)
+
+
+def _load_path(path: Path, config: ModelConfig | None) -> tuple[nn.Module, ModelConfig | None, Path | None]:
+    """(module, config, the run folder or None) for a run folder or anything load_model takes."""
+    from model_adapter.analysis.run_weights import is_run_folder, load_run_model
+    from model_adapter.loading import load_model
+
+    if path.is_dir() and is_run_folder(path):
+        model, run_config, weights = load_run_model(path)
+        logger.info("run folder %s: weights from %s", path, weights)
+        return model, config or run_config, path
+    model, loaded_config = load_model(str(path))
+    return model, config or loaded_config, None
 
 
 def _check_sections(sections: Iterable[str] | None) -> tuple[str, ...]:
@@ -190,12 +208,13 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
 
 
 def _labels(tokenizer: Any, ids: list[int]) -> list[str] | None:
+    """Each token as text (decoded one by one, spaces shown as a middle dot), or None."""
+    decode = getattr(tokenizer, "decode", None)
+    if callable(decode):
+        return [str(decode([i])).replace(" ", "\u00b7").replace("\n", "\u21b5") for i in ids]
     convert = getattr(tokenizer, "convert_ids_to_tokens", None)
     if callable(convert):
         return [str(token) for token in convert(ids)]
-    decode = getattr(tokenizer, "decode", None)
-    if callable(decode):
-        return [str(decode([i])) for i in ids]
     return None
 
 

@@ -135,8 +135,8 @@ def _lines(data: dict[str, Any], title: str) -> str:
         ]
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{" ".join(points)}"/>')
         for point in points:
-            x, y = point.split(",")
-            parts.append(f'<circle cx="{x}" cy="{y}" r="2.5" fill="{colour}"/>')
+            cx, cy = point.split(",")
+            parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
         legend_y = top + 12 + index * 16
         parts.append(f'<rect x="{left + plot_w + 10}" y="{legend_y - 8}" width="10" height="10" fill="{colour}"/>')
         parts.append(f'<text x="{left + plot_w + 24}" y="{legend_y + 1}" font-size="11">{html.escape(str(name))[:16]}</text>')

@@ -142,7 +142,7 @@ def run(ctx: AnalysisContext, *, run_dir: Path | None = None, max_batch: int = 8
     ids = ctx.input_ids[:max_batch]
     how, blocks = find_blocks(ctx.model)
     states = _hidden_states(ctx, ids, blocks)
-    block_rows = [
+    block_rows: list[dict[str, Any]] = [
         {"block": name, "effective_rank": round(effective_rank(tensor), 3), "dimension": int(tensor.shape[-1]),
          "anisotropy": round(anisotropy(tensor, seed=ctx.seed), 4)}
         for name, tensor in states.items()

@@ -85,9 +85,10 @@ def read_weights(path: Path, wanted: set[str] | None = None) -> dict[str, torch.
             loaded = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # a damaged or foreign file: say which, keep going elsewhere
             raise ModelLoadError(f"cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
-        state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
-        if not isinstance(state, dict):
+        found = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+        if not isinstance(found, dict):
             raise ModelLoadError(f"{path} holds no state_dict; save the model's state_dict")
+        state = found
     state = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     return _strip_prefix(state, wanted or set())
 
@@ -140,7 +141,7 @@ def weight_drift(run_dir: Path, model: nn.Module) -> dict[str, Any]:
     first_path = checkpoints[0]
     first = read_weights(first_path, wanted)
     result["first"] = first_path.name
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, now in current.items():
         start = first.get(name)
         if start is None or start.shape != now.shape or now.dim() < 1:
