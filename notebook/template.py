@@ -7,7 +7,7 @@
 #     language: python
 #     name: python3
 # ---
-# ruff: noqa: E402  (each notebook cell imports what it uses, where it uses it)
+# ruff: noqa: E402, F811  (each notebook cell imports what it uses, where it uses it)
 
 # %% [markdown]
 # # Train your Transformer Builder model
@@ -25,7 +25,12 @@
 
 # %%
 # @title 1. Install the training stack (leaves Colab's torch and numpy alone) { display-mode: "form" }
+# Leave the optional field empty: the released packages come from PyPI at the versions below.
+# Only to test unreleased work: a git URL and branch of this repository,
+# like https://github.com/<owner>/<repo>@<branch> (the four packages are then built from it).
+optional_install_from_git_url_and_branch = ""  # @param {type:"string"}
 import importlib.metadata as metadata
+import json
 import re
 import subprocess
 import sys
@@ -33,10 +38,10 @@ import tempfile
 
 # The lines of requirements-colab.txt (kept identical by `nox -s notebook`).
 REQUIREMENTS = """
-model-adapter @ git+https://github.com/transformer-builder/training-stack@model-adapter-v0.1.0#subdirectory=packages/model-adapter
-adaptive-tokenizer @ git+https://github.com/transformer-builder/training-stack@adaptive-tokenizer-v0.1.0#subdirectory=packages/adaptive-tokenizer
-lightning-pipeline[notebook] @ git+https://github.com/transformer-builder/training-stack@lightning-pipeline-v0.1.3#subdirectory=packages/lightning-pipeline
-model-export @ git+https://github.com/transformer-builder/training-stack@model-export-v0.1.2#subdirectory=packages/model-export
+model-adapter==0.1.0
+adaptive-tokenizer==0.1.0
+lightning-pipeline[notebook]==0.1.3
+model-export==0.1.2
 pytorch-lightning==2.6.6
 lightning-utilities==0.15.3
 torchmetrics==1.9.0
@@ -47,9 +52,10 @@ onnx-ir==1.1.0
 jedi==0.20.1
 overrides==7.7.0
 """
+STACK = ("model-adapter", "adaptive-tokenizer", "lightning-pipeline", "model-export")
 KEEP = ("torch", "numpy")  # never reinstalled: pinned to what the runtime has
 SHOW = ("torch", "numpy", "transformers", "tokenizers", "datasets", "pytorch-lightning", "onnx", "onnxruntime",
-        "model-adapter", "adaptive-tokenizer", "lightning-pipeline", "model-export")
+        *STACK)
 
 
 def _installed(name):
@@ -59,18 +65,39 @@ def _installed(name):
         return None
 
 
-def _wanted(line):
-    """(distribution name, exact version) of one requirement line."""
-    name = re.match(r"[A-Za-z0-9._-]+", line).group(0)
-    version = re.search(r"==\s*([^\s;]+)|-v([0-9][\w.]*)#", line)
-    return name, version.group(1) or version.group(2)
+def _installed_from_git(name):
+    """`git+URL@REF` an installed package was built from, or None (installed from an index, or absent)."""
+    try:
+        info = json.loads(metadata.distribution(name).read_text("direct_url.json") or "{}")
+    except metadata.PackageNotFoundError:
+        return None
+    vcs = info.get("vcs_info")
+    return f"git+{info['url']}@{vcs.get('requested_revision')}" if vcs else None
 
 
+git_source = optional_install_from_git_url_and_branch.strip()
+if git_source and not git_source.startswith("git+"):
+    git_source = f"git+{git_source}"
+if git_source and not re.match(r"git\+(https?|ssh)://[^@\s]+(\.git)?@[^@\s]+$", git_source):
+    raise ValueError(f"optional_install_from_git_url_and_branch: {git_source!r} is not URL@branch; "
+                     "write it like https://github.com/<owner>/<repo>@<branch>, or leave it empty")
 lines = [line.strip() for line in REQUIREMENTS.splitlines() if line.strip()]
-missing = [line for line in lines if _installed(_wanted(line)[0]) != _wanted(line)[1]]
+wanted = {}  # requirement line -> is it installed as asked?
+for line in lines:
+    name, version = re.match(r"([A-Za-z0-9._-]+)(?:\[[^\]]*\])?==(\S+)", line).groups()
+    if git_source and name in STACK:
+        line = f"{line.split('==')[0]} @ {git_source}#subdirectory=packages/{name}"
+        wanted[line] = _installed_from_git(name) == git_source
+    else:
+        wanted[line] = _installed(name) == version and (name not in STACK or _installed_from_git(name) is None)
+missing = [line for line, ok in wanted.items() if not ok]
 imported = {dist for module, dists in metadata.packages_distributions().items() if module in sys.modules for dist in dists}
 before = {dist: _installed(dist) for dist in imported}
 if missing:
+    # One of the four installed from elsewhere at the same version would be left in place by pip.
+    stale = [name for name in STACK if _installed(name) and any(line.startswith(name) for line in missing)]
+    if stale:
+        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", *stale], check=True)
     print(f"Installing {len(missing)} packages (torch and numpy stay as they are)...")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as keep:
         keep.write("\n".join(f"{name}=={_installed(name)}" for name in KEEP if _installed(name)))
@@ -85,7 +112,7 @@ if missing:
 else:
     print("Everything is installed already.")
 for name in SHOW:
-    print(f"  {name:<20} {_installed(name) or '-'}")
+    print(f"  {name:<20} {_installed(name) or '-'}" + (f"  from {_installed_from_git(name)}" if _installed_from_git(name) else ""))
 changed = sorted(dist for dist, version in before.items() if _installed(dist) != version)
 if changed:
     raise RuntimeError(

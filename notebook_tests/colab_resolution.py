@@ -16,6 +16,11 @@ them installed) and hands it to pip with `--find-links`. The constraint `torch==
 then resolves to "the torch Colab already has", which is what pip does on Colab itself (a
 specifier without a local label, such as lightning's `torch>=2.1`, is satisfied by it).
 
+The four packages of this repository are pinned by exact version (`model-adapter==0.1.0`), as
+a user installs them from the Python Package Index; the nox session `colab` serves wheels built
+from the checkout on a local index (`tools/local_index.py`) and passes it as `--extra-index-url`,
+so the lines resolved are the lines a user runs.
+
 Used by the nox session `colab`; run it by hand as
 `python notebook_tests/colab_resolution.py --help`.
 """
@@ -32,6 +37,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 PYTHON_VERSION = "3.13"
 # Colab runs Ubuntu 22.04 (glibc 2.35): every manylinux tag up to 2_35 installs there. pip does
 # not widen an explicit --platform, so the tags wheels are actually published under are listed.
@@ -148,56 +154,93 @@ def unpinned_additions(added: list[str], requirements: str) -> list[str]:
     ]
 
 
-def rewrite_local_packages(requirements: str, wheels: dict[str, Path], versions: dict[str, str]) -> tuple[str, list[str]]:
-    """Swap the git-URL lines of the four packages for locally built wheels.
+STACK = ("model-adapter", "adaptive-tokenizer", "lightning-pipeline", "model-export")
+_STACK_LINE = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)(?P<extras>\[[^\]]*\])?\s*==\s*(?P<version>[^\s;#]+)")
+UPDATE_COMMAND = "python notebook_tests/notebook_build.py --write"
 
-    Returns the rewritten text and problems: a tag whose version is not the package's version.
-    """
-    out: list[str] = []
+
+def stack_versions(root: Path) -> dict[str, str]:
+    """The four packages' versions, from their one source: `packages/<dist>/pyproject.toml`."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    return {name: str(tomllib.loads((root / "packages" / name / "pyproject.toml").read_text())["project"]["version"])
+            for name in STACK}
+
+
+def stack_pin_problems(requirements: str, versions: dict[str, str], label: str = "requirements-colab.txt") -> list[str]:
+    """Each of the four packages is pinned exactly once, `==` its pyproject version (by name, never a URL)."""
     problems: list[str] = []
-    for line in requirements.splitlines():
-        match = re.match(r"^([A-Za-z0-9._-]+)(\[[^\]]*\])?\s*@\s*git\+\S+@(\S+?)#subdirectory=(\S+)", line.strip())
-        if not match:
-            out.append(line)
+    seen: dict[str, int] = {}
+    for number, line in enumerate(requirements.splitlines(), start=1):
+        stripped = line.strip()
+        name = re.match(r"^[A-Za-z0-9._-]+", stripped)
+        if not name or normalize(name.group(0)) not in versions:
             continue
-        name, extras, tag = normalize(match.group(1)), match.group(2) or "", match.group(3)
-        if name not in wheels:
-            problems.append(f"{name}: requirements-colab.txt names a package this repository does not hold")
-            continue
-        expected = f"{name}-v{versions[name]}"
-        if tag != expected:
-            problems.append(
-                f"{name}: requirements-colab.txt installs tag {tag} but the package is {versions[name]}; "
-                f"change the tag to {expected}"
-            )
-        out.append(f"{name}{extras} @ {wheels[name].resolve().as_uri()}")
-    return "\n".join(out) + "\n", problems
+        package = normalize(name.group(0))
+        seen[package] = seen.get(package, 0) + 1
+        match = _STACK_LINE.match(stripped)
+        if match is None:
+            problems.append(f"{label} line {number}: `{stripped}` must pin {package} by exact version "
+                            f"(`{package}=={versions[package]}`); run `{UPDATE_COMMAND}`")
+        elif match.group("version") != versions[package]:
+            problems.append(f"{label} line {number}: pins {package}=={match.group('version')} but "
+                            f"packages/{package}/pyproject.toml says {versions[package]}; run `{UPDATE_COMMAND}`")
+    problems += [f"{label}: does not install {package}; add the line `{package}=={version}`"
+                 for package, version in versions.items() if package not in seen]
+    problems += [f"{label}: installs {package} {count} times; keep one line"
+                 for package, count in seen.items() if count > 1]
+    return problems
 
 
-def resolve(requirements: Path, constraints: Path, stubs: Path, report: Path, pip: list[str]) -> subprocess.CompletedProcess:
-    """pip's resolution for Colab (nothing is installed: `--dry-run` into a throw-away target)."""
+def sync_stack_pins(requirements: str, versions: dict[str, str]) -> str:
+    """`requirements` with each `<package>[extras]==X` line of the four packages set to its pyproject version."""
+    def pin(match: re.Match[str]) -> str:
+        package = normalize(match.group("name"))
+        if package not in versions:
+            return match.group(0)
+        return f"{match.group('name')}{match.group('extras') or ''}=={versions[package]}"
+
+    return "\n".join(_STACK_LINE.sub(pin, line) for line in requirements.splitlines()) + "\n"
+
+
+def resolve(requirements: Path, constraints: Path, stubs: Path, report: Path, pip: list[str],
+            extra_index_url: str | None = None) -> subprocess.CompletedProcess:
+    """pip's resolution for Colab (nothing is installed: `--dry-run` into a throw-away target).
+
+    `extra_index_url`: where the four packages are found by name, next to the machine's own
+    index (a local stand-in for PyPI in tests; None once they are on PyPI).
+    """
     command = [
         *pip, "install", "--dry-run", "--ignore-installed", "--target", str(report.parent / "target"),
         "--report", str(report), "--python-version", PYTHON_VERSION,
         "--implementation", "cp", "--only-binary=:all:",
         *[arg for platform in PLATFORMS for arg in ("--platform", platform)],
         "--find-links", str(stubs), "-c", str(constraints), "-r", str(requirements),
+        *(["--extra-index-url", extra_index_url] if extra_index_url else []),
     ]
     return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requirements", type=Path, required=True, help="requirements file (local wheels already swapped in)")
+    parser.add_argument("--requirements", type=Path, required=True, help="requirements-colab.txt")
     parser.add_argument("--constraints", type=Path, required=True, help="colab-constraints.txt")
     parser.add_argument("--workdir", type=Path, required=True, help="scratch folder for stubs and the report")
+    parser.add_argument("--extra-index-url", help="an index holding the four packages (the local stand-in for PyPI)")
     args = parser.parse_args(argv)
 
+    pins = stack_pin_problems(args.requirements.read_text(), stack_versions(ROOT))
+    if pins:
+        print("FAIL: " + "\n  ".join(pins), file=sys.stderr)
+        return 1
     preinstalled = read_freeze(args.constraints.read_text())
     stubs = args.workdir / "colab-builds"
     write_stub_wheels(preinstalled, stubs)
     report_path = args.workdir / "pip-report.json"
-    result = resolve(args.requirements, args.constraints, stubs, report_path, [sys.executable, "-m", "pip"])
+    result = resolve(args.requirements, args.constraints, stubs, report_path, [sys.executable, "-m", "pip"],
+                     args.extra_index_url)
     if result.returncode != 0:
         output = result.stdout.splitlines()
         start = next((i for i, line in enumerate(output) if line.startswith("ERROR")), max(len(output) - 25, 0))

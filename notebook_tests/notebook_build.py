@@ -1,11 +1,13 @@
 """Build `template.ipynb` from its reviewable source `notebook/template.py` (jupytext percent format).
 
-    python notebook_tests/notebook_build.py --write   # regenerate template.ipynb
-    python notebook_tests/notebook_build.py --check   # fail when template.ipynb is stale or edited by hand
+    python notebook_tests/notebook_build.py --write   # sync the pins, regenerate template.ipynb
+    python notebook_tests/notebook_build.py --check   # fail when anything below drifted
 
 The output is deterministic (fixed cell ids, no outputs, sorted JSON keys), so the check is a
-plain text comparison. The install cell's requirement lines must equal `requirements-colab.txt`;
-the check fails when they drift apart.
+plain text comparison. The install cell's requirement lines must equal `requirements-colab.txt`,
+whose four stack lines pin each package `==` its pyproject version. After a version bump,
+`--write` is the one step: it sets those four pins from the pyproject files, copies the
+requirement lines into the install cell of `notebook/template.py` and rebuilds the notebook.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import json
 import re
 import sys
 from pathlib import Path
+
+from colab_resolution import stack_pin_problems, stack_versions, sync_stack_pins
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebook" / "template.py"
@@ -63,8 +67,17 @@ def embedded_requirements(source_text: str) -> list[str]:
     return requirement_lines(match.group(1))
 
 
-def problems(source_text: str, notebook_text: str | None, requirements_text: str) -> list[str]:
-    found = []
+def with_requirements(source_text: str, requirements_text: str) -> str:
+    """`source_text` with the install cell's REQUIREMENTS block set to the requirement lines of `requirements_text`."""
+    embedded_requirements(source_text)  # a clear error when the block is missing
+    block = "\n".join(requirement_lines(requirements_text))
+    return re.sub(r'^(REQUIREMENTS = """\n)(.*?)(""")', lambda m: f"{m.group(1)}{block}\n{m.group(3)}",
+                  source_text, count=1, flags=re.S | re.M)
+
+
+def problems(source_text: str, notebook_text: str | None, requirements_text: str,
+             versions: dict[str, str] | None = None) -> list[str]:
+    found = stack_pin_problems(requirements_text, stack_versions(ROOT) if versions is None else versions)
     if embedded_requirements(source_text) != requirement_lines(requirements_text):
         found.append("the install cell's REQUIREMENTS differ from requirements-colab.txt; copy the requirement "
                      "lines of requirements-colab.txt into notebook/template.py")
@@ -79,13 +92,18 @@ def problems(source_text: str, notebook_text: str | None, requirements_text: str
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write", action="store_true", help="regenerate template.ipynb")
+    group.add_argument("--write", action="store_true",
+                       help="set the stack pins from pyproject, copy them into the install cell, regenerate template.ipynb")
     group.add_argument("--check", action="store_true", help="fail when template.ipynb is stale")
     args = parser.parse_args(argv)
     source_text = SOURCE.read_text(encoding="utf-8")
     if args.write:
-        NOTEBOOK.write_text(build(source_text), encoding="utf-8")
-        print(f"wrote {NOTEBOOK.relative_to(ROOT)}")
+        requirements_text = sync_stack_pins(REQUIREMENTS.read_text(encoding="utf-8"), stack_versions(ROOT))
+        source_text = with_requirements(source_text, requirements_text)
+        for path, text in ((REQUIREMENTS, requirements_text), (SOURCE, source_text), (NOTEBOOK, build(source_text))):
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+                print(f"wrote {path.relative_to(ROOT)}")
     notebook_text = NOTEBOOK.read_text(encoding="utf-8") if NOTEBOOK.exists() else None
     found = problems(source_text, notebook_text, REQUIREMENTS.read_text(encoding="utf-8"))
     for problem in found:

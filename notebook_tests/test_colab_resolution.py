@@ -8,13 +8,18 @@ import zipfile
 from pathlib import Path
 
 from colab_resolution import (
+    ROOT,
     check_report,
     constraints_text,
     read_freeze,
-    rewrite_local_packages,
+    stack_pin_problems,
+    stack_versions,
+    sync_stack_pins,
     unpinned_additions,
     write_stub_wheels,
 )
+
+REQUIREMENTS_COLAB = ROOT / "requirements-colab.txt"
 
 FREEZE = """# comment
 numpy==2.1.3
@@ -62,19 +67,32 @@ def test_stub_wheel_installs_as_the_preinstalled_build(tmp_path: Path) -> None:
     assert (target / "torch-2.11.0+cu128.dist-info" / "METADATA").is_file()
 
 
-def test_git_lines_become_local_wheels_and_stale_tags_are_named(tmp_path: Path) -> None:
+def test_stack_pins_must_equal_the_pyproject_versions_and_name_the_line() -> None:
+    versions = {"model-adapter": "0.1.1", "lightning-pipeline": "0.2.0"}
     requirements = (
         "# the stack\n"
-        "model-adapter @ git+https://github.com/o/r@model-adapter-v0.1.0#subdirectory=packages/model-adapter\n"
-        "lightning-pipeline[notebook] @ git+https://github.com/o/r@lightning-pipeline-v0.0.9#subdirectory=packages/lightning-pipeline\n"
+        "model-adapter==0.1.0\n"
+        "lightning-pipeline[notebook] @ git+https://github.com/o/r@v0.2.0#subdirectory=packages/lightning-pipeline\n"
         "onnx==1.22.0\n"
     )
-    wheels = {"model-adapter": tmp_path / "m.whl", "lightning-pipeline": tmp_path / "l.whl"}
-    text, problems = rewrite_local_packages(requirements, wheels, {"model-adapter": "0.1.0", "lightning-pipeline": "0.1.0"})
-    assert f"model-adapter @ {(tmp_path / 'm.whl').as_uri()}" in text
-    assert f"lightning-pipeline[notebook] @ {(tmp_path / 'l.whl').as_uri()}" in text
-    assert "onnx==1.22.0" in text
-    assert problems == [
-        "lightning-pipeline: requirements-colab.txt installs tag lightning-pipeline-v0.0.9 but the package is 0.1.0; "
-        "change the tag to lightning-pipeline-v0.1.0"
+    assert stack_pin_problems(requirements, versions) == [
+        "requirements-colab.txt line 2: pins model-adapter==0.1.0 but packages/model-adapter/pyproject.toml says "
+        "0.1.1; run `python notebook_tests/notebook_build.py --write`",
+        "requirements-colab.txt line 3: `lightning-pipeline[notebook] @ git+https://github.com/o/r@v0.2.0"
+        "#subdirectory=packages/lightning-pipeline` must pin lightning-pipeline by exact version "
+        "(`lightning-pipeline==0.2.0`); run `python notebook_tests/notebook_build.py --write`",
     ]
+    assert stack_pin_problems("onnx==1.22.0\n", {"model-export": "0.1.2"}) == [
+        "requirements-colab.txt: does not install model-export; add the line `model-export==0.1.2`"
+    ]
+
+
+def test_syncing_the_pins_rewrites_only_the_stack_versions() -> None:
+    requirements = "# model-adapter==0.0.1 in a comment stays\nmodel-adapter==0.1.0\nlightning-pipeline[notebook]==0.1.3\nonnx==1.22.0\n"
+    synced = sync_stack_pins(requirements, {"model-adapter": "0.2.0", "lightning-pipeline": "0.1.4"})
+    assert synced == "# model-adapter==0.0.1 in a comment stays\nmodel-adapter==0.2.0\nlightning-pipeline[notebook]==0.1.4\nonnx==1.22.0\n"
+    assert stack_pin_problems(synced, {"model-adapter": "0.2.0", "lightning-pipeline": "0.1.4"}) == []
+
+
+def test_the_committed_requirements_pin_the_checkout_versions() -> None:
+    assert stack_pin_problems(REQUIREMENTS_COLAB.read_text(), stack_versions(ROOT)) == []

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 
-from notebook_build import NOTEBOOK, REQUIREMENTS, SOURCE, build, problems
+from colab_resolution import ROOT, stack_versions, sync_stack_pins
+from notebook_build import (
+    NOTEBOOK,
+    REQUIREMENTS,
+    SOURCE,
+    build,
+    embedded_requirements,
+    problems,
+    with_requirements,
+)
 
 SOURCE_TEXT = SOURCE.read_text(encoding="utf-8")
 REQUIREMENTS_TEXT = REQUIREMENTS.read_text(encoding="utf-8")
@@ -32,3 +41,18 @@ def test_requirements_drift_is_detected() -> None:
     drifted = REQUIREMENTS_TEXT.replace("onnx==1.22.0", "onnx==1.23.2")
     found = problems(SOURCE_TEXT, NOTEBOOK.read_text(encoding="utf-8"), drifted)
     assert any("REQUIREMENTS differ from requirements-colab.txt" in p for p in found)
+
+
+def test_a_version_bump_without_the_sync_is_named_by_line() -> None:
+    versions = {**stack_versions(ROOT), "model-export": "9.9.9"}
+    found = problems(SOURCE_TEXT, NOTEBOOK.read_text(encoding="utf-8"), REQUIREMENTS_TEXT, versions)
+    assert any(p.startswith("requirements-colab.txt line ") and "pins model-export==" in p
+               and "says 9.9.9; run `python notebook_tests/notebook_build.py --write`" in p for p in found)
+
+
+def test_the_sync_copies_the_synced_pins_into_the_install_cell() -> None:
+    versions = {**stack_versions(ROOT), "model-export": "9.9.9"}
+    synced = sync_stack_pins(REQUIREMENTS_TEXT, versions)
+    source = with_requirements(SOURCE_TEXT, synced)
+    assert "model-export==9.9.9" in embedded_requirements(source)
+    assert problems(source, build(source), synced, versions) == []
