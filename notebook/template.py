@@ -7,7 +7,7 @@
 #     language: python
 #     name: python3
 # ---
-# ruff: noqa: E402, F811  (each notebook cell imports what it uses, where it uses it)
+# ruff: noqa: E402  (each notebook cell imports what it uses, where it uses it)
 
 # %% [markdown]
 # # Train your Transformer Builder model
@@ -25,16 +25,17 @@
 
 # %%
 # @title 1. Install the training stack (leaves Colab's torch and numpy alone) { display-mode: "form" }
-# Leave the optional field empty: the released packages come from PyPI at the versions below.
-# Only to test unreleased work: a git URL and branch of this repository,
-# like https://github.com/<owner>/<repo>@<branch> (the four packages are then built from it).
-optional_install_from_git_url_and_branch = ""  # @param {type:"string"}
 import importlib.metadata as metadata
-import json
 import re
 import subprocess
 import sys
 import tempfile
+from json import loads as read_json
+
+# Leave the optional field empty: the released packages come from PyPI at the versions below.
+# Only to test unreleased work: a git URL and branch of this repository,
+# like https://github.com/<owner>/<repo>@<branch> (the four packages are then built from it).
+optional_install_from_git_url_and_branch = ""  # @param {type:"string"}
 
 # The lines of requirements-colab.txt (kept identical by `nox -s notebook`).
 REQUIREMENTS = """
@@ -68,7 +69,7 @@ def _installed(name):
 def _installed_from_git(name):
     """`git+URL@REF` an installed package was built from, or None (installed from an index, or absent)."""
     try:
-        info = json.loads(metadata.distribution(name).read_text("direct_url.json") or "{}")
+        info = read_json(metadata.distribution(name).read_text("direct_url.json") or "{}")
     except metadata.PackageNotFoundError:
         return None
     vcs = info.get("vcs_info")
@@ -79,7 +80,8 @@ git_source = optional_install_from_git_url_and_branch.strip()
 if git_source and not git_source.startswith("git+"):
     git_source = f"git+{git_source}"
 if git_source and not re.match(r"git\+(https?|ssh)://[^@\s]+(\.git)?@[^@\s]+$", git_source):
-    raise ValueError(f"optional_install_from_git_url_and_branch: {git_source!r} is not URL@branch; "
+    raise ValueError(f"optional_install_from_git_url_and_branch: {optional_install_from_git_url_and_branch!r} is "
+                     "not URL@branch; "
                      "write it like https://github.com/<owner>/<repo>@<branch>, or leave it empty")
 lines = [line.strip() for line in REQUIREMENTS.splitlines() if line.strip()]
 wanted = {}  # requirement line -> is it installed as asked?

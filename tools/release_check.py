@@ -20,7 +20,7 @@ commit that changed the `version` in its pyproject.toml. A problem is reported w
 - the CHANGELOG has no non-empty `## <version>` section for the current version;
 - a sibling's dependency range excludes the current version.
 
-    python tools/release_check.py [--root PATH]     # exit 1 and one line per problem
+    python tools/release_check.py [--root PATH] [--package DIST]   # exit 1, one line per problem
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ __all__ = ["Bump", "GitError", "bump_commit", "check", "main"]
 
 
 class GitError(RuntimeError):
-    """git failed or the clone lacks the history the check needs; the message says what to do."""
+    """The check cannot run (git failed, a shallow clone, an unknown package); the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -114,13 +114,18 @@ def _name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", Requirement(requirement).name).lower()
 
 
-def check(root: Path) -> tuple[list[str], list[str]]:
-    """(notes, problems) for every package under `root/packages`; an empty problems list means releasable."""
+def check(root: Path, only: str | None = None) -> tuple[list[str], list[str]]:
+    """(notes, problems) for every package under `root/packages`, or for `only` (its own checks and
+    the sibling ranges on it: what releasing that one package needs); no problems means releasable."""
     notes: list[str] = []
     problems: list[str] = []
     packages = sorted(p.parent.name for p in (root / "packages").glob("*/pyproject.toml"))
+    if only is not None and only not in packages:
+        raise GitError(f"no package {only!r} under {root / 'packages'} (packages: {', '.join(packages)})")
     versions = {p: str(_pyproject(root, p)["project"]["version"]) for p in packages}
     for package, version in versions.items():
+        if only is not None and package != only:
+            continue
         changelog_path = root / "packages" / package / "CHANGELOG.md"
         section = _changelog_section(changelog_path.read_text(), version) if changelog_path.exists() else None
         if section is None:
@@ -152,6 +157,8 @@ def check(root: Path) -> tuple[list[str], list[str]]:
     for package in packages:
         for requirement in _pyproject(root, package)["project"].get("dependencies", []):
             dep = _name(requirement)
+            if only is not None and only not in (package, dep):
+                continue
             if dep in versions and not Requirement(requirement).specifier.contains(versions[dep], prereleases=True):
                 problems.append(f"{package}: requirement '{requirement}' excludes {dep} {versions[dep]}; widen the range")
     return notes, problems
@@ -169,9 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
                         help="the monorepo's root (a git clone with full history)")
+    parser.add_argument("--package", help="check only what releasing this package needs (the release workflow)")
     args = parser.parse_args(argv)
     try:
-        notes, problems = check(args.root)
+        notes, problems = check(args.root, args.package)
     except GitError as error:
         print(f"release_check: {error}", file=sys.stderr)
         return 2

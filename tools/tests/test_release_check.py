@@ -132,3 +132,12 @@ def test_the_command_exits_1_and_prints_the_problem(repo: Path) -> None:
     result = subprocess.run([sys.executable, str(script), "--root", str(repo)], capture_output=True, text=True)
     assert result.returncode == 1
     assert "PROBLEM model-adapter: src changed since version 0.1.0" in result.stderr
+
+
+def test_one_package_is_checked_alone_for_its_release(repo: Path) -> None:
+    (repo / "packages/model-export/src/model_export/__init__.py").write_text("X = 1\n")
+    _commit(repo, "model-export changes, not released now")
+    assert check(repo, only="model-adapter")[1] == []
+    assert [p.split(":")[0] for p in check(repo, only="model-export")[1]] == ["model-export"]
+    with pytest.raises(GitError, match="no package 'nope'"):
+        check(repo, only="nope")
