@@ -56,7 +56,6 @@ COLAB_PIP = "pip==24.1.2"
 # Only the CPU wheel of this one torch lies on this machine; every other torch on PyPI is a
 # multi-GB CUDA build, so the dependency-bound sessions keep it and say so.
 CI_TORCH = "2.13.0"
-PYTEST = ["python", "-m", "pytest", "--import-mode=importlib", "-p", "no:cacheprovider", "-rs"]
 
 nox.options.sessions = [
     "lint", "release_check", "workflows", "typecheck", "tests", "integration", "build",
@@ -87,9 +86,14 @@ def _discard_venv_after(func):
     return wrapper
 
 
-def _pytest(session: nox.Session, *args: str) -> None:
-    """pytest with this repository's options (skips listed with their reasons), then `nox -- ARGS`."""
-    session.run(*PYTEST, *args, *session.posargs)
+def _pytest(session: nox.Session, *args: str, import_mode: str = "importlib") -> None:
+    """pytest with this repository's options (skips listed with their reasons), then `nox -- ARGS`.
+
+    Package tests import the installed package (`importlib` mode: the checkout's folders stay off
+    sys.path); notebook_tests/ import their helper modules from beside them (`prepend`).
+    """
+    session.run("python", "-m", "pytest", f"--import-mode={import_mode}", "-p", "no:cacheprovider", "-rs",
+                *args, *session.posargs)
 
 
 def _shared(session: nox.Session, path: Path) -> Path:
@@ -264,9 +268,13 @@ def integration(session: nox.Session) -> None:
 def _release_build(session: nox.Session, package: str, outdir: Path) -> None:
     """tools/release_build.py, the release workflow's script: siblings from the local index."""
     session.install("build>=1.2", "twine>=5", "tomli>=2; python_version<'3.11'")
+    command = ["python", str(TOOLS / "release_build.py"), package, "--outdir", str(outdir),
+               "--pip-arg=-c", f"--pip-arg={CONSTRAINTS}"]
+    if not _local_dependencies(package):
+        session.run(*command)
+        return
     with _local_index(session, leave_out=package) as url:
-        session.run("python", str(TOOLS / "release_build.py"), package, "--outdir", str(outdir),
-                    f"--pip-arg=--extra-index-url={url}", "--pip-arg=-c", f"--pip-arg={CONSTRAINTS}")
+        session.run(*command, f"--pip-arg=--extra-index-url={url}")
 
 
 @nox.session
@@ -294,7 +302,7 @@ def colab(session: nox.Session) -> None:
     else:
         session.log(f"NOTE no snapshot at {COLAB_FREEZE} (TB_SHARED_DIR); using the committed {COLAB_CONSTRAINTS.name}")
     session.install(COLAB_PIP, "pytest>=8")
-    _pytest(session, str(NOTEBOOK_TESTS / "test_colab_resolution.py"), "-q")
+    _pytest(session, str(NOTEBOOK_TESTS / "test_colab_resolution.py"), "-q", import_mode="prepend")
     with _local_index(session) as url:
         session.run("python", str(NOTEBOOK_TESTS / "colab_resolution.py"), "--requirements", str(COLAB_REQUIREMENTS),
                     "--constraints", str(COLAB_CONSTRAINTS), "--workdir", session.create_tmp(),
@@ -317,7 +325,7 @@ def notebook(session: nox.Session) -> None:
     with _local_index(session) as url:
         session.install("-c", str(CONSTRAINTS), "--extra-index-url", url, "-r", str(COLAB_REQUIREMENTS))
     _pytest(session, str(NOTEBOOK_TESTS / "test_notebook_build.py"), str(NOTEBOOK_TESTS / "test_notebook.py"),
-            "-q", "-s")
+            "-q", "-s", import_mode="prepend")
 
 
 @nox.session(tags=["colab"])
@@ -333,7 +341,7 @@ def wizard_browser(session: nox.Session) -> None:
     session.install("-c", str(CONSTRAINTS), "pytest>=8", "voila>=0.5,<0.6", "ipykernel>=6.17", "playwright>=1.40",
                     "nbformat>=5.9")
     session.env["CHROMIUM"] = str(chromium)
-    _pytest(session, str(NOTEBOOK_TESTS / "test_wizard_browser.py"), "-q")
+    _pytest(session, str(NOTEBOOK_TESTS / "test_wizard_browser.py"), "-q", import_mode="prepend")
 
 
 @nox.session(tags=["colab"])
@@ -343,7 +351,7 @@ def guides(session: nox.Session) -> None:
     TROUBLESHOOTING.md and PLATFORM_RECOMMENDATIONS.md runs, in order, in a venv with the stack."""
     _install_packages(session, *PACKAGES, extras="notebook", tests=False)
     session.install("pytest>=8")
-    _pytest(session, str(NOTEBOOK_TESTS / "test_guides.py"), "-q")
+    _pytest(session, str(NOTEBOOK_TESTS / "test_guides.py"), "-q", import_mode="prepend")
     workdir = Path(session.create_tmp()) / "guides"
     shutil.rmtree(workdir, ignore_errors=True)
     session.run("python", str(NOTEBOOK_TESTS / "run_guides.py"), str(workdir))
