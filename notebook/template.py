@@ -37,7 +37,7 @@ from json import loads as read_json
 # like https://github.com/<owner>/<repo>@<branch> (the four packages are then built from it).
 optional_install_from_git_url_and_branch = ""  # @param {type:"string"}
 
-# The lines of requirements-colab.txt (kept identical by `nox -s notebook`).
+# The lines of requirements-colab.txt, copied by notebook_tests/notebook_build.py --write.
 REQUIREMENTS = """
 model-adapter==0.1.0
 adaptive-tokenizer==0.1.0
@@ -81,8 +81,7 @@ if git_source and not git_source.startswith("git+"):
     git_source = f"git+{git_source}"
 if git_source and not re.match(r"git\+(https?|ssh)://[^@\s]+(\.git)?@[^@\s]+$", git_source):
     raise ValueError(f"optional_install_from_git_url_and_branch: {optional_install_from_git_url_and_branch!r} is "
-                     "not URL@branch; "
-                     "write it like https://github.com/<owner>/<repo>@<branch>, or leave it empty")
+                     "not URL@branch; write it like https://github.com/<owner>/<repo>@<branch>, or leave it empty")
 lines = [line.strip() for line in REQUIREMENTS.splitlines() if line.strip()]
 wanted = {}  # requirement line -> is it installed as asked?
 for line in lines:
