@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from colab_resolution import ROOT, stack_versions, sync_stack_pins
 from notebook_build import (
     NOTEBOOK,
@@ -56,3 +58,31 @@ def test_the_sync_copies_the_synced_pins_into_the_install_cell() -> None:
     source = with_requirements(SOURCE_TEXT, synced)
     assert "model-export==9.9.9" in embedded_requirements(source)
     assert problems(source, build(source), synced, versions) == []
+
+
+def _install_cell_plan(git_source: str) -> dict:
+    """Run the install cell up to its pip call (what it would install), with the optional field set."""
+    cell = re.search(r"^# @title 1\. Install.*?(?=^if missing:)", SOURCE_TEXT, flags=re.S | re.M).group(0)
+    field = 'optional_install_from_git_url_and_branch = ""'
+    assert field in cell
+    namespace: dict = {}
+    exec(cell.replace(field, f"optional_install_from_git_url_and_branch = {git_source!r}"), namespace)
+    return namespace
+
+
+def test_install_cell_installs_the_four_packages_from_a_git_branch_when_asked() -> None:
+    plan = _install_cell_plan(" https://github.com/someone/fork@my-branch ")
+    git_lines = [line for line in plan["missing"] if " @ " in line]
+    assert git_lines == [
+        "model-adapter @ git+https://github.com/someone/fork@my-branch#subdirectory=packages/model-adapter",
+        "adaptive-tokenizer @ git+https://github.com/someone/fork@my-branch#subdirectory=packages/adaptive-tokenizer",
+        "lightning-pipeline[notebook] @ git+https://github.com/someone/fork@my-branch#subdirectory=packages/lightning-pipeline",
+        "model-export @ git+https://github.com/someone/fork@my-branch#subdirectory=packages/model-export",
+    ]
+    assert not any(re.match(r"(model-adapter|adaptive-tokenizer|lightning-pipeline|model-export)\b.*==", line)
+                   for line in plan["wanted"])
+
+
+def test_install_cell_names_a_malformed_git_source_and_the_fix() -> None:
+    with pytest.raises(ValueError, match=r"'someone/fork' is not URL@branch; write it like https://github.com/"):
+        _install_cell_plan("someone/fork")
