@@ -277,6 +277,21 @@ def test_sdpa_model_zeroed_queries_read_as_uniform_and_a_leaky_head_shows_future
     assert any("LEAK" in line for line in report["attention"].summary)
 
 
+def test_two_heads_with_the_same_queries_and_keys_read_as_duplicates():
+    torch.manual_seed(0)
+    model = SDPADecoder(d_model=32, n_heads=4)
+    qkv, head_dim = model.h[0].attn.qkv, 8
+    with torch.no_grad():
+        for offset in (0, 32):  # the q rows, then the k rows
+            qkv.weight[offset + head_dim : offset + 2 * head_dim] = qkv.weight[offset : offset + head_dim]
+            qkv.bias[offset + head_dim : offset + 2 * head_dim] = qkv.bias[offset : offset + head_dim]
+    report = analyze_model(model, seq_len=16, batch_size=2, sections=["attention"])
+    layers = {layer["layer"]: layer for layer in report["attention"].values["layers"]}
+    assert layers["h.0.attn"]["duplicate_pairs"] == [[0, 1]]
+    assert layers["h.1.attn"]["duplicate_pairs"] == []
+    assert [h["status"] for h in _heads(report, "h.0.")][:2] == ["duplicate", "duplicate"]
+
+
 def test_healthy_sdpa_heads_are_not_uniform():
     torch.manual_seed(0)
     report = analyze_model(SDPADecoder(n_heads=4), seq_len=24, batch_size=4, sections=["attention"])
