@@ -471,3 +471,17 @@ def test_training_changes_effective_context_and_attention_entropy():
     assert after["context"].values["effective_context"] >= PERIOD
     assert after["context"].values["context_benefit_nats"] > before["context"].values["context_benefit_nats"] + 1.0
     assert after["attention"].values["mean_normalised_entropy"] < before["attention"].values["mean_normalised_entropy"] - 0.1
+
+
+def test_bar_chart_draws_negative_values_left_of_zero():
+    import re
+
+    from model_adapter.analysis.html import render_figure
+    from model_adapter.analysis.report import Figure
+
+    svg = render_figure(Figure("bars", "scores", {"labels": ["neg", "pos"], "values": [-2.0, 1.0]}))
+    (zero,) = [float(x) for x in re.findall(r'<line x1="([\d.]+)"', svg)]
+    bars = [(float(x), float(w)) for x, w in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', svg)]
+    (neg_x, neg_w), (pos_x, pos_w) = bars
+    assert neg_x + neg_w == pytest.approx(zero, abs=0.2) and pos_x == pytest.approx(zero, abs=0.2)
+    assert neg_w == pytest.approx(2 * pos_w, rel=0.01)

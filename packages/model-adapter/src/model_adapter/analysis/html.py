@@ -118,8 +118,9 @@ def _lines(data: dict[str, Any], title: str) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">']
     parts.append(f'<text x="{left}" y="14" font-size="12">{html.escape(title)}</text>')
     parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#f6f8fa" stroke="#8c959f"/>')
+    digits = max(0, min(6, 1 - math.floor(math.log10(y_high - y_low))))  # enough decimals to tell ticks apart
     for value in (y_low, (y_low + y_high) / 2, y_high):
-        parts.append(f'<text x="{left - 4}" y="{py(value) + 3:.1f}" font-size="10" text-anchor="end">{_fmt(value)}</text>')
+        parts.append(f'<text x="{left - 4}" y="{py(value) + 3:.1f}" font-size="10" text-anchor="end">{value:.{digits}f}</text>')
     shown = xs if len(xs) <= 12 else xs[:: max(1, len(xs) // 8)]
     for x, t in zip(xs, tx):
         if x in shown:
@@ -149,18 +150,24 @@ def _bars(data: dict[str, Any], title: str) -> str:
     values = [float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 0.0 for v in data.get("values", [])]
     if not labels:
         return "<p>(no data)</p>"
-    low = min(0.0, min(values))
-    high = max(values) if max(values) > low else low + 1.0
+    low, high = min(0.0, min(values)), max(0.0, max(values))
+    if high - low < 1e-12:
+        high = low + 1.0
     bar_h, left, top, plot_w = 14, 190, 24, 260
+    zero = left + (0.0 - low) / (high - low) * plot_w
     height = top + len(labels) * (bar_h + 3) + 10
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + plot_w + 70}" height="{height}" role="img" aria-label="{html.escape(title)}">']
     parts.append(f'<text x="4" y="14" font-size="12">{html.escape(title)}</text>')
     for index, (label, value) in enumerate(zip(labels, values)):
         y = top + index * (bar_h + 3)
-        width = (value - low) / (high - low) * plot_w
+        end = left + (value - low) / (high - low) * plot_w
+        x, width = min(zero, end), abs(end - zero)
+        colour = _PALETTE[0] if value >= 0 else _PALETTE[1]  # negative values in red, left of zero
         parts.append(f'<text x="{left - 4}" y="{y + bar_h - 3}" font-size="10" text-anchor="end">{html.escape(label[-32:])}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{width:.1f}" height="{bar_h}" fill="{_PALETTE[0]}"><title>{html.escape(label)}: {_fmt(value)}</title></rect>')
-        parts.append(f'<text x="{left + width + 4:.1f}" y="{y + bar_h - 3}" font-size="10">{_fmt(value)}</text>')
+        parts.append(f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{bar_h}" fill="{colour}"><title>{html.escape(label)}: {_fmt(value)}</title></rect>')
+        parts.append(f'<text x="{max(zero, end) + 4:.1f}" y="{y + bar_h - 3}" font-size="10">{_fmt(value)}</text>')
+    if low < 0:
+        parts.append(f'<line x1="{zero:.1f}" y1="{top - 2}" x2="{zero:.1f}" y2="{height - 8}" stroke="#57606a"/>')
     parts.append("</svg>")
     return "".join(parts)
 
