@@ -104,6 +104,7 @@ def test_analyze_export_folder_prints_the_summary(tmp_path: Path):
         (["{export}", "--sections", "attention,vibes"], "unknown section(s) ['vibes']"),
         (["{export}", "--seq-len", "500"], "exceeds the model's max_seq_len"),
         (["{export}", "--text", "{tmp}/missing.txt"], "is not a file"),
+        (["{export}", "--text", "{export}/config.json"], "--text needs a tokenizer: pass --tokenizer FOLDER"),
     ],
 )
 def test_analyze_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], fragment: str):
@@ -122,3 +123,23 @@ def test_analyze_model_takes_a_run_folder_path(run_folder: Path):
     drift = report["representations"].values["drift"]
     assert drift["first"] == "epoch=0-step=2.ckpt"
     assert drift["parameters"][0]["parameter"] == "embedding_0_token.weight"
+
+
+def test_analyze_with_text_through_a_saved_tokenizer(tmp_path: Path):
+    transformers = pytest.importorskip("transformers", reason="--text reads tokenizers with transformers (test group)")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    words = ["[UNK]", "the", "king", "is", "dead", "long", "live", "!", "."]
+    word_level = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
+    word_level.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer_dir = tmp_path / "tokenizer"
+    transformers.PreTrainedTokenizerFast(tokenizer_object=word_level, unk_token="[UNK]").save_pretrained(tokenizer_dir)
+    text = tmp_path / "probe.txt"
+    text.write_text("the king is dead . long live the king ! " * 20, encoding="utf-8")
+    export = write_builder_export(tmp_path / "export", vocab_size=61, d_model=16, n_heads=2, max_seq_len=16)
+    result = _cli(str(export), "--text", str(text), "--tokenizer", str(tokenizer_dir), "--sections", "attribution",
+                  "--json", "--seq-len", "12", "--batch-size", "3", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["settings"]["inputs"] == "3 window(s) of 12 tokens from the given texts"
+    assert report["sections"][0]["values"]["tokens"][:4] == ["the", "king", "is", "dead"]
