@@ -60,8 +60,10 @@ class MHADecoder(nn.Module):
 
 
 class SDPAAttention(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, zero_query_head: int | None = None, leaky_head: int | None = None) -> None:
+    def __init__(self, d_model: int, n_heads: int, zero_query_head: int | None = None, leaky_head: int | None = None,
+                 sink_head: int | None = None) -> None:
         super().__init__()
+        self.sink_head = sink_head
         self.n_heads = n_heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
@@ -75,7 +77,12 @@ class SDPAAttention(nn.Module):
             keep = torch.ones(self.n_heads, 1, 1, device=x.device)
             keep[self.zero_query_head] = 0
             q = q * keep
-        if self.leaky_head is None:
+        if self.sink_head is not None:  # an additive float mask: causal, and a strong pull to the first token
+            bias = torch.zeros(t, t, device=x.device).masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
+            bias = bias.repeat(self.n_heads, 1, 1)
+            bias[self.sink_head, :, 0] += 30.0
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        elif self.leaky_head is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
             allowed = torch.ones(t, t, dtype=torch.bool, device=x.device).tril().repeat(self.n_heads, 1, 1)
@@ -100,14 +107,14 @@ class SDPABlock(nn.Module):
 
 class SDPADecoder(nn.Module):
     def __init__(self, vocab_size: int = 53, d_model: int = 32, n_heads: int = 4, n_layers: int = 2, max_seq_len: int = 32,
-                 zero_query_head: int | None = None, leaky_head: int | None = None) -> None:
+                 zero_query_head: int | None = None, leaky_head: int | None = None, sink_head: int | None = None) -> None:
         super().__init__()
         self.max_seq_len = max_seq_len
         self.wte = nn.Embedding(vocab_size, d_model)
         self.wpe = nn.Embedding(max_seq_len, d_model)
         self.h = nn.ModuleList([
             SDPABlock(d_model, n_heads, zero_query_head=zero_query_head if i == 0 else None,
-                      leaky_head=leaky_head if i == 0 else None)
+                      leaky_head=leaky_head if i == 0 else None, sink_head=sink_head if i == 0 else None)
             for i in range(n_layers)
         ])
         self.ln_f = nn.LayerNorm(d_model)
@@ -290,6 +297,15 @@ def test_two_heads_with_the_same_queries_and_keys_read_as_duplicates():
     assert layers["h.0.attn"]["duplicate_pairs"] == [[0, 1]]
     assert layers["h.1.attn"]["duplicate_pairs"] == []
     assert [h["status"] for h in _heads(report, "h.0.")][:2] == ["duplicate", "duplicate"]
+
+
+def test_a_head_pulled_to_the_first_token_reads_as_parked_there():
+    torch.manual_seed(0)
+    report = analyze_model(SDPADecoder(n_heads=4, sink_head=3), seq_len=16, batch_size=2, sections=["attention"])
+    heads = {h["head"]: h for h in _heads(report, "h.0.")}
+    assert heads[3]["sink_share"] > 0.99 and "parked on first token" in heads[3]["status"]
+    assert all(heads[h]["sink_share"] < 0.9 for h in (0, 1, 2))
+    assert all(h["future_weight_max"] == 0.0 for h in heads.values())
 
 
 def test_healthy_sdpa_heads_are_not_uniform():

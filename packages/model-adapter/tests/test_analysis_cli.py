@@ -143,3 +143,13 @@ def test_analyze_with_text_through_a_saved_tokenizer(tmp_path: Path):
     report = json.loads(result.stdout)
     assert report["settings"]["inputs"] == "3 window(s) of 12 tokens from the given texts"
     assert report["sections"][0]["values"]["tokens"][:4] == ["the", "king", "is", "dead"]
+
+
+def test_a_damaged_checkpoint_is_skipped_by_the_weight_drift(run_folder: Path):
+    from model_adapter import analyze_model
+
+    (run_folder / "checkpoints" / "epoch=0-step=2.ckpt").write_bytes(b"not a checkpoint")
+    report = analyze_model(run_folder, sections=["representations"], seq_len=8, batch_size=2)
+    drift = report["representations"].values["drift"]
+    assert drift["first"] == "epoch=0-step=10.ckpt" and drift["checkpoints"] == []
+    assert "1 checkpoint(s) compared" in report.to_text()

@@ -11,7 +11,9 @@ data) instead of the safetensors package.
 from __future__ import annotations
 
 import json
+import logging
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from torch import nn
 
 __all__ = ["is_run_folder", "load_run_model", "read_safetensors", "read_weights", "weight_drift"]
+
+logger = logging.getLogger(__name__)
 
 FINAL_WEIGHTS = Path("final") / "model.safetensors"
 _DTYPES = {
@@ -120,13 +124,26 @@ def load_run_model(run_dir: Path) -> tuple[nn.Module, Any, str]:
     for path in candidates:
         if not path.is_file():
             continue
-        state = read_weights(path, wanted)
+        try:
+            state = read_weights(path, wanted)
+        except ModelLoadError as exc:  # a damaged file: the next newest one still tells the story
+            logger.warning("skipping %s: %s", path, exc)
+            continue
         missing = wanted - set(state)
         if len(missing) == len(wanted):
             continue
         model.load_state_dict(state, strict=False)
         return model, config, str(path.relative_to(run_dir))
     return model, config, "none (untrained: the run folder holds no weights yet)"
+
+
+def _readable(paths: list[Path], wanted: set[str]) -> Iterator[tuple[Path, dict[str, torch.Tensor]]]:
+    """(path, weights) of each checkpoint that can be read, one at a time; damaged ones are logged."""
+    for path in paths:
+        try:
+            yield path, read_weights(path, wanted)
+        except ModelLoadError as exc:
+            logger.warning("weight drift: skipping %s: %s", path, exc)
 
 
 def weight_drift(run_dir: Path, model: nn.Module) -> dict[str, Any]:
@@ -138,8 +155,11 @@ def weight_drift(run_dir: Path, model: nn.Module) -> dict[str, Any]:
         return result
     current = {k: v.detach().float().cpu() for k, v in model.state_dict().items() if v.is_floating_point()}
     wanted = set(current)
-    first_path = checkpoints[0]
-    first = read_weights(first_path, wanted)
+    readable = _readable(checkpoints, wanted)
+    first_path, first = next(readable, (None, {}))
+    if first_path is None:
+        result["summary"] = [f"weight drift: none of the {len(checkpoints)} checkpoint(s) could be read (see the log)"]
+        return result
     result["first"] = first_path.name
     rows: list[dict[str, Any]] = []
     for name, now in current.items():
@@ -152,8 +172,7 @@ def weight_drift(run_dir: Path, model: nn.Module) -> dict[str, Any]:
                      "change_norm": round(change, 6)})
     rows.sort(key=lambda r: -(r["relative_change"] or 0.0))
     result["parameters"] = rows
-    for path in checkpoints[1:]:
-        state = read_weights(path, wanted)
+    for path, state in readable:
         changes = [
             float((state[n].float() - first[n].float()).norm() / first[n].float().norm())
             for n in wanted if n in state and n in first and first[n].float().norm() > 0 and state[n].shape == first[n].shape
@@ -164,6 +183,6 @@ def weight_drift(run_dir: Path, model: nn.Module) -> dict[str, Any]:
         top = rows[0]
         result["summary"] = [
             f"weight drift from {first_path.name}: largest {top['parameter']} "
-            f"({top['relative_change']:.3f} of its norm), {len(checkpoints)} checkpoint(s) compared"
+            f"({top['relative_change']:.3f} of its norm), {len(result['checkpoints']) + 1} checkpoint(s) compared"
         ]
     return result
