@@ -274,7 +274,7 @@ print(generate(WORK / "run", SAMPLE_PROMPT, max_new_tokens=SAMPLE_TOKENS, temper
 
 # %%
 # @title 8b. Look inside the trained model (Tier 2 analysis) { display-mode: "form" }
-from IPython.display import HTML
+from IPython.display import HTML, display
 from transformers import AutoTokenizer
 
 from lightning_pipeline import load_text_dataset
