@@ -41,6 +41,9 @@ def run_bundle(tmp_path_factory):
     """One run folder exported with every format and int8, judged on held-out text."""
     root = tmp_path_factory.mktemp("cli")
     run = write_run_folder(root / "run")
+    from model_adapter import analyze_model
+
+    analyze_model(run, sections=["context"], seq_len=8, batch_size=2).to_html(run / "analysis.html")
     held_out = root / "held_out.txt"
     held_out.write_text("\n".join(tiny_corpus().splitlines()[-60:]))
     out = root / "bundle"
@@ -91,6 +94,8 @@ def test_run_folder_card_uses_run_json_and_admits_gaps(run_bundle):
     assert "| Vocabulary | 300 |" in card and "| Context (max sequence length) | 32 |" in card
     assert "| type | BPE |" in card
     assert "**onnx** — exporter: `dynamo`" in card
+    assert "[analysis.html](analysis.html)" in card  # the run's Tier 2 report, copied into the bundle
+    assert (out / "analysis.html").read_text() == (run / "analysis.html").read_text()
 
 
 def test_weights_in_bundle_are_the_run_folders_weights(run_bundle):

@@ -17,6 +17,7 @@ def test_card_without_a_run_says_not_recorded_instead_of_inventing():
     assert "| Parameters | unknown |" in card
     assert "| Vocabulary | 300 |" in card
     assert "Tokenizer: not recorded" in card
+    assert "analysis.html" not in card  # linked only when the bundle carries the run's analysis
 
 
 def test_card_from_a_run_lists_its_data_hyper_parameters_metrics_and_tables():

@@ -219,6 +219,10 @@ def build_bundle(
             for item in sorted(source.tokenizer_dir.iterdir()):
                 if item.is_file() and item.name not in reserved and not (staging / item.name).exists():
                     shutil.copy2(item, staging / item.name)
+        if source.kind == "run" and source.export_dir is not None:
+            analysis = source.export_dir.parent / "analysis.html"  # the run's Tier 2 report, when one was made
+            if analysis.is_file():
+                shutil.copy2(analysis, staging / "analysis.html")
         bundle_config = {**config.to_dict(), "bundle": {
             "formats": {f: FORMAT_FILES[f] for f in report["formats"]},
             "quantized": {k: QUANTIZED_FILES[k] for k, q in report["quantization"].items() if q["status"] == "accepted"},

@@ -139,6 +139,14 @@ def _metrics(run: dict | None) -> str:
     )
 
 
+def _analysis_link(files: list[str]) -> str:
+    """A pointer to the run's Tier 2 analysis page when the bundle carries one."""
+    if "analysis.html" not in files:
+        return ""
+    return ("\n\nInside the trained model (attention maps, context use, attribution, robustness, "
+            "representations; `model-adapter analyze`): [analysis.html](analysis.html).")
+
+
 def _parity(formats: dict[str, dict], generation: dict | None) -> str:
     if not formats:
         return "No format was exported."
@@ -232,7 +240,7 @@ def render_model_card(inputs: CardInputs) -> str:
         "## Architecture\n\n" + _architecture(facts),
         "## Tokenizer\n\n" + _tokenizer(inputs.tokenizer),
         "## Training data and hyper-parameters\n\n" + _training(inputs.run),
-        "## Metrics\n\n" + _metrics(inputs.run),
+        "## Metrics\n\n" + _metrics(inputs.run) + _analysis_link(inputs.files),
         "## Export parity (PyTorch vs exported artifact)\n\n" + _parity(inputs.formats, inputs.generation),
         "## Quantization\n\n" + _quantization(inputs.quantization),
         "## Intended use and limitations\n\n"
