@@ -274,7 +274,7 @@ print(generate(WORK / "run", SAMPLE_PROMPT, max_new_tokens=SAMPLE_TOKENS, temper
 
 # %%
 # @title 8b. Look inside the trained model (Tier 2 analysis) { display-mode: "form" }
-from IPython.display import HTML, display
+from IPython.display import display
 from transformers import AutoTokenizer
 
 from lightning_pipeline import load_text_dataset
@@ -291,7 +291,7 @@ analysis = analyze_model(WORK / "run", texts=probe_texts, tokenizer=AutoTokenize
                          batch_size=8)
 analysis.to_html(WORK / "run" / "analysis.html")
 print(analysis.to_text())
-display(HTML(analysis.to_html()))
+display(analysis)  # the same page, in a frame
 print(f"The page is saved as {WORK / 'run' / 'analysis.html'}")
 
 # %%

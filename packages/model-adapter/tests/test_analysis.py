@@ -501,3 +501,12 @@ def test_bar_chart_draws_negative_values_left_of_zero():
     (neg_x, neg_w), (pos_x, pos_w) = bars
     assert neg_x + neg_w == pytest.approx(zero, abs=0.2) and pos_x == pytest.approx(zero, abs=0.2)
     assert neg_w == pytest.approx(2 * pos_w, rel=0.01)
+
+
+def test_notebooks_show_the_page_in_a_frame_that_keeps_its_styles_to_itself():
+    import html
+
+    report = analyze_model(SDPADecoder(), seq_len=8, batch_size=2, sections=["context"])
+    shown = report._repr_html_()
+    assert shown.startswith("<iframe srcdoc=") and "<style>" not in shown
+    assert html.unescape(shown.split('srcdoc="', 1)[1].split('" title=', 1)[0]) == report.to_html()

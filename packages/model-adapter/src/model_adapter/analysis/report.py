@@ -128,8 +128,14 @@ class AnalysisReport:
             _write_atomically(Path(path), page)
         return page
 
-    def _repr_html_(self) -> str:  # notebooks display the report as its HTML page
-        return self.to_html()
+    def _repr_html_(self) -> str:
+        """Notebooks display the page inside an iframe, so its styles never touch the notebook's."""
+        import html
+
+        return (
+            f'<iframe srcdoc="{html.escape(self.to_html(), quote=True)}" title="Tier 2 analysis" '
+            'style="width: 100%; height: 900px; border: 1px solid #d0d7de;"></iframe>'
+        )
 
 
 def _write_atomically(path: Path, text: str) -> None:
