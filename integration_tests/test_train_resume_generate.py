@@ -115,6 +115,20 @@ def test_export_trains_survives_sigkill_resumes_and_generates(kind, tmp_path, co
     assert generated.stdout.startswith("the")
     assert len(generated.stdout.strip()) > len("the"), generated.stdout
 
+    # model-adapter's Tier 2 analysis reads the run folder through its files too: the run's weights and
+    # tokenizer, and the drift of every weight since the first (real Lightning) checkpoint
+    analyzed = subprocess.run(
+        [console_script("model-adapter"), "analyze", str(run_dir), "--text", str(corpus), "--json",
+         "--sections", "attention,context,representations", "--out", str(run_dir / "analysis.html")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert analyzed.returncode == 0, analyzed.stderr[-3000:]
+    analysis = {s["name"]: s for s in json.loads(analyzed.stdout)["sections"]}
+    assert all(s["status"] == "ok" for s in analysis.values()), analysis
+    assert analysis["attention"]["values"]["leaky_heads"] == 0  # the adapter's causal repair holds
+    drift = analysis["representations"]["values"]["drift"]
+    assert drift["first"].endswith(".ckpt") and drift["parameters"][0]["relative_change"] > 0
+
     # model-export reads the run folder through its files alone (the run-folder contract)
     bundle = tmp_path / "bundle"
     exported = subprocess.run(
@@ -128,3 +142,4 @@ def test_export_trains_survives_sigkill_resumes_and_generates(kind, tmp_path, co
     assert onnx_parity["passed"] and onnx_parity["max_abs_diff"] <= 1e-4, onnx_parity
     assert parity["generation"]["passed"], parity["generation"]
     assert parity["source"]["kind"] == "run"
+    assert (bundle / "analysis.html").exists() and "[analysis.html](analysis.html)" in (bundle / "README.md").read_text()
