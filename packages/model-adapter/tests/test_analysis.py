@@ -326,14 +326,25 @@ def test_hf_style_sdpa_model_with_float_mask_and_grouped_heads():
     assert report["representations"].values["blocks_found_by"].startswith("nn.ModuleList 'layers'")
 
 
-def test_real_transformers_gpt2_with_sdpa_attention():
-    transformers = pytest.importorskip("transformers", reason="transformers is not installed (a test-only extra)")
-    config = transformers.GPT2Config(vocab_size=101, n_positions=32, n_embd=32, n_layer=2, n_head=2)
-    model = transformers.GPT2LMHeadModel(config, attn_implementation="sdpa") if "attn_implementation" in transformers.GPT2LMHeadModel.__init__.__code__.co_varnames else transformers.GPT2LMHeadModel._from_config(config, attn_implementation="sdpa")
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_real_transformers_models_with_sdpa_attention(family):
+    transformers = pytest.importorskip("transformers", reason="transformers is not installed (test dependency group)")
+    if family == "gpt2":
+        config = transformers.GPT2Config(vocab_size=101, n_positions=32, n_embd=32, n_layer=2, n_head=2)
+        model_class, heads = transformers.GPT2LMHeadModel, 2
+    else:  # grouped-query attention: 4 query heads share 2 key/value heads
+        config = transformers.LlamaConfig(vocab_size=101, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32)
+        model_class, heads = transformers.LlamaForCausalLM, 4
+    config._attn_implementation = "sdpa"
+    torch.manual_seed(0)
+    model = model_class(config)
+    assert model.config._attn_implementation == "sdpa"
     report = analyze_model(model, {"vocab_size": 101, "max_seq_len": 32}, seq_len=16, batch_size=2, sections=["attention"])
     section = report["attention"]
     assert section.status == "ok", section.summary
-    assert section.values["heads_total"] == 4
+    assert {layer["source"] for layer in section.values["layers"]} == {"scaled_dot_product_attention"}
+    assert section.values["heads_total"] == 2 * heads
     assert section.values["leaky_heads"] == 0
 
 
