@@ -68,15 +68,18 @@ def test_a_different_run_is_refused_and_left_untouched(tmp_path: Path) -> None:
     assert kept.exists() and run.run_json_path.read_bytes() == before
 
 
-def test_overwrite_replaces_a_different_run(tmp_path: Path) -> None:
+def test_overwrite_moves_a_different_run_aside_and_starts_anew(tmp_path: Path) -> None:
     run = create(tmp_path / "run")
     old = save(run, "last.ckpt", 10)
+    old_bytes = old.read_bytes()
 
     replaced = create(tmp_path / "run", model_config={**MODEL, "d_model": 64}, overwrite=True)
 
-    assert not old.exists() and not metadata_path(old).exists()
-    assert replaced.read_run_json()["model_config"]["d_model"] == 64
-    assert replaced.checkpoints_dir.is_dir()
+    assert not old.exists() and replaced.read_run_json()["model_config"]["d_model"] == 64
+    assert replaced.checkpoints_dir.is_dir() and not replaced.checkpoint_paths()
+    (moved,) = [p for p in tmp_path.iterdir() if p.name.startswith("run.replaced-")]
+    assert (moved / "checkpoints" / "last.ckpt").read_bytes() == old_bytes  # the old run is kept whole
+    assert metadata_path(moved / "checkpoints" / "last.ckpt").exists()
 
 
 def test_a_foreign_non_empty_folder_is_never_used(tmp_path: Path) -> None:

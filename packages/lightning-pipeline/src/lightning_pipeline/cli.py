@@ -1,6 +1,8 @@
-"""`lightning-pipeline train ...` and `lightning-pipeline generate RUN_DIR --prompt TEXT`.
+"""`lightning-pipeline train ...`, `resume RUN_DIR ...` and `generate RUN_DIR --prompt TEXT`.
 
-Argument parsing and printing only; the work is `train()` and `generate()`. The package's own
+Argument parsing and printing only; the work is `train()` and `generate()`. The `train` and
+`resume` flags are generated from `TrainingConfig`'s fields (`config_flags`), so every default
+and derived value lives in the config, never here. The package's own
 errors become one line on stderr and exit status 2; anything else keeps its traceback (a bug).
 """
 
@@ -10,8 +12,16 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from lightning_pipeline.errors import LightningPipelineError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (exit 2) instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -21,54 +31,29 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _devices(text: str) -> int | str:
-    return int(text) if text.isdigit() else text
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from lightning_pipeline.config import PRECISIONS, SCHEDULES, TrainingConfig
+    from lightning_pipeline.config import TrainingConfig
+    from lightning_pipeline.config_flags import add_config_flags
 
-    defaults = TrainingConfig.__dataclass_fields__
-    parser = argparse.ArgumentParser(prog="lightning-pipeline", description="Train and sample language models.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="lightning-pipeline", description="Train and sample language models.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = sub.add_parser("train", help="train a model (resumes when RUN_DIR already holds a checkpoint)")
-    train.add_argument("--model", required=True, help="folder with model.py + config.json, a model.py, or a Gist")
-    train.add_argument("--data", default="example", help="'example', a local file/folder, or a HF Hub dataset name")
-    train.add_argument("--out", required=True, help="the run folder (created; resumed when it exists)")
-    length = train.add_mutually_exclusive_group()
-    length.add_argument("--max-steps", type=_positive_int, help="optimizer steps to train for")
-    length.add_argument("--max-epochs", type=_positive_int, help="epochs to train for")
-    train.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"].default)
-    train.add_argument("--seq-len", type=_positive_int, default=defaults["seq_len"].default)
-    train.add_argument("--lr", type=float, default=defaults["lr"].default)
-    train.add_argument("--warmup-steps", type=int, default=defaults["warmup_steps"].default)
-    train.add_argument("--schedule", choices=SCHEDULES, default=defaults["schedule"].default)
-    train.add_argument("--weight-decay", type=float, default=defaults["weight_decay"].default)
-    train.add_argument("--grad-clip", type=float, default=defaults["grad_clip"].default)
-    train.add_argument("--accumulate", type=_positive_int, default=1, help="gradient accumulation batches")
-    train.add_argument("--label-smoothing", type=float, default=0.0)
-    train.add_argument("--eval-every", type=_positive_int, default=None, help="steps between validations")
-    train.add_argument("--checkpoint-every", type=_positive_int, default=None, help="steps between checkpoints")
-    train.add_argument("--keep-last", type=_positive_int, default=defaults["keep_last"].default)
-    train.add_argument("--early-stopping-patience", type=_positive_int, default=None)
-    train.add_argument("--log-every", type=_positive_int, default=None)
-    train.add_argument("--limit-val-batches", type=float, default=None, help="fraction (<=1) or number of val batches")
-    train.add_argument("--precision", choices=PRECISIONS, default="auto")
-    train.add_argument("--accelerator", default="auto", help="cpu, gpu, auto")
-    train.add_argument("--devices", type=_devices, default="auto")
-    train.add_argument("--strategy", default="auto", help="auto, ddp, fsdp, ... (Lightning strategies)")
-    train.add_argument("--compile", action="store_true", help="torch.compile the model")
-    train.add_argument("--no-causal-repair", action="store_true",
-                       help="do not inject a causal mask; a model that sees the future is then refused")
-    train.add_argument("--no-packing", action="store_true", help="pad each text instead of packing blocks")
-    train.add_argument("--text-column", default=None)
-    train.add_argument("--data-config", default=None, help="HF dataset configuration name")
-    train.add_argument("--model-name", default=None, help="class name in model.py when there are several")
-    train.add_argument("--tokenizer-strategy", default="auto")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--num-workers", type=int, default=0)
-    train.add_argument("--no-progress-bar", action="store_true")
+    train = sub.add_parser(
+        "train", help="train a model (resumes when the run folder already holds the same run)",
+        description="Every flag is a TrainingConfig field; --config FILE gives a base that flags override.",
+    )
+    train.add_argument("--config", metavar="FILE", help="YAML or JSON file of TrainingConfig fields "
+                       "(the shape of run.json's config, or a whole run.json); flags override it")
+    train.add_argument("--overwrite", action="store_true",
+                       help="when --out holds a different run, move it aside (to OUT.replaced-TIME) and start anew")
+    add_config_flags(train, TrainingConfig)
+
+    resume = sub.add_parser(
+        "resume", help="continue a run from its run.json, changing only the flags given",
+        description="Continue RUN_DIR with the config in its run.json; flags (e.g. --max-steps 600) change fields.",
+    )
+    resume.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (holds run.json)")
+    add_config_flags(resume, TrainingConfig, exclude=("out",))
 
     gen = sub.add_parser("generate", help="sample text from a trained run folder")
     gen.add_argument("run_dir")
@@ -81,51 +66,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_from_args(args: argparse.Namespace):
-    from lightning_pipeline.config import TrainingConfig
+def _with_length(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """`given` laid over `base`; a length flag (--max-steps or --max-epochs) replaces the base's length."""
+    values = {**base, **given}
+    if "max_steps" in given and "max_epochs" not in given:
+        values["max_epochs"] = None
+    elif "max_epochs" in given and "max_steps" not in given:
+        values["max_steps"] = -1
+    return values
 
-    base: dict = {}
-    values = dict(
-        model=args.model, data=args.data, out=args.out, batch_size=args.batch_size, seq_len=args.seq_len,
-        lr=args.lr, warmup_steps=args.warmup_steps, schedule=args.schedule, weight_decay=args.weight_decay,
-        grad_clip=args.grad_clip if args.grad_clip and args.grad_clip > 0 else None,
-        accumulate_grad_batches=args.accumulate, label_smoothing=args.label_smoothing,
-        keep_last=args.keep_last, early_stopping_patience=args.early_stopping_patience,
-        precision=args.precision, accelerator=args.accelerator, devices=args.devices, strategy=args.strategy,
-        compile=args.compile, packing=not args.no_packing, repair_causal_leak=not args.no_causal_repair, text_column=args.text_column,
-        data_config_name=args.data_config, model_name=args.model_name,
-        tokenizer_strategy=args.tokenizer_strategy, seed=args.seed, num_workers=args.num_workers,
-        progress_bar=not args.no_progress_bar,
-    )
-    if args.max_steps:
-        values["max_steps"], values["max_epochs"] = args.max_steps, None
-    elif args.max_epochs:
-        values["max_steps"], values["max_epochs"] = -1, args.max_epochs
-    elif "max_steps" not in base and "max_epochs" not in base:
-        values["max_epochs"] = 1
-    steps = args.max_steps or 0
-    # Short runs validate and checkpoint proportionally more often (10 times per run, at most every 100 steps).
-    cadence = max(1, min(100, steps // 10)) if steps else 100
-    values["eval_every"] = args.eval_every or base.get("eval_every", cadence)
-    values["checkpoint_every"] = args.checkpoint_every or base.get("checkpoint_every", cadence)
-    values["log_every"] = args.log_every or base.get("log_every", max(1, min(10, cadence)))
-    if args.warmup_steps == TrainingConfig.__dataclass_fields__["warmup_steps"].default and steps:
-        values["warmup_steps"] = min(args.warmup_steps, max(1, steps // 10))
-    if args.limit_val_batches is not None:
-        lv = args.limit_val_batches
-        values["limit_val_batches"] = int(lv) if lv > 1 else lv
-    return TrainingConfig.from_dict({**base, **values})
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The `TrainingConfig` of a `train` or `resume` command line: file or run.json, then the flags."""
+    from lightning_pipeline.config import TrainingConfig, load_config_file
+    from lightning_pipeline.config_flags import given_values
+
+    given = given_values(args, TrainingConfig)
+    if args.command == "resume":
+        from lightning_pipeline.run_folder import RunFolder
+
+        stored = RunFolder.open(args.run_dir).read_run_json().get("config", {})
+        base = {k: v for k, v in stored.items() if k in TrainingConfig.__dataclass_fields__}
+        base["out"] = str(args.run_dir)  # the folder may have been moved since
+    else:
+        base = load_config_file(args.config) if args.config else {}
+    return TrainingConfig.from_dict(_with_length(base, given))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        if args.command == "train":
+        if args.command in ("train", "resume"):
             from lightning_pipeline.train import train
 
-            config = _config_from_args(args)
-            result = train(config)
+            config = config_from_args(args)
+            result = train(config, overwrite=bool(getattr(args, "overwrite", False)))
             if result.status == "completed":
                 print(
                     f"done: step {result.global_step}, val loss {result.val_loss:.4f}, "

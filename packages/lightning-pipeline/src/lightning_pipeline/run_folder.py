@@ -23,7 +23,6 @@ import datetime as _dt
 import json
 import logging
 import os
-import shutil
 from collections.abc import Iterable, Mapping
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -155,8 +154,9 @@ class RunFolder:
           max_steps): it is reopened, run.json gets the new config and status "running", and
           checkpoints are kept for resuming.
         * a run folder of another model/config: `RunFolderConflictError`, unless `overwrite`,
-          which empties it first (checkpoints truncated before deletion, for Drive).
-        * a non-empty folder that is not a run folder: `RunFolderError` (nothing is touched).
+          which moves it aside (`move_aside`: renamed, never deleted) and starts a new run.
+        * a non-empty folder that is not a run folder: `RunFolderError` (nothing is touched),
+          unless `overwrite`, which moves it aside too.
         """
         run = cls(path)
         if run.path.exists() and not run.path.is_dir():
@@ -170,11 +170,11 @@ class RunFolder:
                 shown = ", ".join(conflicts[:6]) + (" ..." if len(conflicts) > 6 else "")
                 raise RunFolderConflictError(
                     f"{run.path} holds a different run (differs in {shown}): use a new output folder, "
-                    "or pass overwrite=True (--overwrite) to replace it"
+                    "or pass overwrite=True (--overwrite) to move it aside and start anew"
                 )
             if conflicts:
-                logger.warning("Replacing the run in %s (differs in %s)", run.path, ", ".join(conflicts))
-                run._clear()
+                moved = move_aside(run.path)
+                logger.warning("Moved the old run in %s (differs in %s) to %s", run.path, ", ".join(conflicts), moved)
             else:
                 logger.info("Reopening run folder %s to resume", run.path)
                 run.update_run_json(config=dict(config), status="running", versions=dict(versions or package_versions()))
@@ -184,9 +184,10 @@ class RunFolder:
             if not overwrite:
                 raise RunFolderError(
                     f"{run.path} is not empty and is not a run folder (no run.json): "
-                    "choose a new or empty output folder"
+                    "choose a new or empty output folder, or pass --overwrite to move it aside"
                 )
-            run._clear()
+            moved = move_aside(run.path)
+            logger.warning("Moved %s (not a run folder) to %s", run.path, moved)
         run._make_layout()
         run.write_run_json(
             {
@@ -219,18 +220,6 @@ class RunFolder:
     def _make_layout(self) -> None:
         for directory in (self.path, self.model_dir, self.tokenizer_dir, self.checkpoints_dir, self.final_dir):
             directory.mkdir(parents=True, exist_ok=True)
-
-    def _clear(self) -> None:
-        from lightning_pipeline.checkpoint_io import remove_checkpoint_file
-
-        if self.checkpoints_dir.is_dir():
-            for checkpoint in self.checkpoints_dir.glob("*.ckpt"):
-                remove_checkpoint_file(checkpoint)
-        for child in self.path.iterdir():
-            if child.is_dir() and not child.is_symlink():
-                shutil.rmtree(child)
-            else:
-                child.unlink()
 
     # ------------------------------------------------------------------ run.json
     def write_run_json(self, data: Mapping[str, Any]) -> None:
@@ -351,6 +340,23 @@ class RunFolder:
                 continue
             return path
         return None
+
+
+def move_aside(path: str | os.PathLike[str]) -> Path:
+    """Rename `path` to a free sibling `<name>.replaced-<UTC time>[-N]` and return the new path.
+
+    What `--overwrite` does with the folder it replaces: the old run stays whole (to compare, or
+    to delete by hand), and a rename within one parent folder is atomic.
+    """
+    path = Path(path)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.replaced-{stamp}")
+    index = 1
+    while target.exists():
+        index += 1
+        target = path.with_name(f"{path.name}.replaced-{stamp}-{index}")
+    os.replace(path, target)
+    return target
 
 
 def _skip(path: Path, reason: str) -> None:

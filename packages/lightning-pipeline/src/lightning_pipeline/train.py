@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_pipeline.config import TrainingConfig
+from lightning_pipeline.console import quiet_console
 from lightning_pipeline.errors import ConfigError, ModelRejectedError
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ logger = logging.getLogger(__name__)
 # TrainingConfig fields that may change when a run is resumed (on top of RunFolder's own list):
 # how often to evaluate, checkpoint and log, and the warmup the CLI derives from --max-steps.
 RESUMABLE_FIELDS = frozenset(
-    {"eval_every", "checkpoint_every", "log_every", "keep_last", "limit_val_batches", "warmup_steps", "extra"}
+    {"eval_every", "checkpoint_every", "log_every", "keep_last", "limit_val_batches", "warmup_steps", "extra",
+     "progress_every", "loggers"}
 )
 
 
@@ -79,18 +81,39 @@ def check_model(adapter: Any, model_config: Any, seq_len: int, *, repaired: bool
         raise ModelRejectedError(f"the model failed quick validation ({detail}).{hint}")
 
 
-def _load_tokenizer(config: TrainingConfig, run_dir: Path, vocab_size: int, dataset: Any) -> Any:
-    """The run's tokenizer: the saved one when resuming, otherwise a new adaptive one saved into the run."""
+def _saved_tokenizer(run_dir: Path) -> Path | None:
+    saved = run_dir / "tokenizer"
+    return saved if (saved / "tokenizer.json").exists() or (saved / "tokenizer_config.json").exists() else None
+
+
+def load_user_tokenizer(config: TrainingConfig, vocab_size: int) -> Any:
+    """The user's own tokenizer (`config.tokenizer`), held to the vocab contract; None when not given.
+
+    Called before the run folder is written, so a tokenizer that does not fit the model (more
+    tokens than the model's vocab, unreadable files) leaves nothing behind.
+    """
+    if not config.tokenizer:
+        return None
+    from adaptive_tokenizer import AdaptiveTokenizer
+
+    return AdaptiveTokenizer.load_or_create(vocab_size=vocab_size, strategy="upload", tokenizer_path=config.tokenizer)
+
+
+def _load_tokenizer(config: TrainingConfig, run_dir: Path, vocab_size: int, dataset: Any, user_tokenizer: Any = None) -> Any:
+    """The run's tokenizer: the saved one when resuming, else the user's or a new adaptive one, saved into the run."""
     from transformers import AutoTokenizer
 
+    from lightning_pipeline.console import interactive_output
+
     saved = run_dir / "tokenizer"
-    if (saved / "tokenizer.json").exists() or (saved / "tokenizer_config.json").exists():
+    if _saved_tokenizer(run_dir) is not None:
         logger.info("Using the run folder's tokenizer (%s)", saved)
         return AutoTokenizer.from_pretrained(str(saved))
     from adaptive_tokenizer import AdaptiveTokenizer
 
-    tokenizer = AdaptiveTokenizer.load_or_create(
-        vocab_size=vocab_size, dataset=dataset, strategy=config.tokenizer_strategy
+    tokenizer = user_tokenizer if user_tokenizer is not None else AdaptiveTokenizer.load_or_create(
+        vocab_size=vocab_size, dataset=dataset, strategy=config.tokenizer_strategy,
+        show_progress=interactive_output(),  # the trainer's bars print bare newlines into a pipe
     )
     if _rank() == 0:
         tmp = run_dir / ".tokenizer.tmp"
@@ -118,11 +141,13 @@ def _load_module_weights(module: Any, checkpoint_path: Path) -> None:
     module.load_state_dict(load_checkpoint_file(checkpoint_path)["state_dict"])
 
 
+@quiet_console()
 def train(
     config: TrainingConfig | None = None,
     *,
     callbacks: Sequence[Any] = (),
     checkpoint_io: Any = None,
+    overwrite: bool = False,
     **overrides: Any,
 ) -> TrainingResult:
     """Train (or resume) one run; returns the final metrics and paths.
@@ -135,6 +160,8 @@ def train(
         callbacks: extra Lightning callbacks, added after the pipeline's own.
         checkpoint_io: a Lightning `CheckpointIO` to use instead of `AtomicCheckpointIO()`
             (for instance a subclass that also copies checkpoints elsewhere).
+        overwrite: when `config.out` holds a different run, move it aside (never deleted) and
+            start anew (CLI: `--overwrite`); without it that is a `RunFolderConflictError`.
 
     Example:
         >>> from lightning_pipeline import TrainingConfig, train
@@ -142,16 +169,18 @@ def train(
         >>> result.val_perplexity  # doctest: +SKIP
     """
     import pytorch_lightning as pl
-    from pytorch_lightning.utilities import rank_zero_info
     from torch import nn
 
     from lightning_pipeline.callbacks import LiveDashboard, TokenThroughputMonitor
     from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
+    from lightning_pipeline.callbacks.plain_progress import PlainProgress
     from lightning_pipeline.callbacks.progress import step_bounded_progress_bar
     from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
     from lightning_pipeline.checkpoint_io import AtomicCheckpointIO
+    from lightning_pipeline.console import interactive_output
     from lightning_pipeline.data_sources import load_text_dataset
     from lightning_pipeline.datamodule import AdaptiveTokenizerDataModule
+    from lightning_pipeline.experiment_loggers import build_loggers, check_loggers
     from lightning_pipeline.metrics_logger import RunMetricsLogger
     from lightning_pipeline.module import LanguageModelingModule
     from lightning_pipeline.run_folder import RESUMABLE_CONFIG_KEYS, RunFolder
@@ -165,7 +194,7 @@ def train(
     if config is None:
         config = TrainingConfig(**overrides)
     elif overrides:
-        config = dataclasses.replace(config, **overrides)
+        config = config.replace(**overrides)
     if model is None and not config.model:
         raise ConfigError("no model given; pass --model PATH (a folder with model.py + config.json).")
 
@@ -187,12 +216,20 @@ def train(
     adapter = UniversalModelAdapter(user_model, model_config, causal=config.repair_causal_leak)
     check_model(adapter, model_config, seq_len=min(config.seq_len, 32), repaired=config.repair_causal_leak)
     adapter.zero_grad(set_to_none=True)  # the validation's gradient probe must not leak into step 1
+    if is_rank_zero:
+        params = sum(p.numel() for p in adapter.parameters())
+        logger.info("model: %s, %s parameters, %s", type(user_model).__name__, f"{params:,}", adapter.summary())
+
+    # Every other input is checked before the run folder is written, too: data, tokenizer, loggers.
+    dataset = load_text_dataset(config.data, text_column=config.text_column, config_name=config.data_config_name)
+    user_tokenizer = load_user_tokenizer(config, int(model_config.vocab_size))
+    check_loggers(config.loggers)
 
     if is_rank_zero:
         run_folder = RunFolder.create(
             run_dir, config=config.to_dict(), model_config=model_config.to_dict(),
             data={"source": config.data, "num_train_tokens": None},
-            resumable_keys=RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS,
+            resumable_keys=RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS, overwrite=overwrite,
         )
         run_folder.remove_temporary_files()
         if model is None and not (run_folder.model_dir / "model.py").exists():
@@ -204,13 +241,13 @@ def train(
     # those through a different (validation restart) path that does not reproduce the
     # uninterrupted run exactly, so they only provide the final weights.
     resume_from = run_folder.latest_valid_checkpoint(pattern=f"{StepCheckpoint.PREFIX}*.ckpt")
-    # Lightning's rank-zero logger is visible in notebooks and terminals alike (and once under DDP).
-    rank_zero_info(
-        f"Training configuration ({f'resuming from {resume_from.name}' if resume_from else 'new run'}):\n{config.to_text()}"
-    )
-
-    dataset = load_text_dataset(config.data, text_column=config.text_column, config_name=config.data_config_name)
-    tokenizer = _load_tokenizer(config, run_dir, int(model_config.vocab_size), dataset)
+    if is_rank_zero:  # the values set on purpose; run.json holds the full config
+        logger.info(
+            "Training configuration (%s; full config in %s): %s",
+            f"resuming from {resume_from.name}" if resume_from else "new run",
+            run_folder.run_json_path.name, config.to_text(changed_only=True),
+        )
+    tokenizer = _load_tokenizer(config, run_dir, int(model_config.vocab_size), dataset, user_tokenizer)
     datamodule = AdaptiveTokenizerDataModule(
         tokenizer, dataset, seq_len=config.seq_len, batch_size=config.batch_size,
         val_fraction=config.val_fraction, seed=config.seed, packing=config.packing,
@@ -240,8 +277,12 @@ def train(
         TokenThroughputMonitor(layers=model_config.layers, d_model=model_config.d_model),
         LiveDashboard(metrics, run_dir, live=None if config.dashboard else False),
     ]
-    if config.progress_bar and (bar := step_bounded_progress_bar()) is not None:
+    live_bar = config.progress_bar and interactive_output()
+    if live_bar and (bar := step_bounded_progress_bar()) is not None:
         all_callbacks.append(bar)
+    elif config.progress_bar:  # a log file or a pipe: plain lines instead of a bar redrawn in place
+        tokens_per_step = config.batch_size * config.seq_len * config.accumulate_grad_batches
+        all_callbacks.append(PlainProgress(int(config.progress_every or 100), tokens_per_step=tokens_per_step))
     if config.early_stopping_patience:
         all_callbacks.append(pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping_patience))
 
@@ -261,9 +302,9 @@ def train(
         accumulate_grad_batches=config.accumulate_grad_batches,
         deterministic=config.deterministic,
         log_every_n_steps=config.log_every,
-        enable_progress_bar=config.progress_bar,
-        enable_model_summary=is_rank_zero,
-        logger=metrics,
+        enable_progress_bar=live_bar,
+        enable_model_summary=False,  # the one-line model summary above says what matters
+        logger=[metrics, *build_loggers(config.loggers, run_dir, config.to_dict())] if is_rank_zero else metrics,
         callbacks=[*all_callbacks, *callbacks],
         plugins=[checkpoint_io if checkpoint_io is not None else AtomicCheckpointIO()],
         # the training loader shards itself across ranks (EpochShuffleSampler) and must stay resumable
@@ -313,7 +354,7 @@ def train(
             best_checkpoint=best_path.name if best_path else None,
         )
         metrics.flush()
-    logger.info("Finished: step %d, val loss %s, run folder %s", trainer.global_step, val_loss, run_dir)
+    logger.debug("Finished: step %d, val loss %s, run folder %s", trainer.global_step, val_loss, run_dir)
     return TrainingResult(
         run_dir=run_dir, status="completed", global_step=trainer.global_step, val_loss=val_loss,
         val_perplexity=val_perplexity, train_loss=train_loss, train_tokens=train_tokens,

@@ -176,10 +176,14 @@ class UniversalModelAdapter(nn.Module):
         if self.strategy == "forward":
             self._check_forward_callable()
             self._attention_modules = _install_mask_hooks(model)
-        logger.info(
-            "adapter for %s: strategy=%s, causal=%s, %s",
-            type(model).__name__, self.strategy, self._causal, self.inspector.describe(),
-        )
+        # DEBUG: validation builds short-lived variants (the raw model for the causal-leak check);
+        # callers that run this adapter log `summary()` once, as train() does.
+        logger.debug("adapter for %s: %s", type(model).__name__, self.summary())
+
+    def summary(self) -> str:
+        """One line on how the model is run: `strategy=graph, causal mask injected, forward(...) -> ...`."""
+        causal = "causal mask injected" if self._causal else "no causal mask added"
+        return f"strategy={self.strategy}, {causal}, {self.inspector.describe()}"
 
     # --- public attributes of the contract ------------------------------------------------------
     @property
