@@ -242,8 +242,6 @@ del dataset
 
 # %%
 # @title 7. Train (resumes automatically from the run folder's last checkpoint) { display-mode: "form" }
-import dataclasses
-
 from lightning_pipeline import RunFolder, TrainingConfig, train
 from lightning_pipeline.wizard import PRESETS
 
@@ -264,7 +262,11 @@ try:
 except LightningPipelineError as error:
     raise RuntimeError(f"{error}\nWhat to do: follow the message, then run this cell again; finished steps are "
                        "kept in the run folder and training resumes from them.") from None
-print(json.dumps(dataclasses.asdict(result), indent=2, default=str))
+if result.status == "completed":
+    print(f"Done: step {result.global_step:,}, validation loss {result.val_loss:.3f} "
+          f"(perplexity {result.val_perplexity:.1f}). Run folder: {result.run_dir}")
+else:
+    print(f"Stopped at step {result.global_step:,}: run this cell again to continue from there.")
 
 # %%
 # @title 8. A text sample from the trained model { display-mode: "form" }

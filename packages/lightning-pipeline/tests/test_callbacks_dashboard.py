@@ -115,3 +115,18 @@ def test_plot_curves_works_with_no_validation_rows_yet(tmp_path):
 
 def test_not_a_notebook_under_pytest():
     assert in_notebook() is False
+
+
+def test_single_points_are_drawn_as_markers():
+    import io
+
+    import numpy as np
+    from matplotlib.image import imread
+
+    from lightning_pipeline.callbacks.dashboard import plot_curves
+
+    png = plot_curves([{"step": 1, "train_loss": 5.0, "lr-AdamW": 3e-4, "tokens_per_s": 900.0}])
+    pixels = imread(io.BytesIO(png))[..., :3]
+
+    for color in ((1.0, 0.498, 0.055), (0.580, 0.404, 0.741)):  # tab:orange (lr), tab:purple (tokens/s)
+        assert (np.abs(pixels - np.array(color)).max(axis=-1) < 0.05).sum() > 10, color

@@ -31,8 +31,8 @@ def test_train_then_run_again_resumes(tmp_path, builder_export, corpus):
     first = _run(*args)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "done: step 6" in first.stdout
-    assert "Training configuration (new run)" in first.stderr  # the config is printed at start
-    assert "max_steps" in first.stderr
+    assert "Training configuration (new run;" in first.stderr  # the non-default values are printed at start
+    assert "max_steps=6" in first.stderr
     assert (out / "curves.png").exists() and (out / "final" / "model.safetensors").exists()
     second = _run(*args)
     assert second.returncode == 0, second.stderr[-3000:]

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("ipywidgets", reason="the [notebook] extra is not installed")
 
 from lightning_pipeline import TrainingConfig
+from lightning_pipeline.cli import build_parser, config_from_args
 from lightning_pipeline.wizard import PRESETS, SetupWizard, WizardState
 
 
@@ -64,9 +65,14 @@ def test_five_steps_produce_the_cli_config(builder_export: Path, corpus: Path, t
 
     expected = TrainingConfig(
         model=str(builder_export), data=str(corpus), out=str(tmp_path / "run"), max_steps=30, batch_size=4,
-        seq_len=32, lr=1e-3, warmup_steps=3, eval_every=10, checkpoint_every=10, schedule="linear",
+        seq_len=32, lr=1e-3, schedule="linear",
     )
-    assert wizard.config == expected
+    from_cli = config_from_args(build_parser().parse_args([
+        "train", "--model", str(builder_export), "--data", str(corpus), "--out", str(tmp_path / "run"),
+        "--max-steps", "30", "--batch-size", "4", "--seq-len", "32", "--lr", "1e-3", "--schedule", "linear",
+    ]))
+    assert wizard.config == expected == from_cli
+    assert wizard.config.changed_from_defaults() == from_cli.changed_from_defaults()  # cadence derived in both
     assert received == [expected]
     assert wizard.state.confirmed and wizard.next_button.disabled
     assert TrainingConfig.from_json(wizard.config.to_json()) == expected
@@ -192,6 +198,19 @@ def test_training_config_errors_show_inline(at_data_step: SetupWizard, corpus: P
     wizard.fields["lr"].value = 3e-4
     assert wizard.next(), wizard.error_text
     assert wizard.error_text == ""
+
+
+def test_derived_fields_follow_the_steps_until_the_user_edits_them(at_data_step: SetupWizard, corpus: Path) -> None:
+    wizard = at_data_step
+    _walk_to_training(wizard, corpus)
+    wizard.preset.value = "quick-check"
+    wizard.advanced_fields["eval_every"].value = 5
+
+    wizard.fields["max_steps"].value = 300
+
+    assert wizard.advanced_fields["warmup_steps"].value == TrainingConfig(max_steps=300).warmup_steps
+    assert wizard.advanced_fields["checkpoint_every"].value == 30
+    assert wizard.advanced_fields["eval_every"].value == 5  # the user's own value stays
 
 
 def test_preset_fills_fields_and_advanced_values_survive(at_data_step: SetupWizard, corpus: Path) -> None:

@@ -14,7 +14,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from lightning_pipeline.errors import ConfigError
 
@@ -26,6 +26,16 @@ LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
 TrainerPrecision = Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"]
 # Fields whose None means "derived from max_steps" (see `TrainingConfig.derived_defaults`).
 DERIVED_FIELDS = ("warmup_steps", "eval_every", "checkpoint_every", "log_every", "progress_every")
+
+
+class Cadence(NamedTuple):
+    """The derived-or-given step counts of a config, as ints."""
+
+    warmup_steps: int
+    eval_every: int
+    checkpoint_every: int
+    log_every: int
+    progress_every: int
 
 
 def _meta(help: str, **cli: Any) -> dict[str, Any]:
@@ -167,6 +177,11 @@ class TrainingConfig:
             "progress_every": max(1, steps // 20) if steps else 100,
         }
 
+    @property
+    def cadence(self) -> Cadence:
+        """Warmup and the eval / checkpoint / log / progress intervals (never None after __init__)."""
+        return Cadence(*(int(getattr(self, name)) for name in DERIVED_FIELDS))
+
     def replace(self, **changes: Any) -> TrainingConfig:
         """A copy with `changes`; values that were derived are derived again (from a new max_steps)."""
         for name in getattr(self, "_derived", ()):
@@ -256,8 +271,8 @@ class TrainingConfig:
 
     def changed_from_defaults(self) -> dict[str, Any]:
         """The values set on purpose: neither a field's default nor derived from max_steps."""
-        changed = {}
-        derived = getattr(self, "_derived", frozenset())
+        changed: dict[str, Any] = {}
+        derived: frozenset[str] = getattr(self, "_derived", frozenset())
         for item in dataclasses.fields(self):
             if item.name in derived:
                 continue

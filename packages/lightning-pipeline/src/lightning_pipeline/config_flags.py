@@ -1,8 +1,9 @@
 """Command-line flags generated from a config dataclass's fields, so the CLI adds no policy.
 
-Each field becomes `--field-name` (or `--<metadata flag>`), its help is the field's `help`
-metadata followed by the default, and its type comes from the annotation: booleans get
-`--x/--no-x`, optional values accept `none`, tuples take several values. Flags default to
+Each field becomes a flag (its name with dashes, or its metadata `flag`), its help is the field's
+`help` metadata followed by the default, and its type comes from the annotation: booleans also
+get a negative form (`--no-packing` for `packing`), optional values accept `none`, tuples take
+several values. Flags default to
 "not given" (`argparse.SUPPRESS`), so `given_values` returns only what the user typed, ready to
 be laid over a config file or a run's `run.json`. Adding a field to `TrainingConfig` adds its flag.
 

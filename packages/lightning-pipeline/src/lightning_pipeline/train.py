@@ -258,7 +258,7 @@ def train(
     max_steps = config.max_steps if config.max_steps and config.max_steps > 0 else -1
     module = LanguageModelingModule(
         adapter, lr=config.lr, weight_decay=config.weight_decay, betas=config.betas,
-        warmup_steps=config.warmup_steps, schedule=config.schedule, min_lr_ratio=config.min_lr_ratio,
+        warmup_steps=config.cadence.warmup_steps, schedule=config.schedule, min_lr_ratio=config.min_lr_ratio,
         total_steps=max_steps if max_steps > 0 else None, label_smoothing=config.label_smoothing,
         compile=config.compile, seed=config.seed,
     )
@@ -266,8 +266,8 @@ def train(
     checkpoints_dir = run_dir / "checkpoints"
     metrics = RunMetricsLogger(run_dir)
     step_checkpoints = StepCheckpoint(
-        checkpoints_dir, every_n_train_steps=config.checkpoint_every, keep_last=config.keep_last,
-        validation_every_n_steps=config.eval_every,
+        checkpoints_dir, every_n_train_steps=config.cadence.checkpoint_every, keep_last=config.keep_last,
+        validation_every_n_steps=config.cadence.eval_every,
     )
     best_checkpoint = BestCheckpoint(checkpoints_dir)
     all_callbacks: list[pl.Callback] = [
@@ -282,7 +282,7 @@ def train(
         all_callbacks.append(bar)
     elif config.progress_bar:  # a log file or a pipe: plain lines instead of a bar redrawn in place
         tokens_per_step = config.batch_size * config.seq_len * config.accumulate_grad_batches
-        all_callbacks.append(PlainProgress(int(config.progress_every or 100), tokens_per_step=tokens_per_step))
+        all_callbacks.append(PlainProgress(config.cadence.progress_every, tokens_per_step=tokens_per_step))
     if config.early_stopping_patience:
         all_callbacks.append(pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping_patience))
 
@@ -294,14 +294,14 @@ def train(
         precision=config.precision_for_trainer,
         max_steps=max_steps,
         max_epochs=config.max_epochs if config.max_epochs else -1,
-        val_check_interval=config.eval_every * config.accumulate_grad_batches,
+        val_check_interval=config.cadence.eval_every * config.accumulate_grad_batches,
         check_val_every_n_epoch=None,
         limit_val_batches=config.limit_val_batches,
         num_sanity_val_steps=0,
         gradient_clip_val=config.grad_clip,
         accumulate_grad_batches=config.accumulate_grad_batches,
         deterministic=config.deterministic,
-        log_every_n_steps=config.log_every,
+        log_every_n_steps=config.cadence.log_every,
         enable_progress_bar=live_bar,
         enable_model_summary=False,  # the one-line model summary above says what matters
         logger=[metrics, *build_loggers(config.loggers, run_dir, config.to_dict())] if is_rank_zero else metrics,

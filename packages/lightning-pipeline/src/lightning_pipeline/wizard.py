@@ -44,15 +44,20 @@ TOKENIZER_STRATEGIES = ("auto", "pretrained", "bpe", "character")
 QUICK_CHECK_SEQ_LEN = 32
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
-# Presets fill the main training fields; the advanced fields keep their values.
+# Presets fill the main training fields; warmup and the eval / checkpoint cadence are derived
+# from max_steps by TrainingConfig itself (the CLI's policy too), unless the user changes them.
 PRESETS: dict[str, dict[str, Any]] = {
-    "quick-check": {"max_steps": 30, "batch_size": 4, "seq_len": 64, "lr": 1e-3, "warmup_steps": 3,
-                    "eval_every": 10, "checkpoint_every": 10},
-    "small": {"max_steps": 1000, "batch_size": 16, "seq_len": 128, "lr": 3e-4, "warmup_steps": 100,
-              "eval_every": 100, "checkpoint_every": 100},
-    "full": {"max_steps": 5000, "batch_size": 32, "seq_len": 256, "lr": 3e-4, "warmup_steps": 200,
-             "eval_every": 250, "checkpoint_every": 250},
+    "quick-check": {"max_steps": 30, "batch_size": 4, "seq_len": 64, "lr": 1e-3},
+    "small": {"max_steps": 1000, "batch_size": 16, "seq_len": 128, "lr": 3e-4},
+    "full": {"max_steps": 5000, "batch_size": 32, "seq_len": 256, "lr": 3e-4},
 }
+# Advanced fields whose value TrainingConfig derives from max_steps when it is not set.
+WIZARD_DERIVED_FIELDS = ("warmup_steps", "eval_every", "checkpoint_every")
+
+
+def _derived_for(max_steps: int) -> dict[str, int]:
+    """What TrainingConfig derives for `max_steps` (the one place that policy lives)."""
+    return TrainingConfig(max_steps=max(1, int(max_steps or 1))).derived_defaults()
 PRESET_LABELS = {
     "quick-check": "Quick check (30 steps, CPU is fine)",
     "small": "Small (1,000 steps, a few minutes on a Colab GPU)",
@@ -357,7 +362,8 @@ class SetupWizard:
 
     # ------------------------------------------------------------------ step 4: training
     def _build_training_step(self, w: Any) -> None:
-        values = {**dataclasses.asdict(TrainingConfig(max_steps=1)), **self.state.training}
+        steps = int(self.state.training.get("max_steps") or 1)
+        values = {**dataclasses.asdict(TrainingConfig(max_steps=max(1, steps))), **self.state.training}
         self.preset = w.Dropdown(options=[(PRESET_LABELS[k], k) for k in PRESETS], value=self.state.preset,
                                  description="Preset", layout=w.Layout(width="520px"))
         self.fields: dict[str, Any] = {
@@ -381,6 +387,7 @@ class SetupWizard:
         }
         self.out = w.Text(value=self.state.out, description="Run folder", layout=w.Layout(width="520px"))
         self.preset.observe(lambda change: self.apply_preset(change["new"]), names="value")
+        self.fields["max_steps"].observe(self._steps_changed, names="value")
         self.advanced = w.Accordion(children=[w.VBox(list(self.advanced_fields.values()))])
         self.advanced.set_title(0, "Advanced")
         self.advanced.selected_index = None
@@ -390,8 +397,15 @@ class SetupWizard:
             self.training_error,
         ])
 
+    def _steps_changed(self, change: dict[str, Any]) -> None:
+        """Keep derived fields the user has not edited at TrainingConfig's value for the new step count."""
+        old, new = _derived_for(change["old"]), _derived_for(change["new"])
+        for key in WIZARD_DERIVED_FIELDS:
+            if self.advanced_fields[key].value == old[key]:
+                self.advanced_fields[key].value = new[key]
+
     def apply_preset(self, name: str) -> None:
-        """Fill the main fields (and the warmup / eval / checkpoint intervals) from a preset.
+        """Fill the main fields from a preset (warmup and cadence follow the step count).
 
         A preset's sequence length is cut to the model's `max_seq_len`, so picking "Small" for a
         model with a 64-token context gives a config that runs instead of an error on Next.
@@ -415,6 +429,10 @@ class SetupWizard:
     def _training_values(self) -> dict[str, Any]:
         values = {key: widget.value for key, widget in {**self.fields, **self.advanced_fields}.items()}
         values["grad_clip"] = float(values["grad_clip"]) or None
+        derived = _derived_for(values["max_steps"])
+        for key in WIZARD_DERIVED_FIELDS:  # left as derived: the config derives it, as the CLI's does
+            if values[key] == derived[key]:
+                del values[key]
         return values
 
     def _check_training(self) -> str | None:

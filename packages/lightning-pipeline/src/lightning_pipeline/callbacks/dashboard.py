@@ -43,32 +43,39 @@ def plot_curves(rows: list[dict[str, float]], path: str | os.PathLike[str] | Non
         pairs = [(r["step"], r[key]) for r in rows if key in r]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
+    def line(ax: Any, key: str, *style: str, **kwargs: Any) -> None:
+        xs, ys = series(key)
+        if len(xs) == 1 and not style:  # a line through one point draws nothing: show the point
+            kwargs.setdefault("marker", "o")
+        ax.plot(xs, ys, *style, **kwargs)
+
     lr_key = next((k for r in rows for k in r if k.startswith("lr")), None)
     fig = Figure(figsize=(10, 6.5), dpi=80)
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, 2)
     ax = axes[0][0]
-    ax.plot(*series("train_loss"), label="train loss", lw=1)
-    ax.plot(*series("val_loss"), "o-", label="val loss", ms=3)
+    line(ax, "train_loss", label="train loss", lw=1)
+    line(ax, "val_loss", "o-", label="val loss", ms=3)
     ax.set_title("loss")
     ax.legend(loc="upper right")
     ax = axes[0][1]
-    ax.plot(*series("val_perplexity"), "o-", color="tab:green", ms=3)
+    line(ax, "val_perplexity", "o-", color="tab:green", ms=3)
     ax.set_title("validation perplexity")
     ax.set_yscale("log")
     ax = axes[1][0]
     if lr_key:
-        ax.plot(*series(lr_key), color="tab:orange")
+        line(ax, lr_key, color="tab:orange")
     ax.set_title("learning rate")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))  # "3.0" + "1e-4" above, not "0.00030"
     ax = axes[1][1]
-    ax.plot(*series("tokens_per_s"), color="tab:purple")
+    line(ax, "tokens_per_s", color="tab:purple")
     ax.set_title("tokens / s")
     for row_axes in axes:
         for ax in row_axes:
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
     # fixed margins: tight_layout costs more than the rest of the drawing together
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.08, top=0.95, wspace=0.2, hspace=0.35)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.08, top=0.95, wspace=0.25, hspace=0.35)
     import io
 
     buffer = io.BytesIO()
