@@ -54,6 +54,25 @@ def test_every_field_has_a_flag_with_help_and_default():
         assert item.metadata.get("help") and "(default: " in by_dest[item.name].help
 
 
+@pytest.mark.parametrize("command", ["train", "resume"])
+def test_help_lists_every_flag_with_its_default(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args([command, "--help"])
+
+    text = " ".join(capsys.readouterr().out.split())  # unwrapped
+    assert exited.value.code == 0
+    assert "--max-steps" in text and "--no-packing" in text and "--logger NAMES" in text
+    assert "(default: 3)" in text  # --keep-last's, from the field
+
+
+def test_max_steps_and_max_epochs_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["train", "--max-steps", "2", "--max-epochs", "1"])
+
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1  # one line
+
+
 def test_flags_parse_types_none_booleans_lists_and_aliases():
     config = _train_args(
         "--model", "m", "--max-epochs", "2", "--grad-clip", "none", "--no-packing", "--no-causal-repair",

@@ -71,14 +71,16 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, *, exclude: Ite
         kinds, optional = _parts(hints[item.name])
         default = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
         help_text = str(item.metadata.get("help", "")).replace("%", "%%")
-        shown = "derived" if default is None and "derived" in help_text else default
+        shown = ("derived" if "derived" in help_text else "none") if default in (None, "", [], {}) else default
         kwargs: dict[str, Any] = {"dest": item.name, "default": argparse.SUPPRESS,
                                   "help": f"{help_text} (default: {shown})" if help_text else f"default: {shown}"}
         names = [flag_name(item), *item.metadata.get("aliases", ())]
         target = parser
         if "group" in item.metadata:
             group_name = item.metadata["group"]
-            target = groups.setdefault(group_name, parser.add_mutually_exclusive_group())
+            if group_name not in groups:
+                groups[group_name] = parser.add_mutually_exclusive_group()
+            target = groups[group_name]
         if kinds == [bool]:
             kwargs["action"] = argparse.BooleanOptionalAction
             target.add_argument(*names, **kwargs)
