@@ -19,17 +19,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 DECLARED = re.compile(r"""add_argument\(\s*(?:"-\w",\s*)?["'](--[a-z][a-z0-9-]*)["']""")
-# Scripts with their own flags: the exported bundle's inference.py, benchmarks, the notebook build.
+# Scripts with their own flags: the exported bundle's inference.py, benchmarks, the notebook build, tools.
 SCRIPTS = [
     ROOT / "packages/model-export/src/model_export/bundle_inference.py",
     *ROOT.glob("packages/*/benchmarks/*.py"),
     ROOT / "notebook_tests/notebook_build.py",
+    *ROOT.glob("tools/*.py"),
 ]
 # Flags of other people's tools that our docs quote, each with the tool that owns it.
 FOREIGN = {
     "--strict": "twine check --strict (also model-adapter validate --strict)",
     "--dry-run": "pip install --dry-run",
     "--report": "pip install --report",
+    "--index-url": "pip install --index-url (the CPU torch wheels)",
+    "--extra-index-url": "pip install --extra-index-url (the local package index)",
+    "--builtin-schema": "check-jsonschema --builtin-schema",
 }
 
 
