@@ -24,14 +24,42 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def test_txt_file_gives_one_row_per_nonblank_line(tmp_path: Path) -> None:
+def test_txt_file_gives_one_row_per_nonblank_line_when_split_by_line(tmp_path: Path) -> None:
     path = tmp_path / "poem.txt"
     path.write_text("first line\n\n   \nsecond line\nthird\n", encoding="utf-8")
 
-    dataset = load_text_dataset(path)
+    dataset = load_text_dataset(path, document_split="line")
 
     assert dataset.column_names == ["text"]
     assert dataset["text"] == ["first line", "second line", "third"]
+
+
+def test_txt_file_is_split_into_paragraphs_that_keep_their_newlines_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "play.txt"
+    path.write_text("ROMEO:\nBut soft!\n\n\nJULIET:\nAy me!\n  \n\nNURSE:\nAnon!\n", encoding="utf-8")
+
+    dataset = load_text_dataset(path)
+
+    assert dataset["text"] == ["ROMEO:\nBut soft!", "JULIET:\nAy me!", "NURSE:\nAnon!"]
+
+
+def test_txt_file_as_one_document_per_file(tmp_path: Path) -> None:
+    folder = tmp_path / "books"
+    folder.mkdir()
+    (folder / "a.txt").write_text("one\n\ntwo\n", encoding="utf-8")
+    (folder / "b.txt").write_text("three\n", encoding="utf-8")
+
+    dataset = load_text_dataset(folder, document_split="file")
+
+    assert dataset["text"] == ["one\n\ntwo\n", "three\n"]
+
+
+def test_unknown_document_split_is_refused_with_the_choices(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("text\n", encoding="utf-8")
+
+    with pytest.raises(DataSourceError, match="paragraph, file, line"):
+        load_text_dataset(path, document_split="sentence")
 
 
 def test_csv_single_string_column_is_detected(tmp_path: Path) -> None:
@@ -192,7 +220,7 @@ def test_upload_source_reads_the_uploaded_files(tmp_path: Path) -> None:
     with colab.use_backend(fake):
         dataset = load_text_dataset("upload", cache_dir=tmp_path / "cache")
 
-    assert dataset["text"] == ["uploaded line one", "uploaded line two"]
+    assert dataset["text"] == ["uploaded line one\nuploaded line two"]  # one paragraph
     assert (tmp_path / "cache" / "uploads" / "notes.txt").is_file()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
@@ -180,29 +182,86 @@ def test_validation_loader_is_in_order_and_complete() -> None:
 def test_tokenization_is_cached_on_disk_and_reused(tmp_path: Path) -> None:
     dataset = sentences(120)
     first = make(dataset, cache_dir=tmp_path)
-    cached = sorted(tmp_path.glob("tokenized-*.arrow"))
-    assert len(cached) == 1
-    stamp = cached[0].stat().st_mtime_ns
+    stores = sorted(tmp_path.glob("tokens-*/tokens.bin"))
+    assert len(stores) == 1
+    stamp = stores[0].stat().st_mtime_ns
 
     second = make(dataset, cache_dir=tmp_path)
     other_tokenizer = make(dataset, word_tokenizer(pad_is_eos=True), cache_dir=tmp_path)
 
-    assert cached[0].stat().st_mtime_ns == stamp  # read, not rewritten
+    assert stores[0].stat().st_mtime_ns == stamp  # read, not rewritten
     assert torch.equal(all_rows(first), all_rows(second))
-    assert len(list(tmp_path.glob("tokenized-*.arrow"))) == 2  # a different tokenizer, a new cache
+    assert len(list(tmp_path.glob("tokens-*/tokens.bin"))) == 2  # a different tokenizer, a new store
     assert not torch.equal(all_rows(first), all_rows(other_tokenizer))
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary folder left behind
 
 
 def test_prepare_data_fills_the_cache_that_setup_reads(tmp_path: Path) -> None:
     module = AdaptiveTokenizerDataModule(word_tokenizer(), sentences(80), seq_len=16, batch_size=4, cache_dir=tmp_path)
 
     module.prepare_data()  # Lightning: one process only
-    (cached,) = tmp_path.glob("tokenized-*.arrow")
+    (cached,) = tmp_path.glob("tokens-*/tokens.bin")
     stamp = cached.stat().st_mtime_ns
     module.setup("fit")  # every process
 
     assert cached.stat().st_mtime_ns == stamp
     assert module.num_train_tokens > 0
+
+
+def test_token_store_is_a_flat_uint16_file_with_a_sidecar(tmp_path: Path) -> None:
+    tokenizer = word_tokenizer()
+    dataset = sentences(50)
+    module = make(dataset, tokenizer, cache_dir=tmp_path, val_fraction=0.0)
+    (store,) = tmp_path.glob("tokens-*")
+    meta = json.loads((store / "meta.json").read_text())
+
+    expected = []
+    for text in dataset["text"]:
+        expected += [*tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+    on_disk = np.fromfile(store / "tokens.bin", dtype=np.uint16)
+    ends = np.fromfile(store / "documents.bin", dtype=np.int64)
+
+    assert meta["dtype"] == "uint16" and meta["num_tokens"] == len(expected) == on_disk.size
+    assert on_disk.tolist() == expected
+    assert meta["num_documents"] == 50 == ends.size and int(ends[-1]) == len(expected)
+    assert meta["max_id"] == max(expected) and meta["tokenizer_fingerprint"] and meta["source_fingerprint"]
+    assert isinstance(module.store.tokens, np.memmap)  # training reads the file, not a copy
+
+
+def test_large_vocabularies_are_stored_as_uint32() -> None:
+    from lightning_pipeline.token_store import token_dtype
+
+    assert token_dtype(65_536) == np.uint16
+    assert token_dtype(65_537) == np.uint32
+
+
+def test_dataset_items_survive_pickling_for_worker_processes(tmp_path: Path) -> None:
+    import pickle
+
+    module = make(sentences(100), cache_dir=tmp_path)
+    data = module.train_data
+
+    copy = pickle.loads(pickle.dumps(data))
+
+    assert len(pickle.dumps(data.store)) < 2000  # the path travels, not the tokens
+    assert torch.equal(copy[3]["input_ids"], data[3]["input_ids"])
+
+
+def test_streamed_dataset_gives_the_same_rows_as_the_arrow_one(tmp_path: Path) -> None:
+    dataset = sentences(120)
+    arrow = make(dataset, cache_dir=tmp_path / "a")
+    streamed = make(dataset.to_iterable_dataset(num_shards=3), cache_dir=tmp_path / "b")
+
+    assert torch.equal(all_rows(arrow), all_rows(streamed))
+
+
+def test_workers_read_the_memory_map(tmp_path: Path) -> None:
+    module = make(sentences(100), cache_dir=tmp_path, num_workers=2, val_fraction=0.0)
+    single = make(sentences(100), cache_dir=tmp_path, num_workers=0, val_fraction=0.0)
+
+    loader, reference = module.train_dataloader(), single.train_dataloader()
+
+    assert [b["input_ids"].tolist() for b in loader] == [b["input_ids"].tolist() for b in reference]
 
 
 def test_stats_are_plain_json_values() -> None:

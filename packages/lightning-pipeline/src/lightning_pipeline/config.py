@@ -19,6 +19,7 @@ from typing import Any, Literal, NamedTuple, cast
 from lightning_pipeline.errors import ConfigError
 
 SCHEDULES = ("cosine", "linear", "constant")
+DOCUMENT_SPLITS = ("paragraph", "file", "line")
 PRECISIONS = ("auto", "32", "32-true", "bf16-mixed", "16-mixed", "bf16-true")
 TOKENIZER_STRATEGIES = ("auto", "pretrained", "bpe", "character", "upload")
 LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
@@ -79,6 +80,11 @@ class TrainingConfig:
     out: str = _field("runs/run", "the run folder (created; resumed when it holds the same run)")
     model_name: str | None = _field(None, "class name in model.py when it defines several models")
     text_column: str | None = _field(None, "the dataset column holding the text (found automatically when unique)")
+    document_split: str = _field(
+        "paragraph", "how plain text is cut into documents, each ending with end-of-text: paragraph "
+        "(blocks separated by an empty line, newlines inside kept), file (each file whole) or line",
+        choices=DOCUMENT_SPLITS,
+    )
     data_config_name: str | None = _field(None, "Hugging Face dataset configuration name", aliases=["--data-config"])
     tokenizer: str | list[str] | None = field(default=None, metadata=_meta(
         "your own tokenizer: a save_pretrained folder, a tokenizer.json, or vocab.json merges.txt",
@@ -192,6 +198,10 @@ class TrainingConfig:
         """Reject values that would fail (or silently misbehave) later, with the fix in the message."""
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule={self.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}.")
+        if self.document_split not in DOCUMENT_SPLITS:
+            raise ConfigError(
+                f"document_split={self.document_split!r} is unknown; use one of {', '.join(DOCUMENT_SPLITS)}."
+            )
         if self.precision not in PRECISIONS:
             raise ConfigError(f"precision={self.precision!r} is unknown; use one of {', '.join(PRECISIONS)}.")
         if self.tokenizer_strategy not in TOKENIZER_STRATEGIES:
@@ -265,7 +275,7 @@ class TrainingConfig:
 
     def resume_key(self) -> dict[str, Any]:
         """The fields that must match for a run folder to be resumed with this config."""
-        keys = ("model_name", "data", "text_column", "data_config_name", "seq_len", "batch_size",
+        keys = ("model_name", "data", "text_column", "document_split", "data_config_name", "seq_len", "batch_size",
                 "val_fraction", "packing", "seed", "accumulate_grad_batches")
         return {k: getattr(self, k) for k in keys}
 

@@ -5,7 +5,7 @@ Sources, in the order they are recognised:
 * a `datasets.Dataset` (its text column is chosen as below);
 * ``"example"``: the built-in example text (`example_data`), no network;
 * ``"upload"``: Colab's upload widget (`colab.upload_files`), then the uploaded files;
-* an existing local path: a ``.txt`` file (one row per line), ``.csv``, ``.jsonl``/``.json``,
+* an existing local path: a ``.txt`` file (one row per document, see below), ``.csv``, ``.jsonl``/``.json``,
   ``.parquet``; a folder of ``.txt`` files; a folder written by `Dataset.save_to_disk`; any other
   folder goes to `datasets.load_dataset(folder)` (the same code path as a Hub repository
   without a loading script);
@@ -13,6 +13,13 @@ Sources, in the order they are recognised:
   file;
 * otherwise a Hugging Face Hub dataset name: `datasets.load_dataset(name, config_name,
   split=split)`.
+
+Plain text (``.txt`` files and folders of them) is cut into documents by `document_split`:
+``"paragraph"`` (default: blocks separated by an empty line, the newlines inside kept),
+``"file"`` (each file is one document; it is read whole, so prefer paragraphs for huge files)
+or ``"line"`` (one document per line, the newline dropped). Each document ends with the
+end-of-text token when it is tokenized, so the split decides where the model learns to stop.
+Rows of other formats (csv, json, parquet, Hub datasets) are documents as they are.
 
 The text column is the one named by `text_column`, else "text", else "content", else the only
 string column. Rows whose text is missing or blank are dropped: they carry no tokens.
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +53,8 @@ FILE_BUILDERS = {
     ".json": "json",
     ".parquet": "parquet",
 }
+# --document-split -> the `text` builder's `sample_by`
+DOCUMENT_SPLITS = {"paragraph": "paragraph", "file": "document", "line": "line"}
 
 
 def load_text_dataset(
@@ -54,6 +64,7 @@ def load_text_dataset(
     text_column: str | None = None,
     config_name: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    document_split: str = "paragraph",
 ) -> datasets.Dataset:
     """Load `source` as a `datasets.Dataset` with exactly one column, "text".
 
@@ -64,6 +75,10 @@ def load_text_dataset(
     """
     import datasets
 
+    if document_split not in DOCUMENT_SPLITS:
+        raise DataSourceError(
+            f"document_split={document_split!r} is unknown: use one of {', '.join(DOCUMENT_SPLITS)}"
+        )
     cache = str(cache_dir) if cache_dir is not None else None
     if isinstance(source, datasets.Dataset):
         dataset, origin = source, "the given Dataset"
@@ -72,12 +87,15 @@ def load_text_dataset(
             f"got a DatasetDict with splits {sorted(source)}: pass one split, e.g. dataset[{split!r}]"
         )
     else:
-        dataset, origin = _load_source(source, split=split, config_name=config_name, cache_dir=cache)
+        dataset, origin = _load_source(
+            source, split=split, config_name=config_name, cache_dir=cache, document_split=document_split
+        )
     return _normalise(dataset, text_column=text_column, origin=origin)
 
 
 def _load_source(
-    source: str | os.PathLike[str], *, split: str, config_name: str | None, cache_dir: str | None
+    source: str | os.PathLike[str], *, split: str, config_name: str | None, cache_dir: str | None,
+    document_split: str = "paragraph",
 ) -> tuple[datasets.Dataset, str]:
     from lightning_pipeline.example_data import EXAMPLE_SOURCE_NAME, example_dataset
 
@@ -89,10 +107,11 @@ def _load_source(
 
         destination = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="lp-upload-"))
         paths = colab.upload_files(destination / "uploads")
-        return _load_files(paths, split="train", cache_dir=cache_dir), ", ".join(p.name for p in paths)
+        return _load_files(paths, split="train", cache_dir=cache_dir, document_split=document_split), ", ".join(p.name for p in paths)
     path = Path(text).expanduser()
     if path.exists():
-        return _load_path(path, split=split, config_name=config_name, cache_dir=cache_dir), str(path)
+        loaded = _load_path(path, split=split, config_name=config_name, cache_dir=cache_dir, document_split=document_split)
+        return loaded, str(path)
     if _looks_like_path(text):
         raise DataSourceError(
             f"data file not found: {text} (check the path, or pass 'example' for the built-in data)"
@@ -110,11 +129,13 @@ def _looks_like_path(text: str) -> bool:
     )
 
 
-def _load_path(path: Path, *, split: str, config_name: str | None, cache_dir: str | None) -> datasets.Dataset:
+def _load_path(
+    path: Path, *, split: str, config_name: str | None, cache_dir: str | None, document_split: str = "paragraph"
+) -> datasets.Dataset:
     import datasets
 
     if path.is_file():
-        return _load_files([path], split="train", cache_dir=cache_dir)
+        return _load_files([path], split="train", cache_dir=cache_dir, document_split=document_split)
     if (path / "state.json").exists() and (path / "dataset_info.json").exists():
         loaded = datasets.load_from_disk(str(path))
         if isinstance(loaded, datasets.DatasetDict):
@@ -125,7 +146,7 @@ def _load_path(path: Path, *, split: str, config_name: str | None, cache_dir: st
     texts = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".txt", ".text"))
     others = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FILE_BUILDERS]
     if texts and len(texts) == len(others):
-        return _load_files(texts, split="train", cache_dir=cache_dir)
+        return _load_files(texts, split="train", cache_dir=cache_dir, document_split=document_split)
     if not others and not any(p.is_dir() for p in path.iterdir()):
         raise EmptyDatasetError(
             f"{path} holds no data files (.txt, .csv, .jsonl, .parquet): add some or point at another folder"
@@ -134,7 +155,9 @@ def _load_path(path: Path, *, split: str, config_name: str | None, cache_dir: st
     return _load_hub(str(path), split=split, config_name=config_name, cache_dir=cache_dir)
 
 
-def _load_files(paths: list[Path], *, split: str, cache_dir: str | None) -> datasets.Dataset:
+def _load_files(
+    paths: list[Path], *, split: str, cache_dir: str | None, document_split: str = "paragraph"
+) -> datasets.Dataset:
     import datasets
 
     suffixes = {p.suffix.lower() for p in paths}
@@ -152,6 +175,8 @@ def _load_files(paths: list[Path], *, split: str, cache_dir: str | None) -> data
     kwargs: dict[str, Any] = {}
     if suffixes == {".tsv"}:
         kwargs["sep"] = "\t"
+    if builder == "text":
+        kwargs["sample_by"] = DOCUMENT_SPLITS[document_split]
     for path in paths:
         if path.stat().st_size == 0:
             raise EmptyDatasetError(f"data file is empty: {path} (pick a file that holds text)")
@@ -172,7 +197,18 @@ def _load_files(paths: list[Path], *, split: str, cache_dir: str | None) -> data
         raise DataSourceError(
             f"could not read {', '.join(str(p) for p in paths)} as {builder}: {_first_line(cause)}"
         ) from error
+    if builder == "text" and document_split == "paragraph":
+        # The builder splits on "\n\n" exactly: a third newline, or a line of spaces next to the
+        # separator, would start or end a paragraph with blank lines that carry no text.
+        loaded = loaded.map(_strip_blank_edges, batched=True, desc="Trimming paragraphs")
     return loaded
+
+
+_BLANK_EDGES = re.compile(r"\A(?:[ \t\r]*\n)+|(?:\n[ \t\r]*)+\Z")
+
+
+def _strip_blank_edges(batch: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {TEXT_COLUMN: [_BLANK_EDGES.sub("", text) for text in batch[TEXT_COLUMN]]}
 
 
 def _load_hub(name: str, *, split: str, config_name: str | None, cache_dir: str | None) -> datasets.Dataset:

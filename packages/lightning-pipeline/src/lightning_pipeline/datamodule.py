@@ -1,12 +1,16 @@
 """`AdaptiveTokenizerDataModule`: text dataset + tokenizer -> batches for causal-LM training.
 
-Steps (all in `setup`, idempotent):
+Steps (all in `prepare_data` / `setup`, idempotent):
 
-1. tokenize with `Dataset.map(batched=True)`; the result is cached on disk (in `cache_dir`, or
-   next to the dataset's own Arrow files), so a second run does not tokenize again;
-2. arrange the tokens into rows of `seq_len`: packed blocks (default; each document ends with
-   the eos id) or one padded row per document piece (`packing=False`);
-3. split the rows into train / validation with a permutation seeded by `seed`;
+1. tokenize once into a token store (`token_store`): flat uint16/uint32 id files on disk, written
+   batch by batch by the tokenizers backend on all cores, in `cache_dir` (the run folder's
+   cache) keyed by the text's and the tokenizer's fingerprints, so a second run (or a resume,
+   or another DDP rank) maps the same files instead of tokenizing again; a streamed
+   (`IterableDataset`) source is written the same way;
+2. arrange the tokens into rows of `seq_len`, sliced out of the memory map on the fly: packed
+   blocks (default; each document ends with the eos id) or one padded row per document piece
+   (`packing=False`); memory holds the row numbers only, never the tokens;
+3. split the rows into train / validation with a permutation seeded by `seed` (no second pass);
 4. check the vocabulary contract: every id (pad included) is below `model_vocab_size`, so a
    mismatch is a one-line `VocabSizeMismatchError` here, not a CUDA device-side assert later.
 
@@ -26,6 +30,9 @@ import hashlib
 import logging
 import math
 import os
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,43 +42,90 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from lightning_pipeline.errors import DataModuleError, EmptyDatasetError, VocabSizeMismatchError
-from lightning_pipeline.packing import IGNORE_INDEX, pack_blocks, pad_documents
+from lightning_pipeline.packing import IGNORE_INDEX, document_pieces
 from lightning_pipeline.resumable_loader import ResumableDataLoader
+from lightning_pipeline.token_store import (
+    TokenStore,
+    dataset_text_bytes,
+    text_batches,
+    write_token_store,
+)
 
 if TYPE_CHECKING:
     import datasets
 
 logger = logging.getLogger(__name__)
 
-_CACHE_FORMAT = "v1"
+_CACHE_FORMAT = "v2"  # v2: token store files (v1 was an Arrow cache)
 
 
-class TokenBlockDataset(Dataset[dict[str, torch.Tensor]]):
-    """Rows of token ids and their attention mask; `labels` are derived per item.
+class TokenWindowDataset(Dataset[dict[str, torch.Tensor]]):
+    """Rows of `seq_len` token ids sliced on the fly out of a memory-mapped `TokenStore`.
 
-    The rows may be stored in a compact dtype (int32 ids, int8 mask): items are int64.
+    `rows` are the row numbers this dataset serves (its share of the train/validation split).
+    Packed layout (`pieces=None`): row r is tokens[r*seq_len : (r+1)*seq_len], the last one
+    padded. Padded layout: `pieces = (starts, lengths)` gives each row's document piece. Items
+    are int64 tensors; memory is the row index only (8 bytes per row), never the tokens.
     """
 
-    def __init__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> None:
-        if input_ids.shape != attention_mask.shape or input_ids.dim() != 2:
-            raise ValueError("input_ids and attention_mask must be 2-D tensors of the same shape")
-        self.input_ids = input_ids
-        self.attention_mask = attention_mask
+    def __init__(
+        self,
+        store: TokenStore,
+        rows: np.ndarray,
+        *,
+        seq_len: int,
+        pad_id: int,
+        pieces: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        self.store = store
+        self.rows = np.asarray(rows, dtype=np.int64)
+        self.seq_len = int(seq_len)
+        self.pad_id = int(pad_id)
+        self.pieces = pieces
 
     def __len__(self) -> int:
-        return self.input_ids.shape[0]
+        return int(self.rows.size)
+
+    def _span(self, row: int) -> tuple[int, int]:
+        if self.pieces is None:
+            start = row * self.seq_len
+            return start, min(self.seq_len, len(self.store) - start)
+        return int(self.pieces[0][row]), int(self.pieces[1][row])
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        input_ids = self.input_ids[index].long()  # stored compactly, served as int64
-        attention_mask = self.attention_mask[index].long()
+        start, length = self._span(int(self.rows[index]))
+        input_ids = torch.full((self.seq_len,), self.pad_id, dtype=torch.int64)
+        input_ids[:length] = torch.from_numpy(self.store.tokens[start : start + length].astype(np.int64))
+        attention_mask = torch.zeros(self.seq_len, dtype=torch.int64)
+        attention_mask[:length] = 1
         labels = input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX)
         return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
     def real_tokens(self) -> int:
-        return int(self.attention_mask.sum(dtype=torch.int64))
+        if self.pieces is not None:
+            return int(self.pieces[1][self.rows].sum(dtype=np.int64))
+        total = len(self) * self.seq_len
+        last = -(-len(self.store) // self.seq_len) - 1
+        if self.rows.size and int(self.rows[-1]) == last:  # rows are sorted: the partial row is last
+            total -= self.seq_len - (len(self.store) - last * self.seq_len)
+        return total
 
     def positions(self) -> int:
-        return int(self.attention_mask.numel())
+        return len(self) * self.seq_len
+
+    # Whole-dataset views, for inspection and tests on small data (they load every row).
+    @property
+    def input_ids(self) -> torch.Tensor:
+        return self._stack("input_ids")
+
+    @property
+    def attention_mask(self) -> torch.Tensor:
+        return self._stack("attention_mask")
+
+    def _stack(self, key: str) -> torch.Tensor:
+        if not len(self):
+            return torch.zeros((0, self.seq_len), dtype=torch.int64)
+        return torch.stack([self[i][key] for i in range(len(self))])
 
 
 class AdaptiveTokenizerDataModule(pl.LightningDataModule):
@@ -89,7 +143,7 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
     def __init__(
         self,
         tokenizer: Any,
-        dataset: datasets.Dataset,
+        dataset: datasets.Dataset | datasets.IterableDataset,
         *,
         seq_len: int,
         batch_size: int,
@@ -99,6 +153,8 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         cache_dir: str | os.PathLike[str] | None = None,
         model_vocab_size: int | None = None,
+        source_fingerprint: str | None = None,
+        progress: bool = True,
     ) -> None:
         super().__init__()
         if seq_len < 2:
@@ -107,7 +163,8 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
             raise DataModuleError(f"batch_size must be at least 1 (got {batch_size})")
         if not 0.0 <= val_fraction < 1.0:
             raise DataModuleError(f"val_fraction must be in [0, 1) (got {val_fraction}): e.g. 0.1")
-        if "text" not in dataset.column_names:
+        columns = getattr(dataset, "column_names", None)  # None for a streamed dataset of unknown shape
+        if columns is not None and "text" not in columns:
             raise DataModuleError(
                 "the dataset has no 'text' column: load it with load_text_dataset(...) first"
             )
@@ -121,8 +178,12 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         self.num_workers = int(num_workers)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.model_vocab_size = model_vocab_size
-        self.train_data: TokenBlockDataset | None = None
-        self.val_data: TokenBlockDataset | None = None
+        self.source_fingerprint = source_fingerprint
+        self.progress = bool(progress)
+        self.store: TokenStore | None = None
+        self._scratch: Path | None = None
+        self.train_data: TokenWindowDataset | None = None
+        self.val_data: TokenWindowDataset | None = None
         self._num_documents = 0
 
     # ------------------------------------------------------------------ token ids
@@ -145,87 +206,102 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         extra = f"{self.eos_token_id}|{_CACHE_FORMAT}"
         return hashlib.sha256((description + extra).encode()).hexdigest()[:16]
 
-    def _tokenize(self) -> datasets.Dataset:
-        tokenizer = self.tokenizer
-        eos = self.eos_token_id
-        if eos is None:
+    def _source_fingerprint(self) -> str:
+        """What identifies the text: the Arrow dataset's fingerprint, or (streamed) its origin."""
+        if self.source_fingerprint is not None:
+            return self.source_fingerprint
+        fingerprint = getattr(self.dataset, "_fingerprint", None)
+        if fingerprint is None:  # an IterableDataset: its builder, config and split name it
+            info = getattr(self.dataset, "info", None)
+            fingerprint = repr(
+                (getattr(info, "builder_name", None), getattr(info, "config_name", None),
+                 getattr(info, "version", None), str(getattr(self.dataset, "split", None)))
+            )
+        return hashlib.sha256(str(fingerprint).encode()).hexdigest()[:16]
+
+    def _vocab_bound(self) -> int:
+        """The largest id + 1 the token file must hold (decides uint16 or uint32)."""
+        size = len(self.tokenizer) if hasattr(self.tokenizer, "__len__") else 2**32
+        return max(int(size), self.pad_token_id + 1, int(self.model_vocab_size or 0))
+
+    def store_path(self) -> Path:
+        """The token store's folder: one per (text, tokenizer), inside `cache_dir`."""
+        if self.cache_dir is None:
+            if self._scratch is None:  # no cache folder named: a private one, removed with the module
+                self._scratch = Path(tempfile.mkdtemp(prefix="lp-tokens-"))
+                weakref.finalize(self, shutil.rmtree, self._scratch, True)
+            root = self._scratch
+        else:
+            root = self.cache_dir
+        return root / f"tokens-{self._source_fingerprint()}-{self._tokenizer_fingerprint()}"
+
+    def _build_store(self) -> TokenStore:
+        path = self.store_path()
+        if TokenStore.exists(path):
+            return TokenStore.open(path)
+        if self.eos_token_id is None:
             logger.warning("The tokenizer has no eos token: documents are joined without a separator")
-
-        def encode(batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
-            ids = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
-            if eos is not None:
-                ids = [[*row, eos] for row in ids]
-            return {"input_ids": ids}
-
-        kwargs: dict[str, Any] = {}
-        if self.cache_dir is not None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            key = f"{self.dataset._fingerprint}-{self._tokenizer_fingerprint()}"
-            kwargs["cache_file_name"] = str(self.cache_dir / f"tokenized-{key}.arrow")
-        return self.dataset.map(
-            encode,
-            batched=True,
-            remove_columns=self.dataset.column_names,
-            load_from_cache_file=True,
-            desc="Tokenizing",
-            **kwargs,
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_token_store(
+            path, text_batches(self.dataset), self.tokenizer,
+            vocab_size=self._vocab_bound(), eos_token_id=self.eos_token_id,
+            tokenizer_fingerprint=self._tokenizer_fingerprint(),
+            source_fingerprint=self._source_fingerprint(),
+            total_bytes=dataset_text_bytes(self.dataset), progress=self.progress,
         )
 
     # ------------------------------------------------------------------ Lightning hooks
     def prepare_data(self) -> None:
-        """Tokenize once into the on-disk cache (Lightning runs this on one process only, so
-        several DDP ranks never write the same cache file); `setup` then reads the cache."""
-        if self.cache_dir is not None:
-            self._tokenize()
+        """Tokenize once into the token store (Lightning runs this on one process per node, so
+        DDP ranks never write the same files; the others wait at Lightning's barrier and
+        `setup` then maps the finished store)."""
+        self._build_store()
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_data is not None:
             return
-        import pyarrow.compute as pc
-
-        tokenized = self._tokenize()
-        column = tokenized.data.column("input_ids")
-        lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
-        tokens = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.int64)
-        self._num_documents = int((lengths > 0).sum())
-        if tokens.size == 0:
+        store = self._build_store()  # opens the store prepare_data wrote; builds it if none did
+        self.store = store
+        self._num_documents = store.info.num_documents
+        if store.info.num_tokens == 0:
             raise EmptyDatasetError("the tokenizer produced no tokens from this data: check the text column")
-        self._check_vocab(tokens)
+        self._check_vocab(store.info.min_id, store.info.max_id)
+        pieces = None
         if self.packing:
-            input_ids, attention_mask = pack_blocks(tokens, self.seq_len, self.pad_token_id)
+            rows = -(-store.info.num_tokens // self.seq_len)
         else:
-            input_ids, attention_mask = pad_documents(tokens, lengths, self.seq_len, self.pad_token_id)
+            pieces = document_pieces(store.document_lengths(), self.seq_len)
+            rows = int(pieces[0].size)
 
-        rows = input_ids.shape[0]
         num_val = math.ceil(rows * self.val_fraction) if self.val_fraction > 0 else 0
         if num_val and rows - num_val < 1:
             raise DataModuleError(
                 f"only {rows} row(s) of {self.seq_len} tokens: too little data for a validation split; "
                 "use more text, a smaller seq_len, or val_fraction=0"
             )
+        # Rows, not documents, are split: a permutation of the row numbers seeded by `seed`
+        # (no second pass over the text, and the same split as long as seed and data are the same).
         order = np.random.default_rng(self.seed).permutation(rows)
         val_rows, train_rows = np.sort(order[:num_val]), np.sort(order[num_val:])
-        compact = np.int32 if max(int(tokens.max()), self.pad_token_id) < 2**31 else np.int64
-        ids = torch.from_numpy(input_ids.astype(compact))
-        mask = torch.from_numpy(attention_mask.astype(np.int8))
-        self.train_data = TokenBlockDataset(ids[train_rows], mask[train_rows])
-        self.val_data = TokenBlockDataset(ids[val_rows], mask[val_rows]) if num_val else None
+        del order
+        window = {"seq_len": self.seq_len, "pad_id": self.pad_token_id, "pieces": pieces}
+        self.train_data = TokenWindowDataset(store, train_rows, **window)
+        self.val_data = TokenWindowDataset(store, val_rows, **window) if num_val else None
         logger.info(
             "Data: %d documents, %d tokens -> %d train / %d val rows of %d (%s, %.1f%% real tokens)",
-            self._num_documents, tokens.size, len(self.train_data), num_val, self.seq_len,
+            self._num_documents, store.info.num_tokens, len(self.train_data), num_val, self.seq_len,
             "packed" if self.packing else "padded", 100 * self.real_token_fraction(),
         )
 
-    def _check_vocab(self, tokens: np.ndarray) -> None:
+    def _check_vocab(self, smallest: int, largest: int) -> None:
         if self.model_vocab_size is None:
             return
         vocab = int(self.model_vocab_size)
-        largest = int(tokens.max())
         fix = (
             f"build the tokenizer for the model's vocabulary "
             f"(AdaptiveTokenizer.load_or_create({vocab}, ...)) or load a model with a larger vocab_size"
         )
-        if largest >= vocab or int(tokens.min()) < 0:
+        if largest >= vocab or smallest < 0:
             raise VocabSizeMismatchError(
                 f"the tokenizer produced token id {largest} but the model's vocab_size is {vocab} "
                 f"(ids must be 0..{vocab - 1}): {fix}"
@@ -260,7 +336,7 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
             self.val_data, batch_size=self.batch_size, shuffle=False, num_workers=self.num_workers
         )
 
-    def _require(self, data: TokenBlockDataset | None, name: str) -> TokenBlockDataset:
+    def _require(self, data: TokenWindowDataset | None, name: str) -> TokenWindowDataset:
         if data is None:
             raise DataModuleError(f"call setup() before asking for the {name} dataloader")
         return data

@@ -1,11 +1,14 @@
-"""Arrange tokenized documents into fixed-length rows: packed blocks or padded rows.
+"""How the token stream is arranged into fixed-length rows: packed blocks or padded documents.
 
 Packing concatenates every document (each followed by the end-of-sequence id) into one stream
-and cuts it into blocks of `seq_len`: nearly every position is a real token. Padding gives each
-document its own rows (documents longer than `seq_len` are split, never truncated) and fills
-the rest with the pad id: on short lines most positions are padding, which the loss ignores but
-the model still computes. Both return `(input_ids, attention_mask)` as int64 arrays of shape
-`(rows, seq_len)`; attention_mask is 1 on real tokens.
+and cuts it into blocks of `seq_len`: nearly every position is a real token. The token store
+already holds that stream, so packed row r is simply tokens[r*seq_len : (r+1)*seq_len] (the
+last one padded) and needs no table at all.
+
+Padding gives each document its own rows (documents longer than `seq_len` are split, never
+truncated) and fills the rest with the pad id: on short lines most positions are padding, which
+the loss ignores but the model still computes. `document_pieces` computes where each such row
+starts in the stream and how many real tokens it holds.
 """
 
 from __future__ import annotations
@@ -16,43 +19,24 @@ import numpy as np
 IGNORE_INDEX = -100
 
 
-def pack_blocks(tokens: np.ndarray, seq_len: int, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the token stream `tokens` (1-D) into blocks of `seq_len`.
+def document_pieces(lengths: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, lengths) of the padded rows: one or more rows per document of `lengths`.
 
-    The last, partial block is kept and padded so that no token is lost (a tiny corpus still
-    gives one block); it is the only block with padding.
+    A document of n tokens takes ceil(n / seq_len) rows, each starting a new piece; empty
+    documents take none. Starts are offsets into the concatenated stream (int64), lengths are
+    the real tokens of each row (int32, 1..seq_len).
     """
     if seq_len < 1:
         raise ValueError("seq_len must be at least 1")
-    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
-    rows = -(-tokens.size // seq_len)  # ceil
-    input_ids = np.full(rows * seq_len, pad_id, dtype=np.int64)
-    attention_mask = np.zeros(rows * seq_len, dtype=np.int64)
-    input_ids[: tokens.size] = tokens
-    attention_mask[: tokens.size] = 1
-    return input_ids.reshape(rows, seq_len), attention_mask.reshape(rows, seq_len)
-
-
-def pad_documents(
-    tokens: np.ndarray, lengths: np.ndarray, seq_len: int, pad_id: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One or more rows per document: `tokens` is the concatenation, `lengths` each one's size.
-
-    A document of n tokens takes ceil(n / seq_len) rows; each row starts a new document piece.
-    """
-    if seq_len < 1:
-        raise ValueError("seq_len must be at least 1")
-    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
     lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
-    lengths = lengths[lengths > 0]
+    doc_starts = np.cumsum(lengths) - lengths
+    keep = lengths > 0
+    lengths, doc_starts = lengths[keep], doc_starts[keep]
     rows_per_doc = -(-lengths // seq_len)
     rows = int(rows_per_doc.sum())
-    # piece lengths: full rows of seq_len, then the remainder of each document
-    piece_lengths = np.full(rows, seq_len, dtype=np.int64)
-    last_piece = np.cumsum(rows_per_doc) - 1
-    piece_lengths[last_piece] = lengths - (rows_per_doc - 1) * seq_len
-    positions = np.arange(seq_len)
-    attention_mask = (positions[None, :] < piece_lengths[:, None]).astype(np.int64)
-    input_ids = np.full((rows, seq_len), pad_id, dtype=np.int64)
-    input_ids[attention_mask.astype(bool)] = tokens  # row-major order matches the stream
-    return input_ids, attention_mask
+    first_row = np.cumsum(rows_per_doc) - rows_per_doc
+    # the row's index inside its own document: 0, 1, ... per document
+    within = np.arange(rows, dtype=np.int64) - np.repeat(first_row, rows_per_doc)
+    starts = np.repeat(doc_starts, rows_per_doc) + within * seq_len
+    piece_lengths = np.minimum(seq_len, np.repeat(lengths, rows_per_doc) - within * seq_len)
+    return starts, piece_lengths.astype(np.int32)

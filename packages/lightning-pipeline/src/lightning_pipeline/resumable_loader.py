@@ -60,18 +60,25 @@ class EpochShuffleSampler(DistributedSampler):
 
     def order(self, epoch: int | None = None) -> list[int]:
         """This rank's full order of sample indices for `epoch` (default: the current one)."""
+        return self._order_tensor(epoch).tolist()
+
+    def _order_tensor(self, epoch: int | None = None) -> torch.Tensor:
+        # A tensor (8 bytes per index), not a list (about 36 per index): with millions of rows
+        # over a memory-mapped token store the order is the largest thing the loader holds.
         epoch = self.epoch if epoch is None else epoch
         if self.shuffle:
             generator = torch.Generator()
             generator.manual_seed(self.seed * 1_000_003 + epoch)
-            indices = torch.randperm(self.dataset_size, generator=generator).tolist()
+            indices = torch.randperm(self.dataset_size, generator=generator)
         else:
-            indices = list(range(self.dataset_size))
+            indices = torch.arange(self.dataset_size)
         return indices[self.rank : self.total_size : self.num_replicas]
 
     def __iter__(self) -> Iterator[int]:
         start, self.start_index = self.start_index, 0
-        yield from self.order()[start:]
+        order = self._order_tensor()
+        for chunk in order[start:].split(65_536):
+            yield from chunk.tolist()
 
     def __len__(self) -> int:
         return self.num_samples

@@ -221,7 +221,10 @@ def train(
         logger.info("model: %s, %s parameters, %s", type(user_model).__name__, f"{params:,}", adapter.summary())
 
     # Every other input is checked before the run folder is written, too: data, tokenizer, loggers.
-    dataset = load_text_dataset(config.data, text_column=config.text_column, config_name=config.data_config_name)
+    dataset = load_text_dataset(
+        config.data, text_column=config.text_column, config_name=config.data_config_name,
+        document_split=config.document_split,
+    )
     # (A resumed run keeps the tokenizer saved in its folder; the path may no longer exist.)
     reuses_saved = _saved_tokenizer(run_dir) is not None and not overwrite
     user_tokenizer = None if reuses_saved else load_user_tokenizer(config, int(model_config.vocab_size))
