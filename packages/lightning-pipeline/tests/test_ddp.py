@@ -25,3 +25,9 @@ def test_two_process_ddp_on_cpu_trains_and_writes_one_run_folder(tmp_path, build
     # both ranks consumed their own batches: twice the tokens of one process
     assert record["metrics"]["train_tokens"] == 4 * 4 * 16 * 2
     assert (out / "final" / "model.safetensors").exists()
+    # one token store, written once (by rank 0's prepare_data) and mapped by both ranks
+    stores = sorted((out / "cache").glob("tokens-*"))
+    assert len(stores) == 1, stores
+    assert (stores[0] / "meta.json").is_file()
+    assert not list((out / "cache").glob(".tokens-*"))  # no half-written store left behind
+    assert result.stderr.count("Tokenized ") <= 1  # rank 1 never tokenizes
