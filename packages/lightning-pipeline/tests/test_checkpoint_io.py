@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pickle
 import random
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +37,20 @@ def test_save_writes_checkpoint_and_metadata_without_leftovers(tmp_path: Path) -
     meta = json.loads(metadata_path(path).read_text())
     assert meta["step"] == 3 and meta["epoch"] == 1 and meta["val_loss"] == 2.5
     assert meta["size"] == path.stat().st_size
-    assert meta["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert meta["crc32"] == f"{zlib.crc32(path.read_bytes()):08x}"
     assert "T" in meta["time"]
     assert torch.equal(AtomicCheckpointIO().load_checkpoint(path)["state_dict"]["w"], torch.full((4,), 3.0))
+
+
+def test_large_checkpoint_checksum_covers_every_byte(tmp_path: Path) -> None:
+    path = tmp_path / "big.ckpt"  # tensors above the size checksummed on the second thread
+    state = {"global_step": 1, "epoch": 0, "state_dict": {f"w{i}": torch.randn(600, 600) for i in range(4)}}
+
+    AtomicCheckpointIO().save_checkpoint(state, path)
+
+    meta = json.loads(metadata_path(path).read_text())
+    assert meta["crc32"] == f"{zlib.crc32(path.read_bytes()):08x}"
+    assert meta["size"] == path.stat().st_size > 4 * 600 * 600 * 4
 
 
 def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ this class decides *how* they are written and removed:
   the new one, never half a file under a checkpoint name (only a `.<name>.tmp-*` file, which
   `RunFolder` ignores and cleans up).
 * metadata: next to `X.ckpt`, `X.ckpt.json` with step, epoch, val_loss (when known), time,
-  size and sha256, also written atomically, after the checkpoint.
+  size and crc32 (computed while writing), also written atomically, after the checkpoint.
 * remove: truncate to 0 bytes, then delete, then delete the metadata. Google Drive moves deleted
   files to its trash, where they keep using the user's quota; a truncated file costs nothing.
 * load: `torch.load(weights_only=True)`, which refuses arbitrary pickled objects. The few
@@ -27,6 +27,7 @@ import os
 import pickle
 import re
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
@@ -204,22 +205,58 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-class _HashingWriter:
-    """A file wrapper that hashes what passes through, so the sha256 costs no second read."""
+def crc32_of(path: str | os.PathLike[str]) -> str:
+    crc = 0
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
 
-    def __init__(self, handle: Any) -> None:
+
+def checksum_mismatch(path: str | os.PathLike[str], metadata: dict[str, Any]) -> str | None:
+    """Why the file's bytes differ from its metadata's checksum (crc32, or sha256 of older
+    checkpoints), or None when they match or no checksum was recorded."""
+    if metadata.get("crc32"):
+        return None if crc32_of(path) == metadata["crc32"] else "its crc32 differs from its metadata (corrupt)"
+    if metadata.get("sha256"):
+        return None if sha256_of(path) == metadata["sha256"] else "its sha256 differs from its metadata (corrupt)"
+    return None
+
+
+class _ChecksumWriter:
+    """A file wrapper that checksums what passes through, so the checksum costs no second read.
+
+    CRC-32, not sha256: it guards against torn or damaged files (not against an attacker), runs
+    at about 3x sha256's speed, and for large chunks it runs on a second thread while the chunk
+    is written (both release the GIL), which hides it under the write. A chunk is finished
+    (checksummed and written) before `write` returns, so torch may reuse its buffer at once.
+    """
+
+    _PARALLEL_BYTES = 1 << 20
+
+    def __init__(self, handle: Any, pool: Any) -> None:
         self._handle = handle
-        self.digest = hashlib.sha256()
+        self._pool = pool
+        self.crc = 0
         self.size = 0
 
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
-        self.digest.update(view)
         self.size += view.nbytes
-        return self._handle.write(data)
+        if view.nbytes < self._PARALLEL_BYTES:
+            self.crc = zlib.crc32(view, self.crc)
+            return self._handle.write(view)
+        pending = self._pool.submit(zlib.crc32, view, self.crc)
+        written = self._handle.write(view)
+        self.crc = pending.result()
+        return written
 
     def flush(self) -> None:
         self._handle.flush()
+
+    @property
+    def checksum(self) -> str:
+        return f"{self.crc:08x}"
 
 
 def _as_float(value: Any) -> float | None:
@@ -272,17 +309,21 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not take storage_options")
+        from concurrent.futures import ThreadPoolExecutor
+
         final = Path(path)
-        hashing: list[_HashingWriter] = []
+        writers: list[_ChecksumWriter] = []
 
-        def write(handle: Any) -> None:
-            writer = _HashingWriter(handle)
-            hashing.append(writer)
-            # torch.save only needs write/flush; its stub asks for a full IO[bytes].
-            torch.save(checkpoint, cast(IO[bytes], writer))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint-crc") as pool:
 
-        atomic_write_bytes(final, write)
-        writer = hashing[0]
+            def write(handle: Any) -> None:
+                writer = _ChecksumWriter(handle, pool)
+                writers.append(writer)
+                # torch.save only needs write/flush; its stub asks for a full IO[bytes].
+                torch.save(checkpoint, cast(IO[bytes], writer))
+
+            atomic_write_bytes(final, write)
+        writer = writers[0]
         metadata = {
             "checkpoint": final.name,
             "step": int(checkpoint.get("global_step", 0)),
@@ -290,7 +331,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             "val_loss": _val_loss_of(checkpoint, final),
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "size": writer.size,
-            "sha256": writer.digest.hexdigest(),
+            "crc32": writer.checksum,
         }
         atomic_write_json(metadata_path(final), metadata)
         logger.debug("Saved checkpoint %s (step %d)", final, metadata["step"])

@@ -299,10 +299,14 @@ class RunFolder:
 
         Newest means the highest training step (from the metadata JSON, else read from the file),
         then the latest modification time. A checkpoint that is empty, truncated, corrupt, whose
-        size or sha256 disagrees with its metadata, or that `torch.load(weights_only=True)`
+        size or checksum disagrees with its metadata, or that `torch.load(weights_only=True)`
         refuses, is skipped with a logged warning.
         """
-        from lightning_pipeline.checkpoint_io import load_checkpoint_file, read_metadata, sha256_of
+        from lightning_pipeline.checkpoint_io import (
+            checksum_mismatch,
+            load_checkpoint_file,
+            read_metadata,
+        )
 
         candidates: list[tuple[int, float, Path]] = []
         loaded_ok: set[Path] = set()
@@ -330,8 +334,8 @@ class RunFolder:
             if path in loaded_ok:
                 return path
             meta = read_metadata(path) or {}
-            if meta.get("sha256") and sha256_of(path) != meta["sha256"]:
-                _skip(path, "its sha256 differs from its metadata (corrupt)")
+            if (mismatch := checksum_mismatch(path, meta)) is not None:
+                _skip(path, mismatch)
                 continue
             try:  # the bytes are the ones written; check that torch can read their structure
                 load_checkpoint_file(path, mmap=True)
