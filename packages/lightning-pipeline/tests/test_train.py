@@ -80,6 +80,31 @@ def test_a_run_folder_of_other_settings_is_never_reused(tmp_path, corpus, builde
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == before
 
 
+def test_resume_skips_the_model_check_only_while_the_model_files_are_unchanged(
+    tmp_path, corpus, builder_export, caplog
+):
+    import logging
+
+    run_dir = tmp_path / "run"
+    skipped = "quick validation skipped"
+    with caplog.at_level(logging.INFO, logger="lightning_pipeline.train"):
+        train(_config(builder_export, corpus, run_dir, max_steps=2, checkpoint_every=2, eval_every=2))
+        assert skipped not in caplog.text
+        recorded = json.loads((run_dir / "run.json").read_text())["model_check"]
+        assert recorded["seq_len"] == 16 and len(recorded["sha256"]) == 64
+
+        caplog.clear()
+        train(_config(builder_export, corpus, run_dir, max_steps=3, checkpoint_every=2, eval_every=2))
+        assert skipped in caplog.text
+
+        caplog.clear()
+        model_py = builder_export / "model.py"
+        model_py.write_text(model_py.read_text() + "\n# edited\n")
+        train(_config(builder_export, corpus, run_dir, max_steps=4, checkpoint_every=2, eval_every=2))
+        assert skipped not in caplog.text  # the edited model is checked again
+    assert json.loads((run_dir / "run.json").read_text())["model_check"]["sha256"] != recorded["sha256"]
+
+
 def test_accumulation_and_label_smoothing_train(tmp_path, corpus, builder_export):
     result = train(_config(builder_export, corpus, tmp_path / "run", max_steps=4, accumulate_grad_batches=2,
                            label_smoothing=0.1, schedule="linear", checkpoint_every=2, eval_every=2))

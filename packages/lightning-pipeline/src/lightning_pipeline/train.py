@@ -182,6 +182,7 @@ def train(
     from lightning_pipeline.datamodule import AdaptiveTokenizerDataModule
     from lightning_pipeline.experiment_loggers import build_loggers, check_loggers
     from lightning_pipeline.metrics_logger import RunMetricsLogger
+    from lightning_pipeline.model_check import model_check_key, previous_model_check
     from lightning_pipeline.module import LanguageModelingModule
     from lightning_pipeline.run_folder import RESUMABLE_CONFIG_KEYS, RunFolder
     from model_adapter import UniversalModelAdapter, load_model
@@ -214,8 +215,15 @@ def train(
 
     # Check the model before anything is written: a rejected model leaves no run folder behind.
     adapter = UniversalModelAdapter(user_model, model_config, causal=config.repair_causal_leak)
-    check_model(adapter, model_config, seq_len=min(config.seq_len, 32), repaired=config.repair_causal_leak)
-    adapter.zero_grad(set_to_none=True)  # the validation's gradient probe must not leak into step 1
+    check_seq_len = min(config.seq_len, 32)
+    check_key = model_check_key(
+        config.model if model is None else None, seq_len=check_seq_len, repaired=config.repair_causal_leak
+    )
+    if check_key is not None and previous_model_check(run_dir) == check_key:
+        logger.info("Model files unchanged since they were checked (run.json): quick validation skipped")
+    else:
+        check_model(adapter, model_config, seq_len=check_seq_len, repaired=config.repair_causal_leak)
+        adapter.zero_grad(set_to_none=True)  # the validation's gradient probe must not leak into step 1
     if is_rank_zero:
         params = sum(p.numel() for p in adapter.parameters())
         logger.info("model: %s, %s parameters, %s", type(user_model).__name__, f"{params:,}", adapter.summary())
@@ -237,6 +245,8 @@ def train(
             resumable_keys=RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS, overwrite=overwrite,
         )
         run_folder.remove_temporary_files()
+        if check_key is not None:
+            run_folder.update_run_json(model_check=check_key)
         if model is None and not (run_folder.model_dir / "model.py").exists():
             run_folder.save_model_source(config.model)
     else:
