@@ -200,7 +200,7 @@ def main() -> None:
     model, config = load_model(example_export_path())
     state = UniversalModelAdapter(model, config).state_dict()
     source = _data_source(args.data)
-    dataset = load_text_dataset(source)
+    dataset = load_text_dataset(source, document_split="line")  # one document per line: the padding case
     tokenizer = AdaptiveTokenizer.load_or_create(config.vocab_size, dataset=dataset)
 
     packed = _datamodule(tokenizer, dataset, seq_len=args.seq_len, batch_size=args.batch_size, packing=True,

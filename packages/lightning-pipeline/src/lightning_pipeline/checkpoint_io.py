@@ -163,8 +163,13 @@ def temporary_path(final: Path) -> Path:
     return final.with_name(f".{final.name}{TEMP_MARKER}{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], writer: Callable[[Any], None]) -> None:
-    """Write a file atomically: `writer(file)` into a temporary file, fsync, rename, fsync folder."""
+def atomic_write_bytes(
+    path: str | os.PathLike[str], writer: Callable[[Any], None], *, sync_folder: bool = True
+) -> None:
+    """Write a file atomically: `writer(file)` into a temporary file, fsync, rename, fsync folder.
+
+    `sync_folder=False` leaves the folder's fsync to the caller's next atomic write in the same
+    folder (one fsync then makes both renames durable)."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(final)
@@ -178,7 +183,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], writer: Callable[[Any], Non
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
-    _fsync_directory(final.parent)
+    if sync_folder:
+        _fsync_directory(final.parent)
 
 
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
@@ -322,7 +328,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 # torch.save only needs write/flush; its stub asks for a full IO[bytes].
                 torch.save(checkpoint, cast(IO[bytes], writer))
 
-            atomic_write_bytes(final, write)
+            # The metadata JSON below goes into the same folder; its folder fsync covers both renames.
+            atomic_write_bytes(final, write, sync_folder=False)
         writer = writers[0]
         metadata = {
             "checkpoint": final.name,
