@@ -15,7 +15,9 @@ process with a fresh `datasets` cache, one after the other:
 
 Both use the same saved BPE tokenizer and the same documents (one per line, as the `text`
 builder makes them). Each child reports its wall and CPU time (its own plus its workers') and
-its peak RSS (`resource.getrusage`: its own and its largest worker's). The ratios (token store /
+its peak RSS (`resource.getrusage`: its own and its largest worker's; that figure includes the
+pages of memory-mapped files it read, which the kernel reclaims under pressure) and its peak
+anonymous memory (sampled from /proc, what runs a machine out of memory). The ratios (token store /
 baseline) are measured in the same run on the same machine, so other load on a shared machine
 moves both sides.
 """
@@ -38,6 +40,42 @@ SHAKESPEARE = Path(
     or Path(__file__).resolve().parents[3].parent / "shared" / "data" / "tinyshakespeare.txt"
 )
 VOCAB = 4096
+
+
+class AnonymousPeak:
+    """Peak anonymous memory (`RssAnon` in /proc/self/status), sampled every 20 ms on a thread.
+
+    `ru_maxrss` also counts the file-backed pages of memory-mapped files (the Arrow text, the
+    token file) that the process touched; the kernel drops those under pressure, so they never
+    run a machine out of memory. Anonymous memory (the heap) is what does. Linux only.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        try:
+            with open("/proc/self/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("RssAnon:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+        except OSError:
+            pass
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self._sample()
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return self.peak_kb / 1024
 
 
 def _usage() -> dict[str, float]:
@@ -157,13 +195,14 @@ def main() -> None:
         import logging
 
         logging.disable(logging.WARNING)
+        anonymous = AnonymousPeak()
         started = time.perf_counter()
         work = Path(args.workdir)
         if args.child == "store":
             record = child_token_store(Path(args.text), Path(args.tokenizer), work, args.seq_len)
         else:
             record = child_baseline(Path(args.text), Path(args.tokenizer), work, args.seq_len)
-        record.update(_usage(), inner_wall_s=time.perf_counter() - started)
+        record.update(_usage(), inner_wall_s=time.perf_counter() - started, anon_mb=anonymous.stop())
         print(json.dumps(record))
         return
 
@@ -176,7 +215,8 @@ def main() -> None:
     try:
         tokenizer_dir = make_tokenizer(folder)
         print(f"cores: {os.cpu_count()}, tokenizer: BPE {VOCAB}, seq_len {args.seq_len}, documents: one per line")
-        print(f"{'size':>7} {'side':<18} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'worker RSS MB':>14} {'tokens':>12}")
+        print(f"{'size':>7} {'side':<18} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'anon MB':>8} "
+              f"{'worker RSS MB':>14} {'tokens':>12}")
         results = {}
         for size in sizes:
             text = make_text(folder, size)
@@ -185,7 +225,7 @@ def main() -> None:
                 results[(size, side)] = record
                 name = "token store" if side == "store" else "datasets baseline"
                 print(f"{size:>5}MB {name:<18} {record['wall_s']:>8.1f} {record['cpu_s']:>8.1f} "
-                      f"{record['rss_mb']:>12.0f} {record['worker_rss_mb']:>14.0f} {record['tokens']:>12,}", flush=True)
+                      f"{record['rss_mb']:>12.0f} {record['anon_mb']:>8.0f} {record['worker_rss_mb']:>14.0f} {record['tokens']:>12,}", flush=True)
             text.unlink()
         print()
         for size in sizes:
@@ -196,10 +236,11 @@ def main() -> None:
         if len(sizes) > 1:
             low, high = sizes[0], sizes[-1]
             for side, name in (("store", "token store"), ("baseline", "datasets baseline")):
-                grow = results[(high, side)]["rss_mb"] - results[(low, side)]["rss_mb"]
-                per_mb = grow / (high - low)
-                print(f"{name}: peak RSS grows {grow:.0f} MB from {low} to {high} MB of text "
-                      f"({per_mb:.2f} MB per MB of text; extrapolated to 1 GB: +{per_mb * (1000 - low):.0f} MB)")
+                for key, label in (("rss_mb", "peak RSS"), ("anon_mb", "peak anonymous RSS")):
+                    grow = results[(high, side)][key] - results[(low, side)][key]
+                    per_mb = grow / (high - low)
+                    print(f"{name}: {label} grows {grow:.0f} MB from {low} to {high} MB of text "
+                          f"({per_mb:.2f} MB per MB of text; extrapolated to 1 GB: +{per_mb * (1000 - low):.0f} MB)")
     finally:
         if own_tmp:
             shutil.rmtree(folder, ignore_errors=True)

@@ -138,6 +138,7 @@ class TrainingConfig:
                             choices=PRECISIONS)
     accelerator: str = _field("auto", "cpu, gpu, mps or auto")
     devices: int | str = _field("auto", "number of devices, or auto", parse=_devices)
+    num_nodes: int = _field(1, "machines (multi-node DDP, e.g. under torchrun); each runs --devices processes")
     strategy: str = _field("auto", "Lightning strategy: auto, ddp, fsdp, ...")
     compile: bool = _field(False, "torch.compile the model")
     seed: int = _field(0, "random seed (weights, data order, dropout)")
@@ -215,7 +216,7 @@ class TrainingConfig:
             raise ConfigError(f"unknown logger {unknown[0]!r}; use --logger with some of {', '.join(LOGGERS)}.")
         positive = {
             "seq_len": self.seq_len, "batch_size": self.batch_size, "keep_last": self.keep_last,
-            "accumulate_grad_batches": self.accumulate_grad_batches,
+            "accumulate_grad_batches": self.accumulate_grad_batches, "num_nodes": self.num_nodes,
         }
         for name, value in positive.items():
             if int(value) < 1:

@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -170,7 +171,7 @@ def write_token_store(
     limit = np.iinfo(dtype).max
     encode = _encoder(tokenizer)
     tail = (eos_token_id,) if eos_token_id is not None else ()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")  # unique across nodes
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     num_tokens = num_documents = text_bytes = 0

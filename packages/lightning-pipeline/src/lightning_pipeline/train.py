@@ -305,6 +305,7 @@ def train(
         default_root_dir=str(run_dir),
         accelerator=config.accelerator,
         devices=config.devices,
+        num_nodes=config.num_nodes,
         strategy=config.strategy,
         precision=config.precision_for_trainer,
         max_steps=max_steps,
