@@ -20,6 +20,7 @@ __version__ = _distribution_version("model-adapter")  # pyproject.toml is the on
 
 # public name -> module that defines it (imported on first access)
 _LAZY = {
+    "AnalysisReport": "model_adapter.analysis",
     "CheckResult": "model_adapter.report",
     "ComputationalGraphExecutor": "model_adapter.executor",
     "GraphResolutionError": "model_adapter.errors",
@@ -34,11 +35,13 @@ _LAZY = {
     "example_export_path": "model_adapter.example_export",
     "extract_logits": "model_adapter.adapter",
     "load_model": "model_adapter.loading",
+    "analyze_model": "model_adapter.analysis",
     "validate_model": "model_adapter.validation",
 }
 
 if TYPE_CHECKING:
     from model_adapter.adapter import UniversalModelAdapter, extract_logits
+    from model_adapter.analysis import AnalysisReport, analyze_model
     from model_adapter.config import ModelConfig
     from model_adapter.errors import (
         GraphResolutionError,
@@ -68,6 +71,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AnalysisReport",
     "CheckResult",
     "ComputationalGraphExecutor",
     "GraphResolutionError",
@@ -80,6 +84,7 @@ __all__ = [
     "UniversalModelAdapter",
     "ValidationReport",
     "__version__",
+    "analyze_model",
     "example_export_path",
     "extract_logits",
     "load_model",
