@@ -186,6 +186,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100", help="MB of text, comma-separated (1000 = 1 GB)")
     parser.add_argument("--seq-len", type=int, default=128)
     parser.add_argument("--workdir", default=None, help="where the generated text goes (default: a temp folder)")
+    parser.add_argument("--sides", default="store,baseline", help="which sides to run (store, baseline)")
     parser.add_argument("--child", choices=("store", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--text", help=argparse.SUPPRESS)
     parser.add_argument("--tokenizer", help=argparse.SUPPRESS)
@@ -220,7 +221,7 @@ def main() -> None:
         results = {}
         for size in sizes:
             text = make_text(folder, size)
-            for side in ("store", "baseline"):
+            for side in args.sides.split(","):
                 record = run_child(side, text, tokenizer_dir, args.seq_len)
                 results[(size, side)] = record
                 name = "token store" if side == "store" else "datasets baseline"
@@ -228,7 +229,7 @@ def main() -> None:
                       f"{record['rss_mb']:>12.0f} {record['anon_mb']:>8.0f} {record['worker_rss_mb']:>14.0f} {record['tokens']:>12,}", flush=True)
             text.unlink()
         print()
-        for size in sizes:
+        for size in sizes if args.sides == "store,baseline" else ():
             store, base = results[(size, "store")], results[(size, "baseline")]
             print(f"{size:>5}MB ratios (token store / baseline): wall {store['wall_s'] / base['wall_s']:.2f}, "
                   f"CPU {store['cpu_s'] / base['cpu_s']:.2f}, peak RSS {store['rss_mb'] / base['rss_mb']:.2f} "
@@ -236,6 +237,8 @@ def main() -> None:
         if len(sizes) > 1:
             low, high = sizes[0], sizes[-1]
             for side, name in (("store", "token store"), ("baseline", "datasets baseline")):
+                if (high, side) not in results:
+                    continue
                 for key, label in (("rss_mb", "peak RSS"), ("anon_mb", "peak anonymous RSS")):
                     grow = results[(high, side)][key] - results[(low, side)][key]
                     per_mb = grow / (high - low)
