@@ -185,6 +185,22 @@ def test_checkpoint_whose_bytes_changed_is_skipped(tmp_path: Path, caplog: pytes
     assert "crc32 differs" in caplog.text
 
 
+def test_older_checkpoints_with_a_sha256_in_their_metadata_are_still_verified(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    run = create(tmp_path / "run")
+    good = save(run, "step-10.ckpt", 10)
+    older = save(run, "step-20.ckpt", 20)
+    for path, digest in ((good, hashlib.sha256(good.read_bytes()).hexdigest()), (older, "0" * 64)):
+        meta_file = path.with_name(path.name + ".json")
+        meta = json.loads(meta_file.read_text())
+        del meta["crc32"]  # what release 0.1.3 and earlier wrote
+        meta_file.write_text(json.dumps({**meta, "sha256": digest}))
+
+    assert run.latest_valid_checkpoint() == good  # the one whose sha256 is wrong is skipped
+
+
 def test_checkpoint_without_metadata_is_ordered_by_its_own_step(tmp_path: Path) -> None:
     # A run killed between the checkpoint's rename and its metadata's: the checkpoint is whole.
     run = create(tmp_path / "run")
