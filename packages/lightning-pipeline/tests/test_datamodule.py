@@ -255,6 +255,20 @@ def test_streamed_dataset_gives_the_same_rows_as_the_arrow_one(tmp_path: Path) -
     assert torch.equal(all_rows(arrow), all_rows(streamed))
 
 
+def test_a_streamed_local_dataset_is_tokenized_into_the_store(tmp_path: Path) -> None:
+    rows = sentences(90)
+    data_file = tmp_path / "rows.jsonl"
+    data_file.write_text("".join(json.dumps({"text": t}) + "\n" for t in rows["text"]), encoding="utf-8")
+    streamed = datasets.load_dataset("json", data_files=str(data_file), split="train", streaming=True)
+
+    module = make(streamed, cache_dir=tmp_path / "cache", val_fraction=0.0)
+    reference = make(rows, cache_dir=tmp_path / "reference", val_fraction=0.0)
+
+    assert isinstance(streamed, datasets.IterableDataset)
+    assert module.store.info.num_documents == 90
+    assert torch.equal(all_rows(module), all_rows(reference))
+
+
 def test_workers_read_the_memory_map(tmp_path: Path) -> None:
     module = make(sentences(100), cache_dir=tmp_path, num_workers=2, val_fraction=0.0)
     single = make(sentences(100), cache_dir=tmp_path, num_workers=0, val_fraction=0.0)
