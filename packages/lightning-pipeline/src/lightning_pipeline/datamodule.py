@@ -284,9 +284,11 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         order = np.random.default_rng(self.seed).permutation(rows)
         val_rows, train_rows = np.sort(order[:num_val]), np.sort(order[num_val:])
         del order
-        window = {"seq_len": self.seq_len, "pad_id": self.pad_token_id, "pieces": pieces}
-        self.train_data = TokenWindowDataset(store, train_rows, **window)
-        self.val_data = TokenWindowDataset(store, val_rows, **window) if num_val else None
+        def rows_of(numbers: np.ndarray) -> TokenWindowDataset:
+            return TokenWindowDataset(store, numbers, seq_len=self.seq_len, pad_id=self.pad_token_id, pieces=pieces)
+
+        self.train_data = rows_of(train_rows)
+        self.val_data = rows_of(val_rows) if num_val else None
         logger.info(
             "Data: %d documents, %d tokens -> %d train / %d val rows of %d (%s, %.1f%% real tokens)",
             self._num_documents, store.info.num_tokens, len(self.train_data), num_val, self.seq_len,
