@@ -34,6 +34,11 @@ FOREIGN = {
     "--index-url": "pip install --index-url (the CPU torch wheels)",
     "--extra-index-url": "pip install --extra-index-url (the local package index)",
     "--builtin-schema": "check-jsonschema --builtin-schema",
+    "--nnodes": "torchrun --nnodes (the multi-node command in lightning-pipeline's README)",
+    "--nproc-per-node": "torchrun --nproc-per-node",
+    "--node-rank": "torchrun --node-rank",
+    "--master-addr": "torchrun --master-addr",
+    "--master-port": "torchrun --master-port",
 }
 
 
