@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -68,3 +69,30 @@ def test_errors_are_one_line_on_stderr_with_exit_status_2(tmp_path, args, needle
 def test_max_steps_and_max_epochs_are_exclusive():
     result = _run("train", "--model", "m", "--out", "o", "--max-steps", "2", "--max-epochs", "1")
     assert result.returncode == 2 and "not allowed with" in result.stderr
+
+
+def test_document_split_decides_the_documents_of_a_real_run(tmp_path, builder_export):
+    play = tmp_path / "play.txt"
+    speech = "the quick brown fox\njumps over the lazy dog\n"
+    play.write_text("\n".join([speech] * 30), encoding="utf-8")  # 30 two-line paragraphs
+    common = ["--model", str(builder_export), "--data", str(play), "--max-steps", "2", "--seq-len", "16",
+              "--batch-size", "4", "--limit-val-batches", "1", "--accelerator", "cpu"]
+
+    by_line = _run("train", *common, "--out", str(tmp_path / "lines"), "--document-split", "line")
+    by_paragraph = _run("train", *common, "--out", str(tmp_path / "paragraphs"))
+
+    assert by_line.returncode == 0, by_line.stderr[-3000:]
+    assert by_paragraph.returncode == 0, by_paragraph.stderr[-3000:]
+    lines = json.loads((tmp_path / "lines" / "run.json").read_text())
+    paragraphs = json.loads((tmp_path / "paragraphs" / "run.json").read_text())
+    assert lines["config"]["document_split"] == "line" and lines["data"]["num_documents"] == 60
+    assert paragraphs["config"]["document_split"] == "paragraph" and paragraphs["data"]["num_documents"] == 30
+
+
+def test_an_unknown_document_split_is_one_line_and_writes_nothing(tmp_path):
+    result = _run("train", "--model", "m", "--out", str(tmp_path / "out"), "--max-steps", "2",
+                  "--document-split", "sentence")
+
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "document-split" in result.stderr and "paragraph" in result.stderr
+    assert not (tmp_path / "out").exists()
