@@ -143,9 +143,16 @@ def _encoder(tokenizer: Any) -> Any:
 
 
 def _progress(total: int | None) -> Any:
+    """A bytes/s bar with an ETA in terminals and notebooks; piped output gets the summary log line only."""
+    import sys
+
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="Tokenizing", smoothing=0.1)
+    shown = sys.stderr.isatty() or "ipykernel" in sys.modules
+    return tqdm(
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="Tokenizing", smoothing=0.1,
+        disable=not shown,
+    )
 
 
 def write_token_store(
