@@ -238,10 +238,24 @@ def test_nan_logits_fail_numerical_stability_and_gradient_flow():
     assert not report.passed
 
 
-def test_huge_logits_warn_about_scale():
+def test_huge_logits_fail_on_their_loss_on_random_targets():
     check = validate_model(HugeLogitsLM(), _config(), seq_len=16, quick=True)["numerical_stability"]
-    assert check.status == "warning"
+    assert check.status == "failed"
     assert check.values["max_abs_logit"] > 100
+    assert check.values["loss_random_targets"] > 2 * check.values["ln_vocab"] + 50
+    assert "x ln(vocab)" in check.message
+
+
+class ConfidentLM(TinyLM):
+    def forward(self, input_ids):
+        return super().forward(input_ids) * 40
+
+
+def test_confident_logits_warn_with_the_loss_ratio():
+    check = validate_model(ConfidentLM(), _config(), seq_len=16, quick=True)["numerical_stability"]
+    assert check.status == "warning"
+    assert check.values["loss_over_ln_vocab"] > 2
+    assert check.values["loss_random_targets"] - check.values["ln_vocab"] < 50
 
 
 def test_all_zero_weight_matrix_is_flagged_by_name():

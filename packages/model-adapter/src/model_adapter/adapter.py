@@ -17,6 +17,34 @@ nanoGPT-style models return only the last position's logits when called without 
 adapter notices (seq dim 1 while T > 1 and `forward` takes `targets`) and from then on passes
 `targets=input_ids`, which makes such models return logits for every position. The loss they
 compute on the side is discarded.
+
+Layouts and state, for models written the classic PyTorch way:
+
+- Sequence-first models (`[T, B]` input, `batch_first=False`, the PyTorch tutorials' layout)
+  are detected at construction: fed `[B, T]` their batch items depend on each other, fed the
+  transpose they do not. The adapter then transposes in and out (`sequence_first=True`) and
+  logs it once. Pass `sequence_first=` to skip the probe.
+- Flattened outputs (`[T*B, V]` or `[B*T, V]`, the word-language-model tutorial) are reshaped.
+- A recurrent state argument (`forward(input, hidden)`) is left at its default when it has one,
+  else initialised with the model's `init_hidden(batch)` / `init_state(batch)`; the state the
+  model returns beside the logits is discarded (every call starts from a fresh state).
+
+Example (an LSTM language model in the tutorial's style):
+    >>> import torch
+    >>> from torch import nn
+    >>> class RNNModel(nn.Module):
+    ...     def __init__(self, ntoken=50):
+    ...         super().__init__()
+    ...         self.encoder, self.rnn = nn.Embedding(ntoken, 16), nn.LSTM(16, 16)
+    ...         self.decoder = nn.Linear(16, ntoken)
+    ...     def forward(self, input, hidden):  # input: [T, B]
+    ...         output, hidden = self.rnn(self.encoder(input), hidden)
+    ...         return self.decoder(output), hidden
+    ...     def init_hidden(self, bsz):
+    ...         return torch.zeros(1, bsz, 16), torch.zeros(1, bsz, 16)
+    >>> adapter = UniversalModelAdapter(RNNModel()).eval()
+    >>> adapter.sequence_first, adapter(torch.randint(0, 50, (2, 7))).shape
+    (True, torch.Size([2, 7, 50]))
 """
 
 from __future__ import annotations
@@ -42,9 +70,15 @@ __all__ = ["UniversalModelAdapter", "extract_logits"]
 logger = logging.getLogger(__name__)
 
 STRATEGIES = ("auto", "forward", "graph")
+STATE_PARAM_NAMES = ("hidden", "hx", "h", "h0", "state", "states", "hidden_state", "memory", "mems", "carry")
+"""Names of a recurrent-state parameter of `forward` (`forward(input, hidden)`)."""
+STATE_INIT_METHODS = ("init_hidden", "init_state", "initial_state", "init_states")
+"""Methods that build a fresh state for a batch size (`init_hidden(bsz)`, the tutorials' name)."""
+_LAYOUT_PROBE = (3, 5)  # batch, length: unequal so that a transposed read is a different shape
 _PROBE_LENGTH = 8
 _PROBE_TOLERANCE = 1e-5
 _HOOK_FLAG = "_model_adapter_mask_hook"
+_LAYOUT_FLAG = "_model_adapter_sequence_first"
 
 
 @dataclass(frozen=True)
@@ -151,6 +185,7 @@ class UniversalModelAdapter(nn.Module):
         *,
         causal: bool = True,
         strategy: str = "auto",
+        sequence_first: bool | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(model, nn.Module):
@@ -172,10 +207,16 @@ class UniversalModelAdapter(nn.Module):
         self._causal = bool(causal)
         self._pass_targets = False
         self._attention_modules = 0
+        self._state_init: dict[str, str] = {}
+        self.sequence_first = bool(sequence_first)
         self.strategy = self._choose_strategy(strategy)
         if self.strategy == "forward":
             self._check_forward_callable()
             self._attention_modules = _install_mask_hooks(model)
+            if sequence_first is None:
+                known = model.__dict__.get(_LAYOUT_FLAG)
+                self.sequence_first = self._detect_sequence_first() if known is None else known
+                model.__dict__[_LAYOUT_FLAG] = self.sequence_first  # probed and said once per model
         # DEBUG: validation builds short-lived variants (the raw model for the causal-leak check);
         # callers that run this adapter log `summary()` once, as train() does.
         logger.debug("adapter for %s: %s", type(model).__name__, self.summary())
@@ -183,7 +224,9 @@ class UniversalModelAdapter(nn.Module):
     def summary(self) -> str:
         """One line on how the model is run: `strategy=graph, causal mask injected, forward(...) -> ...`."""
         causal = "causal mask injected" if self._causal else "no causal mask added"
-        return f"strategy={self.strategy}, {causal}, {self.inspector.describe()}"
+        layout = ", sequence-first (transposed)" if self.sequence_first else ""
+        state = "".join(f", {name} from model.{init}(batch)" for name, init in self._state_init.items())
+        return f"strategy={self.strategy}, {causal}{layout}{state}, {self.inspector.describe()}"
 
     # --- public attributes of the contract ------------------------------------------------------
     @property
@@ -262,15 +305,80 @@ class UniversalModelAdapter(nn.Module):
                 f"{type(self.model).__name__}.forward{inspector.signature} has no token input (input_ids, idx, "
                 "tokens, x, ...) and the model is no builder export; give forward an input_ids parameter"
             )
-        blocking = [
-            p.name for p in inspector.get_parameters()
-            if p.required and p.role not in ("token_input", "attention_mask")
-        ]
+        init = next((name for name in STATE_INIT_METHODS if callable(getattr(self.model, name, None))), None)
+        blocking = []
+        for p in inspector.get_parameters():
+            if not p.required or p.role in ("token_input", "attention_mask"):
+                continue
+            if p.name in STATE_PARAM_NAMES and init is not None:
+                self._state_init[p.name] = init
+            else:
+                blocking.append(p.name)
         if blocking:
+            state = [name for name in blocking if name in STATE_PARAM_NAMES]
+            state_fix = (
+                f" (for a recurrent state: give {state[0]} a default of None or define "
+                f"init_hidden(self, batch_size) returning the initial state)" if state else ""
+            )
             raise ModelLoadError(
                 f"{type(self.model).__name__}.forward needs {', '.join(blocking)} besides the token ids; give them "
-                "defaults (the adapter passes only input_ids and attention_mask)"
+                f"defaults (the adapter passes only input_ids and attention_mask){state_fix}"
             )
+
+    def _detect_sequence_first(self) -> bool:
+        """Whether the model reads `[T, B]`: its batch items are independent only when transposed.
+
+        Probed once on a tiny input in eval mode without gradients. A model that is independent
+        as `[B, T]` (or fails both ways) stays batch-first; the batch_independence check of
+        Tier 1 reports what remains.
+        """
+        batch, length = _LAYOUT_PROBE
+        if self.config.max_seq_len is not None:
+            length = min(length, self.config.max_seq_len)
+        if length < 2:
+            return False
+        generator = torch.Generator().manual_seed(0)
+        device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
+        base = torch.randint(0, self.config.vocab_size, (batch, length), generator=generator)
+        changed = base.clone()
+        changed[0] = (base[0] + torch.randint(1, self.config.vocab_size, (length,), generator=generator)) % self.config.vocab_size
+        base, changed = base.to(device), changed.to(device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad():
+                if self._batch_items_independent(base, changed, sequence_first=False):
+                    return False
+                if self._batch_items_independent(base, changed, sequence_first=True):
+                    logger.warning(
+                        "%s reads its input sequence-first ([seq, batch], batch_first=False): its batch items "
+                        "depend on each other when fed [batch, seq] and not when fed the transpose; the adapter "
+                        "transposes inputs and outputs (pass sequence_first=False to turn this off)",
+                        type(self.model).__name__,
+                    )
+                    return True
+                return False
+        finally:
+            self.model.train(was_training)
+            self.sequence_first = False
+            self._pass_targets = False
+
+    def _batch_items_independent(
+        self, base: torch.Tensor, changed: torch.Tensor, *, sequence_first: bool
+    ) -> bool | None:
+        """True/False for the layout `sequence_first`; None when the model fails in that layout."""
+        self.sequence_first = sequence_first
+        self._pass_targets = False
+        try:
+            before = self._run_forward(base, None)
+            after = self._run_forward(changed, None)
+        except Exception as exc:  # a wrong layout often fails (state sizes): that is the answer
+            logger.debug("layout probe (sequence_first=%s) failed: %s: %s", sequence_first, type(exc).__name__, exc)
+            return None
+        if before.shape != after.shape or before.dim() != 3 or before.shape[:2] != base.shape:
+            return None
+        scale = max(1.0, float(before.abs().max()))
+        return bool((after[1:] - before[1:]).abs().max() <= 1e-4 * scale)
 
     # --- running ------------------------------------------------------------------------------
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -315,13 +423,26 @@ class UniversalModelAdapter(nn.Module):
                 attention_mask = torch.ones_like(input_ids)
             if attention_mask is not None:
                 kwargs[mask_name] = attention_mask == 0 if inspector.attention_mask_inverted else attention_mask
+        batch, length = input_ids.shape
+        ids = input_ids.t() if self.sequence_first else input_ids
         if self._pass_targets:
-            kwargs["targets"] = input_ids
+            kwargs["targets"] = ids.contiguous()  # models call targets.view(-1)
+        for name, init in self._state_init.items():
+            kwargs[name] = getattr(self.model, init)(batch)
         if inspector.token_input_positional or inspector.token_input is None:
-            output = self.model(input_ids, **kwargs)
+            output = self.model(ids, **kwargs)
         else:
-            output = self.model(**{inspector.token_input: input_ids}, **kwargs)
-        return extract_logits(output)
+            output = self.model(**{inspector.token_input: ids}, **kwargs)
+        return self._batch_first(extract_logits(output), batch, length)
+
+    def _batch_first(self, logits: torch.Tensor, batch: int, length: int) -> torch.Tensor:
+        """Logits as `[B, T, V]`: unflatten `[B*T, V]` outputs and transpose sequence-first ones."""
+        first, second = (length, batch) if self.sequence_first else (batch, length)
+        if logits.dim() == 2 and logits.shape[0] == batch * length:
+            logits = logits.reshape(first, second, logits.shape[-1])
+        if self.sequence_first and logits.dim() == 3 and logits.shape[:2] == (length, batch):
+            logits = logits.transpose(0, 1)
+        return logits
 
     def _run_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         padding_via_hooks = attention_mask if self.inspector.attention_mask_name is None else None
@@ -359,7 +480,12 @@ class UniversalModelAdapter(nn.Module):
             lines.append(self.executor.describe())
         elif self._causal and self._attention_modules:
             lines.append(f"repair: causal mask injected into {self._attention_modules} unmasked nn.MultiheadAttention call(s)")
+        if self.sequence_first:
+            lines.append("layout: sequence-first ([seq, batch]); inputs and outputs transposed by the adapter")
+        for name, init in self._state_init.items():
+            lines.append(f"state: {name} = model.{init}(batch) on every call; the returned state is discarded")
         return "\n".join(lines)
 
     def extra_repr(self) -> str:
-        return f"strategy={self.strategy!r}, causal={self._causal}, vocab_size={self.config.vocab_size}"
+        layout = ", sequence_first=True" if self.sequence_first else ""
+        return f"strategy={self.strategy!r}, causal={self._causal}, vocab_size={self.config.vocab_size}{layout}"

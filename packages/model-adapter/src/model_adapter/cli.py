@@ -13,6 +13,7 @@ the work is `load_model`, `inspect_model` and `validate_model`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -109,8 +110,10 @@ def _inspect(args: argparse.Namespace) -> int:
     from model_adapter.inspection import inspect_model
     from model_adapter.loading import load_model
 
-    model, config = load_model(args.path, model_name=args.model_name)
-    print(inspect_model(model, config).to_text())
+    with contextlib.redirect_stdout(sys.stderr):  # the model's own prints are not our output
+        model, config = load_model(args.path, model_name=args.model_name)
+        text = inspect_model(model, config).to_text()
+    print(text)
     return EXIT_PASSED
 
 
@@ -118,16 +121,17 @@ def _validate(args: argparse.Namespace) -> int:
     from model_adapter.loading import load_model
     from model_adapter.validation import validate_model
 
-    model, config = load_model(args.path, model_name=args.model_name)
-    report = validate_model(
-        model,
-        config,
-        seq_len=args.seq_len,
-        batch_size=args.batch_size,
-        causal=not args.no_causal,
-        quick=args.quick,
-        device=args.device,
-    )
+    with contextlib.redirect_stdout(sys.stderr):  # a print in the model must not break --json
+        model, config = load_model(args.path, model_name=args.model_name)
+        report = validate_model(
+            model,
+            config,
+            seq_len=args.seq_len,
+            batch_size=args.batch_size,
+            causal=not args.no_causal,
+            quick=args.quick,
+            device=args.device,
+        )
     print(report.to_json() if args.json else report.to_text())
     clean = report.passed and not (args.strict and report.warnings)
     return EXIT_PASSED if clean else EXIT_FAILED

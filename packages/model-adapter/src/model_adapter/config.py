@@ -88,6 +88,15 @@ _POSITION_EMBEDDING_NAMES = (
     "wpe",
     "embed_positions",
     "position_embeddings",
+    "pos",
+    "position",
+    "positions",
+    "pos_embed",
+    "pos_embeddings",
+    "positional_embedding",
+    "positional_embeddings",
+    "position_embedding_table",
+    "wpe_emb",
 )
 _OUTPUT_PROJECTION_NAMES = ("output_0", "lm_head", "to_logits", "output_projection", "logits")
 # Generic names count only on the root module itself: `attn.out` inside a block is no vocab projection.

@@ -28,6 +28,7 @@ from model_adapter.config import (
     normalize_config,
     read_config_json,
 )
+from model_adapter.config_objects import config_object
 from model_adapter.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def import_model_file(path: str | Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:  # pragma: no cover - only for non-.py suffixes
         raise ModelLoadError(f"cannot import {path}; give the path of a .py file")
+    _forget_other_models_modules(path.parent)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     folder = str(path.parent)
@@ -83,11 +85,7 @@ def import_model_file(path: str | Path) -> ModuleType:
         spec.loader.exec_module(module)
     except ModuleNotFoundError as exc:
         del sys.modules[module_name]
-        missing = (exc.name or "?").split(".")[0]
-        raise ModelLoadError(
-            f"{path.name} imports '{exc.name}', which is not installed; run `pip install {missing}` "
-            "or remove the import"
-        ) from exc
+        raise ModelLoadError(_missing_module_message(path, exc.name or "?")) from exc
     except Exception as exc:
         del sys.modules[module_name]
         raise ModelLoadError(
@@ -97,7 +95,45 @@ def import_model_file(path: str | Path) -> ModuleType:
     finally:
         if added_to_path and folder in sys.path:
             sys.path.remove(folder)
+    _MODEL_FOLDERS.add(path.parent)
     return module
+
+
+_MODEL_FOLDERS: set[Path] = set()
+"""Folders model files were imported from: their sibling modules are the models' own code."""
+
+
+def _forget_other_models_modules(folder: Path) -> None:
+    """Drop sibling modules another model folder imported under a name this folder also provides.
+
+    Two model folders may each have a `layers.py`; Python caches the first under `layers`, so
+    the second model would silently get the first one's code. Only modules whose file lies in a
+    folder a model was imported from are dropped; installed packages are never touched.
+    """
+    from model_adapter.sources import local_module_names
+
+    for name in local_module_names(folder):
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            file = getattr(sys.modules[key], "__file__", None)
+            if not file:
+                continue
+            location = Path(file).resolve()
+            if location.is_relative_to(folder):
+                continue
+            if any(location.is_relative_to(other) for other in _MODEL_FOLDERS):
+                del sys.modules[key]
+
+
+def _missing_module_message(path: Path, name: str) -> str:
+    """Why an import failed and what to do: a local file that is not there, or a distribution."""
+    from model_adapter.sources import install_hint
+
+    top = name.split(".")[0]
+    return (
+        f"{path.name} imports '{name}', which is neither a file next to it ({top}.py or a {top}/ "
+        f"package folder) nor an installed package; if it is the model's own code, copy it into "
+        f"{path.parent.name or path.parent}/, otherwise `{install_hint(name)}`"
+    )
 
 
 def _module_classes(module: ModuleType) -> list[type]:
@@ -177,21 +213,42 @@ def _resolve_annotation(cls: type[Any], param: inspect.Parameter, module: Module
     return annotation if inspect.isclass(annotation) else None
 
 
-def _config_class_for(cls: type[Any], param: inspect.Parameter, module: ModuleType) -> type[Any] | None:
-    """The class of a config-object constructor argument (`GPT(config: GPTConfig)`), if any."""
+_NOT_CONFIG_TYPES = (int, float, str, bool, list, tuple)
+
+
+def _is_local_class(obj: type, module: ModuleType) -> bool:
+    """Defined in model.py or in a file of the model's folder (`from config import GPTConfig`)."""
+    if obj.__module__ == module.__name__:
+        return True
+    defining = sys.modules.get(obj.__module__)
+    file = getattr(defining, "__file__", None)
+    model_file = getattr(module, "__file__", None)
+    if not file or not model_file:
+        return False
+    return Path(file).resolve().is_relative_to(Path(model_file).resolve().parent)
+
+
+def _config_class_for(cls: type[Any], param: inspect.Parameter, module: ModuleType) -> tuple[bool, type[Any] | None]:
+    """(is a config object, its class or None when unknown) for a constructor argument.
+
+    A parameter annotated with a class (`config: GPTConfig`, `args: SimpleNamespace`) is one; so
+    is a parameter named like a config (`config`, `cfg`, `args`, ...), whose class is the one
+    config-like class of the model's files (a dataclass or a class named *Config/*Args), else
+    unknown (built as a namespace that also reads like a dict).
+    """
     annotated = _resolve_annotation(cls, param, module)
-    if annotated is not None and annotated not in (int, float, str, bool, dict):
-        return annotated
+    if annotated is not None and annotated not in _NOT_CONFIG_TYPES:
+        return True, annotated
     if param.name not in _CONFIG_PARAM_NAMES:
-        return None
+        return False, None
     config_like = [
         obj
         for obj in vars(module).values()
         if inspect.isclass(obj)
-        and obj.__module__ == module.__name__
+        and _is_local_class(obj, module)
         and (dataclasses.is_dataclass(obj) or obj.__name__.lower().endswith(("config", "args")))
     ]
-    return config_like[0] if len(config_like) == 1 else None
+    return True, config_like[0] if len(config_like) == 1 else None
 
 
 def _fill_arguments(
@@ -215,11 +272,17 @@ def _fill_arguments(
             continue
         except KeyError:
             pass
-        config_cls = _config_class_for(target, param, module) if inspect.isclass(target) else None
-        if config_cls is not None and param.default is param.empty:
-            init = config_cls if dataclasses.is_dataclass(config_cls) else config_cls.__init__
-            kwargs[param.name] = config_cls(
-                **_fill_arguments(init, config_cls.__name__, data, module, skip_first=init is not config_cls)
+        is_config, config_cls = (
+            _config_class_for(target, param, module) if inspect.isclass(target) else (False, None)
+        )
+        if is_config and param.default is param.empty:
+            kwargs[param.name] = config_object(
+                config_cls,
+                data,
+                lambda init, name: _fill_arguments(
+                    init, name, data, module, skip_first=not inspect.isclass(init)
+                ),
+                model_cls=target,
             )
             continue
         if param.default is param.empty:

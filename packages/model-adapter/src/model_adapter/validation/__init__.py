@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from model_adapter.report import CheckResult, ValidationReport
 from model_adapter.validation import (
+    batch_independence,
     causality,
     gradients,
     initialisation,
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 CHECKS: dict[str, Callable[[ValidationContext], CheckResult]] = {
     shapes.NAME: shapes.check,
     vocabulary.NAME: vocabulary.check,
+    batch_independence.NAME: batch_independence.check,
     causality.NAME: causality.check,
     numerics.NAME: numerics.check,
     gradients.NAME: gradients.check,
@@ -52,6 +54,7 @@ CHECKS: dict[str, Callable[[ValidationContext], CheckResult]] = {
 QUICK_CHECKS = (
     shapes.NAME,
     vocabulary.NAME,
+    batch_independence.NAME,
     causality.NAME,
     numerics.NAME,
     gradients.NAME,

@@ -90,6 +90,17 @@ def check(ctx: ValidationContext) -> CheckResult:
         f"{measured.changed_token} changes (max diff {measured.max_abs_diff:.3g})"
     )
 
+    if measured.leaks:
+        from model_adapter.validation.batch_independence import measure_independence
+
+        mixing = measure_independence(ctx)
+        if mixing.finite and not mixing.independent:
+            return CheckResult(
+                NAME, "failed", values,
+                f"{where}, but the cause is not attention: the model mixes the items of a batch "
+                "(see batch_independence)",
+                "fix batch_independence first (a [seq, batch] model read as [batch, seq]?), then validate again",
+            )
     if ctx.adapter_causal:
         raw = measure_leak(ctx, ctx.adapter_variant(causal=False))
         values["raw_model_leaks"] = raw.leaks

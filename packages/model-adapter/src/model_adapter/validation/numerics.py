@@ -17,6 +17,15 @@ NAME = "numerical_stability"
 # Beyond these the softmax is saturated (exp(100) ~ 1e43): a sign of a mis-scaled init.
 _MAX_ABS_LOGIT = 100.0
 _MAX_LOGIT_STD = 10.0
+# Loss on random targets against ln(vocab), the loss of a uniform prediction, where a fresh model
+# belongs. Gaussian logits of std s score about ln V + s^2/2. Above 2 x ln V the model gives a
+# random token a probability near 1/V^2, confidently wrong before it has seen data: a warning,
+# because PyTorch's default init of a builder export with a tied head (logit std ~ sqrt(d_model))
+# lands there and still trains. It fails when the loss is also more than 50 nats above ln V
+# (s > 10, the saturation bound above): the first steps are then spent undoing the init, and
+# small vocabularies (where 2 x ln V is only a few nats) are not failed for a modest excess.
+_WARN_LOSS_RATIO = 2.0
+_MAX_EXCESS_LOSS = 50.0
 
 
 def _probes(ctx: ValidationContext):
@@ -90,12 +99,27 @@ def check(ctx: ValidationContext) -> CheckResult:
             "look for division by zero, log/sqrt of non-positive values, a missing LayerNorm, or "
             "an attention mask that blanks out whole rows (-inf everywhere -> NaN)",
         )
-    if values["max_abs_logit"] > _MAX_ABS_LOGIT or values["logit_std"] > _MAX_LOGIT_STD:
+    loss_ratio = values["loss_random_targets"] / ln_vocab if ln_vocab > 0 else float("nan")
+    values["loss_over_ln_vocab"] = loss_ratio
+    if loss_ratio > _WARN_LOSS_RATIO and values["loss_random_targets"] - ln_vocab > _MAX_EXCESS_LOSS:
+        return CheckResult(
+            NAME, "failed", values,
+            f"loss on random targets is {values['loss_random_targets']:.3g}, {loss_ratio:.2g} x ln(vocab) "
+            f"{ln_vocab:.3g} (a fresh model should be near 1 x): the initial predictions are confidently "
+            f"wrong (logit std {values['logit_std']:.3g})",
+            "initialise embeddings/output weights smaller (e.g. normal std 0.02), drop a temperature or "
+            "scale factor on the logits, or add a final LayerNorm before the output projection",
+        )
+    if (
+        values["max_abs_logit"] > _MAX_ABS_LOGIT
+        or values["logit_std"] > _MAX_LOGIT_STD
+        or loss_ratio > _WARN_LOSS_RATIO
+    ):
         return CheckResult(
             NAME, "warning", values,
             f"logits are large (max |logit| {values['max_abs_logit']:.3g}, std "
-            f"{values['logit_std']:.3g}): the softmax saturates; loss on random targets "
-            f"{values['loss_random_targets']:.3g} vs ln(vocab) {ln_vocab:.3g}",
+            f"{values['logit_std']:.3g}) or confident: loss on random targets "
+            f"{values['loss_random_targets']:.3g} is {loss_ratio:.2g} x ln(vocab) {ln_vocab:.3g}",
             "initialise embeddings/output weights smaller (e.g. normal std 0.02) or scale the "
             "logits; a final LayerNorm before the output projection also helps",
         )
