@@ -137,6 +137,20 @@ def test_save_model_source_copies_the_export(tmp_path: Path) -> None:
     assert json.loads((run.model_dir / "config.json").read_text()) == {"vocab_size": 300}
 
 
+def test_save_model_source_copies_sibling_modules_and_local_packages(tmp_path: Path) -> None:
+    from model_adapter.testing_styles import write_model_style
+
+    export = write_model_style(tmp_path / "export", "multi_file", vocab_size=40)
+    (export / "notes.py").write_text("# not imported by the model\n")
+    run = create(tmp_path / "run")
+
+    run.save_model_source(export)
+
+    copied = sorted(p.relative_to(run.model_dir).as_posix() for p in run.model_dir.rglob("*") if p.is_file())
+    assert copied == ["blocks/__init__.py", "blocks/ffn.py", "blocks/norm.py", "config.json", "layers.py", "model.py"]
+    assert (run.model_dir / "layers.py").read_bytes() == (export / "layers.py").read_bytes()
+
+
 def test_latest_valid_checkpoint_is_none_for_an_empty_run(tmp_path: Path) -> None:
     assert create(tmp_path / "run").latest_valid_checkpoint() is None
     assert RunFolder(tmp_path / "missing").latest_valid_checkpoint() is None

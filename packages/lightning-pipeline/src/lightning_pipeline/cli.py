@@ -9,6 +9,7 @@ errors become one line on stderr and exit status 2; anything else keeps its trac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -112,10 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         from lightning_pipeline.generate import generate
 
-        text = generate(
-            args.run_dir, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-            top_k=args.top_k, seed=args.seed, device=args.device,
-        )
+        with contextlib.redirect_stdout(sys.stderr):  # the model's own prints are not the generated text
+            text = generate(
+                args.run_dir, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                top_k=args.top_k, seed=args.seed, device=args.device,
+            )
         print(text)
         return 0
     except _user_errors() as error:

@@ -259,14 +259,24 @@ class RunFolder:
 
     # ------------------------------------------------------------------ copies of inputs
     def save_model_source(self, source: str | os.PathLike[str]) -> None:
-        """Copy the model's `model.py` and `config.json` into model/ (`source`: folder or model.py)."""
+        """Copy the model's whole local source and `config.json` into model/ (`source`: folder or model.py).
+
+        model.py, and every sibling module and local package it imports (followed with
+        `model_adapter.sources.source_files`), keep their paths relative to the model folder,
+        so `generate` and `model-export` of the run work from the run folder alone.
+        """
         from lightning_pipeline.checkpoint_io import atomic_write_bytes
+        from model_adapter.sources import source_files
 
         source = Path(source)
         folder = source if source.is_dir() else source.parent
         model_py = folder / "model.py" if source.is_dir() else source
-        for original, name in ((model_py, "model.py"), (folder / "config.json", "config.json")):
+        copies = [(model_py, "model.py"), (folder / "config.json", "config.json")]
+        root = folder.resolve()
+        copies += [(path, path.relative_to(root).as_posix()) for path in source_files(model_py)[1:]]
+        for original, name in copies:
             if original.is_file():
+                (self.model_dir / name).parent.mkdir(parents=True, exist_ok=True)
                 data = original.read_bytes()
 
                 def write(handle: Any, data: bytes = data) -> None:

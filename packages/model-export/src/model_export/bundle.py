@@ -131,6 +131,7 @@ def build_bundle(
     atol: float = DEFAULT_ATOL,
     generation_tokens: int = 16,
     license: str | None = None,
+    fixed_length: int | None = None,
 ) -> Bundle:
     """Export `source` in every format, prove parity, quantize, and write the bundle to `out`.
 
@@ -145,6 +146,11 @@ def build_bundle(
             random ids are used and the report says so.
         generation_tokens: greedy tokens compared between onnxruntime and PyTorch.
         license: the licence for the card's front matter ("unknown" when None).
+        fixed_length: export ONNX at one shape `[1, fixed_length]` (see
+            `model_export.fixed_length`). Without it, a model whose ONNX fails parity at some
+            lengths (a Python loop over time, a mask cached by length) falls back to a fixed
+            length (the run's training seq_len, else max_seq_len, else 64), with a warning and
+            the reason recorded in the parity report and the card.
     """
     from model_export.generation import check_generation_parity
     from model_export.onnx_export import export_onnx
@@ -165,19 +171,41 @@ def build_bundle(
     try:
         report: dict[str, Any] = {"format_version": 1, "model": config.to_dict(), "formats": {}, "quantization": {}}
         if "onnx" in formats:
-            onnx_result = export_onnx(
-                model, staging / FORMAT_FILES["onnx"],
-                vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
-            )
+            onnx_path = staging / FORMAT_FILES["onnx"]
+            try:
+                onnx_result = export_onnx(
+                    model, onnx_path, vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
+                    fixed_length=fixed_length,
+                )
+            except (ExportFailedError, ParityError) as exc:
+                if fixed_length is not None:
+                    raise
+                fixed_length = _fallback_length(source)
+                logger.warning(
+                    "ONNX fails at some sequence lengths (%s); exporting a fixed-length ONNX of %d tokens "
+                    "instead (inference.py right-pads or left-truncates prompts to it)",
+                    str(exc).splitlines()[0][:300], fixed_length,
+                )
+                onnx_result = export_onnx(
+                    model, onnx_path, vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
+                    fixed_length=fixed_length,
+                )
+                onnx_result.fallback_reason = f"every-length export failed: {str(exc).splitlines()[0][:300]}"
             report["formats"]["onnx"] = {
                 **_relative(onnx_result.to_dict(), staging),
                 "passed": onnx_result.parity.passed if onnx_result.parity else None,
             }
             rng = np.random.default_rng(0)
-            prompt = rng.integers(0, config.vocab_size, size=min(4, max_seq_len or 4)).tolist()
+            generation_context = fixed_length or max_seq_len
+            prompt = rng.integers(0, config.vocab_size, size=min(4, generation_context or 4)).tolist()
+            onnx_fn: Any = str(onnx_path)
+            if fixed_length is not None:
+                from model_export.fixed_length import fixed_length_logits_fn
+                from model_export.onnx_export import onnx_session
+
+                onnx_fn = fixed_length_logits_fn(onnx_session(onnx_path), fixed_length)
             generation = check_generation_parity(
-                model, str(staging / FORMAT_FILES["onnx"]), prompt,
-                new_tokens=generation_tokens, max_seq_len=max_seq_len,
+                model, onnx_fn, prompt, new_tokens=generation_tokens, max_seq_len=generation_context,
             )
             report["generation"] = generation.to_dict()
             if not generation.passed:
@@ -209,6 +237,12 @@ def build_bundle(
                 held_out_source = "random token ids (no held-out text given; pass --eval-text)"
             eval_len = min(64, max_seq_len or 64)
             for kind in quantize:
+                if fixed_length is not None:
+                    report["quantization"][kind] = {
+                        "kind": kind, "status": "skipped", "path": None,
+                        "reason": "the ONNX model has a fixed input length; quantization needs a dynamic one",
+                    }
+                    continue
                 fn = quantize_int8 if kind == "int8" else quantize_fp16
                 q = fn(staging / FORMAT_FILES["onnx"], staging / QUANTIZED_FILES[kind], held_out_ids,
                        seq_len=eval_len, thresholds=thresholds, eval_source=held_out_source or "held-out token ids")
@@ -227,6 +261,7 @@ def build_bundle(
             "formats": {f: FORMAT_FILES[f] for f in report["formats"]},
             "quantized": {k: QUANTIZED_FILES[k] for k, q in report["quantization"].items() if q["status"] == "accepted"},
             "inputs": ["input_ids"], "outputs": ["logits"],
+            **({"onnx_fixed_length": fixed_length} if fixed_length is not None else {}),
         }}
         (staging / "config.json").write_text(json.dumps(bundle_config, indent=2) + "\n", encoding="utf-8")
         report["source"] = {
@@ -264,6 +299,14 @@ def build_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Bundle(out, sorted(p.name for p in out.iterdir()), report)
+
+
+def _fallback_length(source: ExportSource) -> int:
+    """The fixed ONNX length to fall back to: the run's training length, else the model's maximum, else 64."""
+    trained = ((source.run or {}).get("config") or {}).get("seq_len")
+    maximum = source.config.max_seq_len
+    length = int(trained) if isinstance(trained, int) and trained > 0 else (maximum or 64)
+    return min(length, maximum) if maximum else length
 
 
 @contextlib.contextmanager

@@ -29,18 +29,36 @@ def load_context(bundle: Path) -> int | None:
     return int(value) if value else None
 
 
-def generate(session: ort.InferenceSession, ids: list[int], new_tokens: int, context: int | None) -> list[int]:
-    """Greedy decoding: append the argmax token `new_tokens` times."""
+def load_fixed_length(bundle: Path) -> int | None:
+    """The ONNX graph's one input length when the bundle exported a fixed-length model."""
+    config = json.loads((bundle / "config.json").read_text(encoding="utf-8"))
+    value = (config.get("bundle") or {}).get("onnx_fixed_length")
+    return int(value) if value else None
+
+
+def generate(
+    session: ort.InferenceSession, ids: list[int], new_tokens: int, context: int | None,
+    fixed_length: int | None = None,
+) -> list[int]:
+    """Greedy decoding: append the argmax token `new_tokens` times.
+
+    A fixed-length graph gets the last `fixed_length` ids, right-padded with id 0; the model is
+    causal, so the logits of the real positions do not see the padding.
+    """
     names = [i.name for i in session.get_inputs()]
     ids = list(ids)
     out: list[int] = []
     for _ in range(new_tokens):
-        window = np.asarray([ids[-context:] if context else ids], dtype=np.int64)
+        window_ids = ids[-(fixed_length or context):] if (fixed_length or context) else ids
+        last = len(window_ids) - 1
+        if fixed_length:
+            window_ids = window_ids + [0] * (fixed_length - len(window_ids))
+        window = np.asarray([window_ids], dtype=np.int64)
         feeds = {names[0]: window}
         if "attention_mask" in names:
             feeds["attention_mask"] = np.ones_like(window)
         logits = session.run(None, feeds)[0]
-        token = int(logits[0, -1].argmax())
+        token = int(logits[0, last].argmax())
         ids.append(token)
         out.append(token)
     return out
@@ -74,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     session = ort.InferenceSession(str(args.bundle / args.model), providers=["CPUExecutionProvider"])
-    generated = generate(session, prompt_ids, args.max_new_tokens, load_context(args.bundle))
+    fixed = load_fixed_length(args.bundle) if args.model == "model.onnx" else None
+    generated = generate(session, prompt_ids, args.max_new_tokens, load_context(args.bundle), fixed)
     text = tokenizer.decode(generated) if tokenizer is not None else None
     if args.json:
         print(json.dumps({"prompt_ids": prompt_ids, "generated_ids": generated, "text": text}))

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-ppl-increase", type=float, default=0.05,
                         help="reject quantized models whose perplexity rises more than this (0.05 = 5%%)")
     parser.add_argument("--atol", type=float, default=1e-4, help="fp32 parity tolerance on logits")
+    parser.add_argument("--fixed-length", type=int, default=None, metavar="N",
+                        help="export ONNX at one input length N (batch 1); inference.py pads/truncates to it. "
+                             "Used automatically when ONNX fails parity at some lengths")
     parser.add_argument("--license", help="licence for the model card (default: unknown)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     return parser
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             source, args.out, formats=args.formats, quantize=args.quantize,
             held_out_ids=held_out, held_out_source=str(args.eval_text) if args.eval_text else None,
             thresholds=QuantizationThresholds(args.min_top1, args.max_ppl_increase),
-            atol=args.atol, license=args.license,
+            atol=args.atol, license=args.license, fixed_length=args.fixed_length,
         )
     except ModelExportError as exc:
         print(f"model-export: error: {exc}", file=sys.stderr)
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         report = bundle.report
         for fmt, info in report["formats"].items():
-            print(f"{fmt:12s} {info['exporter']:24s} max abs diff {info['parity']['max_abs_diff']:.2e}  "
+            exporter = info["exporter"] + (f", fixed length {info['fixed_length']}" if info.get("fixed_length") else "")
+            print(f"{fmt:12s} {exporter:24s} max abs diff {info['parity']['max_abs_diff']:.2e}  "
                   f"min top-1 {info['parity']['min_top1_agreement']:.2%}")
         for kind, q in report["quantization"].items():
             detail = f" ({q['reason']})" if q.get("reason") else ""

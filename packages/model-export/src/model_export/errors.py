@@ -43,3 +43,8 @@ def describe_exception(exc: BaseException) -> str:
         inner = inner.__cause__
     lines = [line.strip() for line in _ANSI.sub("", str(inner)).strip().splitlines() if line.strip()]
     return f"{type(inner).__name__}: {lines[0][:300] if lines else ''}".rstrip(": ")
+
+
+def clean_error_text(text: str) -> str:
+    """An error's text without terminal colour codes (onnxruntime colours its messages red)."""
+    return _ANSI.sub("", text).strip()

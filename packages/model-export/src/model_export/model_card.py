@@ -156,6 +156,10 @@ def _parity(formats: dict[str, dict], generation: dict | None) -> str:
         out.append(
             f"**{fmt}** — exporter: `{info.get('exporter')}`"
             + (f" (fallback: {info['fallback_reason']})" if info.get("fallback_reason") else "")
+            + (
+                f"; fixed input length {info['fixed_length']} (inference.py right-pads shorter prompts "
+                "and keeps the last tokens of longer ones)" if info.get("fixed_length") else ""
+            )
             + f"; tolerance atol {parity.get('atol', UNKNOWN)}; "
             + ("passed" if parity.get("passed") else "FAILED")
         )

@@ -49,11 +49,13 @@ class OnnxExport:
     parity: ParityReport | None
     fallback_reason: str | None = None
     attempts: list[dict] = field(default_factory=list)
+    fixed_length: int | None = None  # the graph's one input shape is [1, fixed_length]
 
     def to_dict(self) -> dict:
         return {
             "path": str(self.path),
             "exporter": self.exporter,
+            "fixed_length": self.fixed_length,
             "opset": self.opset,
             "fallback_reason": self.fallback_reason,
             "attempts": self.attempts,
@@ -78,7 +80,7 @@ def onnx_session(
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # errors reach the caller as exceptions, not red text on stderr
     if threads:
         options.intra_op_num_threads = threads
     return ort.InferenceSession(
@@ -128,7 +130,9 @@ def _torch_onnx_export(module, args: tuple, target: Path, opset: int, names: lis
         )
 
 
-def _export_dynamo(module, example, target: Path, opset: int, max_seq_len: int | None, mask: bool) -> None:
+def _export_dynamo(
+    module, example, target: Path, opset: int, max_seq_len: int | None, mask: bool, *, dynamic: bool = True
+) -> None:
     batch, seq = dynamic_dims(max_seq_len)
     shapes: dict = {"input_ids": {0: batch, 1: seq}}
     names = ["input_ids"]
@@ -142,20 +146,21 @@ def _export_dynamo(module, example, target: Path, opset: int, max_seq_len: int |
         opset,
         names,
         dynamo=True,
-        dynamic_shapes=shapes,
+        dynamic_shapes=shapes if dynamic else None,
         external_data=False,
         verbose=False,
     )
 
 
-def _export_torchscript(module, example, target: Path, opset: int, mask: bool) -> None:
+def _export_torchscript(module, example, target: Path, opset: int, mask: bool, *, dynamic: bool = True) -> None:
     names = ["input_ids"]
     axes = {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
     if mask:
         names.append("attention_mask")
         axes["attention_mask"] = {0: "batch", 1: "seq"}
     _torch_onnx_export(
-        module, _example_args(example, mask), target, opset, names, dynamo=False, dynamic_axes=axes
+        module, _example_args(example, mask), target, opset, names, dynamo=False,
+        dynamic_axes=axes if dynamic else None,
     )
 
 
@@ -174,6 +179,7 @@ def export_onnx(
     rtol: float = 0.0,
     check_parity: bool = True,
     raise_on_failure: bool = True,
+    fixed_length: int | None = None,
 ) -> OnnxExport:
     """Export `model` to ONNX at `path` with dynamic batch and sequence axes, and prove parity.
 
@@ -187,6 +193,9 @@ def export_onnx(
         parity_shapes: `(batch, seq_len)` pairs; default: batch 1 and 3, lengths 1 to the maximum.
         atol / rtol: per-element tolerance on logits (fp32 default atol 1e-4).
         raise_on_failure: raise :class:`ParityError` (worst shape named) when no exporter passed.
+        fixed_length: export one shape, `[1, fixed_length]`, for models whose graph bakes in
+            the traced length; parity is then measured the way `inference.py` runs it (inputs
+            right-padded or left-truncated to that length, see `model_export.fixed_length`).
 
     Returns:
         :class:`OnnxExport` with the exporter that won, the fallback reason and the parity report.
@@ -194,6 +203,13 @@ def export_onnx(
     import onnx
 
     path = Path(path)
+    if fixed_length is not None:
+        if fixed_length < 1 or (max_seq_len is not None and fixed_length > max_seq_len):
+            raise ExportFailedError(
+                f"fixed_length {fixed_length} must be between 1 and the model's max_seq_len {max_seq_len}; "
+                "pass a length the model accepts"
+            )
+        max_seq_len, example_seq_len, with_attention_mask = fixed_length, fixed_length, False
     inputs = prepare_export(
         model,
         vocab_size,
@@ -203,13 +219,16 @@ def export_onnx(
         with_attention_mask=with_attention_mask,
     )
     module, example = inputs.module, inputs.example
+    if fixed_length is not None:
+        example = example[:1, :fixed_length]
     reference = torch_logits_fn(module)
+    dynamic = fixed_length is None
 
     def export(name: str, target: Path) -> onnxruntime.InferenceSession:
         if name == "dynamo":
-            _export_dynamo(module, example, target, opset, inputs.max_seq_len, with_attention_mask)
+            _export_dynamo(module, example, target, opset, inputs.max_seq_len, with_attention_mask, dynamic=dynamic)
         elif name == "torchscript":
-            _export_torchscript(module, example, target, opset, with_attention_mask)
+            _export_torchscript(module, example, target, opset, with_attention_mask, dynamic=dynamic)
         else:
             raise ValueError(f"unknown exporter {name!r}; use one of {EXPORTERS}")
         onnx.checker.check_model(str(target), full_check=True)
@@ -220,9 +239,11 @@ def export_onnx(
     def check(name: str, target: Path, session: onnxruntime.InferenceSession) -> ParityReport | None:
         if not check_parity:
             return None
+        from model_export.fixed_length import fixed_length_logits_fn
+
         return measure_parity(
             reference,
-            onnx_logits_fn(session),
+            onnx_logits_fn(session) if fixed_length is None else fixed_length_logits_fn(session, fixed_length),
             vocab_size=inputs.vocab_size,
             shapes=inputs.shapes,
             fmt="onnx",
@@ -255,5 +276,6 @@ def export_onnx(
         if outcome.passed and outcome.exporter != exporters[0]:
             logger.warning("ONNX export used the %s exporter (%s)", outcome.exporter, outcome.fallback_reason)
         return OnnxExport(
-            path, outcome.exporter, opset, outcome.report, outcome.fallback_reason, attempts.records
+            path, outcome.exporter, opset, outcome.report, outcome.fallback_reason, attempts.records,
+            fixed_length=fixed_length,
         )

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from model_export.errors import ParityError
+from model_export.errors import ParityError, clean_error_text
 
 DEFAULT_ATOL = 1e-4
 """fp32 tolerance on logits: fused kernels reorder sums, they do not change results beyond this."""
@@ -80,7 +80,7 @@ class ParityReport:
         state = "passed" if self.passed else "FAILED"
         if worst is None:
             return f"{self.fmt} ({self.exporter}): no shapes checked"
-        detail = worst.error or (
+        detail = _first_line(worst.error) if worst.error else (
             f"max abs diff {worst.max_abs_diff:.3g}, top-1 {worst.top1_agreement:.2%}"
         )
         return (
@@ -119,7 +119,7 @@ class ParityReport:
         for s in self.shapes:
             lines.append(
                 f"| {s.shape} | {s.max_abs_diff:.2e} | {s.max_rel_diff:.2e} | "
-                f"{s.top1_agreement:.2%} | {'yes' if s.passed else 'no: ' + (s.error or 'beyond tolerance')} |"
+                f"{s.top1_agreement:.2%} | {'yes' if s.passed else 'no: ' + (_first_line(s.error) if s.error else 'beyond tolerance')} |"
             )
         return "\n".join(lines)
 
@@ -195,7 +195,7 @@ def measure_parity(
             error = None
         except Exception as exc:  # recorded per shape; the report fails and names it
             max_abs, max_rel, top1, passed = float("inf"), float("inf"), 0.0, False
-            error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            error = f"{type(exc).__name__}: {clean_error_text(str(exc))}"
         report.shapes.append(
             ShapeParity(batch, seq_len, max_abs, max_rel, top1, passed, error)
         )
@@ -216,3 +216,9 @@ def torch_logits_fn(model: object) -> LogitsFn:
 def shapes_within(shapes: Sequence[tuple[int, int]], max_seq_len: int | None) -> list[tuple[int, int]]:
     """Drop shapes longer than the model's maximum sequence length."""
     return [s for s in shapes if max_seq_len is None or s[1] <= max_seq_len]
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    """One line of an error for summaries and tables; the full text stays in the report."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0][:limit] if lines else ""

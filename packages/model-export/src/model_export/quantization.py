@@ -9,6 +9,7 @@ when agreement or perplexity moved past the thresholds. A rejected model is neve
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -198,12 +199,20 @@ def quantize_int8(
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     thresholds = thresholds or QuantizationThresholds()
-    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    fp32_path, out_path = Path(fp32_path).resolve(), Path(out_path).resolve()
     windows = held_out_windows(held_out_ids, seq_len)
-    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".quantize-") as tmp:
+    # onnxruntime's symbolic shape inference saves `sym_shape_infer_temp.onnx` and a `<uuid>.data`
+    # file into the working directory when it cannot infer every shape; run it from the
+    # temporary folder so those files go away with it.
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".quantize-") as tmp, contextlib.chdir(tmp):
         source = _preprocessed(fp32_path, Path(tmp) / "pre.onnx")
         with quiet_logs("onnxruntime"):  # its quantizer advises on the root logger
-            quantize_dynamic(str(source), str(out_path), weight_type=QuantType.QInt8)
+            # Gather is listed so that a token embedding shared with the output head (tied
+            # weights) is quantized for its lookup too, not kept in fp32 for it.
+            quantize_dynamic(
+                str(source), str(out_path), weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Gather", "Attention", "LSTM", "EmbedLayerNormalization"],
+            )
     result = _judge("int8", fp32_path, out_path, windows, thresholds, eval_source, repeats, None)
     return _discard_if_rejected(result, out_path)
 
