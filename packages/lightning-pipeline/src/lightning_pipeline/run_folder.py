@@ -3,7 +3,7 @@
 ```
 RUN_DIR/
   run.json          format_version, status, config, model_config, versions, metrics, data
-  model/            model.py + config.json exactly as loaded
+  model/            model.py + config.json + the local modules/packages model.py imports
   tokenizer/        tokenizer.save_pretrained output
   checkpoints/      Lightning .ckpt files + <name>.ckpt.json metadata each (last K + best)
   metrics.csv
