@@ -35,16 +35,39 @@ def test_train_then_run_again_resumes(tmp_path, builder_export, corpus):
     assert "Training configuration (new run;" in first.stderr  # the non-default values are printed at start
     assert "max_steps=6" in first.stderr
     assert (out / "curves.png").exists() and (out / "final" / "model.safetensors").exists()
+    assert "bits per byte" in first.stdout
+    metrics_before = (out / "metrics.csv").read_bytes()
+    run_json_before = (out / "run.json").read_bytes()
     second = _run(*args)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "resuming from step-0000006.ckpt" in second.stderr or "resuming from best-step-0000006.ckpt" in second.stderr
-    assert "done: step 6" in second.stdout
+    assert "already complete" in second.stdout and "step 6" in second.stdout
+    assert (out / "metrics.csv").read_bytes() == metrics_before  # nothing trained or evaluated again
+    assert (out / "run.json").read_bytes() == run_json_before
+    longer = _run(*[a if a != "6" else "8" for a in args])  # a longer run of the same job continues it
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert "resuming from step-0000006.ckpt" in longer.stderr and "done: step 8" in longer.stdout
 
 
 def test_generate_prints_text(trained_run):
     result = _run("generate", str(trained_run), "--prompt", "the quick", "--max-new-tokens", "8", "--temperature", "0")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("the quick")
+    assert "stopped at" in result.stderr
+
+
+def test_generate_sampling_flags_and_json(trained_run):
+    result = _run("generate", str(trained_run), "--prompt", "the", "--max-new-tokens", "10", "--temperature", "0.9",
+                  "--top-k", "20", "--top-p", "0.9", "--repetition-penalty", "1.3", "--num-samples", "2",
+                  "--seed", "5", "--stop", "zzz", "--no-stop-at-eos", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout)
+    assert answer["seed"] == 5 and len(answer["samples"]) == 2
+    assert all(len(s["token_ids"]) == 10 and s["stop_reason"] == "max_new_tokens" for s in answer["samples"])
+
+    plain = _run("generate", str(trained_run), "--prompt", "the", "--max-new-tokens", "5", "--num-samples", "2")
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    assert "--- sample 2 of 2 ---" in plain.stdout
+    assert "pass --seed" in plain.stderr  # an unseeded run says how to repeat it
 
 
 @pytest.mark.parametrize(
@@ -53,6 +76,9 @@ def test_generate_prints_text(trained_run):
         (["train", "--model", "/does/not/exist", "--data", "example", "--out", "OUT", "--max-steps", "2"], "exist"),
         (["generate", "NOT_A_RUN", "--prompt", "x"], "not a run folder"),
         (["generate", "RUN", "--prompt", "x", "--temperature", "-1"], "temperature"),
+        (["generate", "RUN", "--prompt", "x", "--top-p", "1.5"], "top_p"),
+        (["generate", "RUN", "--prompt", "x", "--repetition-penalty", "0"], "repetition_penalty"),
+        (["generate", "RUN", "--prompt", "x", "--num-samples", "0"], "num_samples"),
     ],
 )
 def test_errors_are_one_line_on_stderr_with_exit_status_2(tmp_path, args, needle, trained_run):

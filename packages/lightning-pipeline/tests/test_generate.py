@@ -1,4 +1,4 @@
-"""generate(): greedy, temperature and top-k sampling from a trained run folder."""
+"""generate(): greedy and sampled continuations from a trained run folder, with their stop reasons."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from lightning_pipeline import (
     ConfigError,
     RunFolderError,
     generate,
+    generate_samples,
     load_trained_model,
     sample_tokens,
 )
@@ -33,8 +34,7 @@ def test_top_k_of_one_is_greedy(trained_run):
     adapter, tokenizer = load_trained_model(trained_run)
     ids = torch.tensor([tokenizer("the quick", add_special_tokens=False)["input_ids"]])
     greedy = sample_tokens(adapter, ids, max_new_tokens=8, temperature=0)
-    top1 = sample_tokens(adapter, ids, max_new_tokens=8, temperature=0.7, top_k=1,
-                         generator=torch.Generator().manual_seed(0))
+    top1 = sample_tokens(adapter, ids, max_new_tokens=8, temperature=0.7, top_k=1, seed=0)
     assert torch.equal(greedy, top1)
 
 
@@ -66,3 +66,40 @@ def test_bad_arguments_and_folders_have_clear_errors(trained_run, tmp_path):
         generate(trained_run, "x", temperature=-1)
     with pytest.raises(RunFolderError, match="not a run folder"):
         generate(tmp_path, "x")
+
+
+def test_several_samples_are_reproducible_and_the_first_equals_a_single_sample(trained_run):
+    three = generate_samples(trained_run, "the", max_new_tokens=15, temperature=1.2, top_p=0.9, num_samples=3, seed=4)
+    again = generate_samples(trained_run, "the", max_new_tokens=15, temperature=1.2, top_p=0.9, num_samples=3, seed=4)
+    one = generate_samples(trained_run, "the", max_new_tokens=15, temperature=1.2, top_p=0.9, seed=4)
+
+    assert [s.token_ids for s in three] == [s.token_ids for s in again]
+    assert len({tuple(s.token_ids) for s in three}) > 1
+    assert one[0].token_ids == three[0].token_ids
+    assert all(s.seed == 4 for s in three)
+
+
+def test_unseeded_samples_report_the_seed_that_repeats_them(trained_run):
+    first = generate_samples(trained_run, "the", max_new_tokens=10, temperature=1.0)[0]
+    repeat = generate_samples(trained_run, "the", max_new_tokens=10, temperature=1.0, seed=first.seed)[0]
+    assert repeat.token_ids == first.token_ids
+
+
+def test_stop_string_cuts_the_text_and_is_reported(trained_run):
+    free = generate_samples(trained_run, "the", max_new_tokens=30, temperature=0)[0]
+    stop = free.text.strip()[:2]  # something the greedy continuation is known to contain
+
+    sample = generate_samples(trained_run, "the", max_new_tokens=30, temperature=0, stop=stop)[0]
+
+    assert stop not in sample.text and free.text.startswith(sample.text)
+    assert sample.stop_reason == f"stop string {stop!r}"
+    assert len(sample.token_ids) < len(free.token_ids) or free.stop_reason != "max_new_tokens"
+
+
+@pytest.mark.parametrize(("setting", "value", "fragment"), [
+    ("top_p", 0.0, "top_p"), ("top_p", 1.5, "top_p"), ("repetition_penalty", 0.0, "repetition_penalty"),
+    ("num_samples", 0, "num_samples"), ("max_new_tokens", 0, "max_new_tokens"), ("stop", [""], "stop string"),
+])
+def test_bad_sampling_settings_name_the_setting(trained_run, setting, value, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        generate_samples(trained_run, "x", **{setting: value})

@@ -90,12 +90,20 @@ def test_run_folder_card_uses_run_json_and_admits_gaps(run_bundle):
     assert '  - "tiny-made-up-corpus"' in card
     assert "| learning_rate | 0.0003 |" in card
     assert "| val_perplexity | 70.1 |" in card
-    assert f"| Weights | {run / 'final' / 'model.safetensors'} |" in card
+    assert f"| Weights | {os.path.relpath(run / 'final' / 'model.safetensors', out)} |" in card
+    assert str(run.parent) not in card  # paths relative to the bundle: no home directory in a card
     assert "| Vocabulary | 300 |" in card and "| Context (max sequence length) | 32 |" in card
     assert "| type | BPE |" in card
     assert "**onnx** — exporter: `dynamo`" in card
     assert "[analysis.html](analysis.html)" in card  # the run's Tier 2 report, copied into the bundle
     assert (out / "analysis.html").read_text() == (run / "analysis.html").read_text()
+
+
+def test_bundle_folder_gets_the_users_umask_not_0700(run_bundle):
+    _, out, _ = run_bundle
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~mask
 
 
 def test_weights_in_bundle_are_the_run_folders_weights(run_bundle):

@@ -68,7 +68,8 @@ def test_bundle_inference_pads_prompts_to_the_fixed_length(scan_bundle):
     report = json.loads((bundle / "parity_report.json").read_text())
     prompt = report["generation"]["prompt"]
     again = subprocess.run(
-        [sys.executable, str(bundle / "inference.py"), "--ids", *map(str, prompt), "--max-new-tokens", "4", "--json"],
+        [sys.executable, str(bundle / "inference.py"), "--ids", *map(str, prompt), "--max-new-tokens", "4",
+         "--temperature", "0", "--no-stop-at-eos", "--json"],
         capture_output=True, text=True, timeout=120,
     )
     assert json.loads(again.stdout)["generated_ids"] == report["generation"]["reference_tokens"][:4]

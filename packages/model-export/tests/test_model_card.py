@@ -46,3 +46,37 @@ def test_card_from_a_run_lists_its_data_hyper_parameters_metrics_and_tables():
     assert "| int8 | rejected (top-1 agreement 90.00% < 98.00%) | 3.90x |" in card
     assert 'ort.InferenceSession("model.onnx")' in card
     assert "torch.jit.load" not in card  # no TorchScript file, no instructions for one
+
+
+def test_card_shows_booleans_as_yes_no_paths_relative_to_the_bundle_and_bits_per_byte(tmp_path):
+    bundle = tmp_path / "bundle"
+    run = {
+        "status": "completed",
+        "config": {"packing": True, "compile": False, "out": str(tmp_path / "runs" / "demo"), "seq_len": 64},
+        "metrics": {"val_loss": 4.25, "val_bits_per_byte": 2.5},
+        "data": {"source": str(tmp_path / "corpus.txt")},
+    }
+
+    card = render_model_card(CardInputs(facts=ModelFacts(name="Tiny"), run=run, base_dir=str(bundle)))
+
+    assert "| packing | yes |" in card and "| compile | no |" in card
+    assert "| out | ../runs/demo |" in card
+    assert "- Data source: ../corpus.txt" in card
+    assert str(tmp_path) not in card
+    assert "| val_bits_per_byte | 2.5 |" in card
+    assert '  - "val_bits_per_byte"' in _front_matter(card)
+
+
+def test_tokenizer_facts_count_special_tokens_once(tmp_path):
+    from conftest import train_tokenizer
+    from tokenizers import Tokenizer
+
+    from model_export.bundle import tokenizer_facts
+
+    folder = train_tokenizer(tmp_path / "tok", 300)
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+
+    facts = tokenizer_facts(folder)
+
+    # the four special tokens are in the BPE vocab and in added_tokens: counted once
+    assert facts["vocabulary size (tokenizer.json)"] == tokenizer.get_vocab_size(with_added_tokens=True)

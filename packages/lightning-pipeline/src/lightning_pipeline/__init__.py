@@ -31,7 +31,12 @@ from lightning_pipeline.errors import (
     TextColumnError,
     VocabSizeMismatchError,
 )
-from lightning_pipeline.generate import generate, load_trained_model, sample_tokens
+from lightning_pipeline.generate import (
+    generate,
+    generate_samples,
+    load_trained_model,
+    sample_tokens,
+)
 from lightning_pipeline.train import TrainingResult, train
 
 __version__ = _distribution_version("lightning-pipeline")  # pyproject.toml is the one version source
@@ -53,6 +58,8 @@ _LAZY = {
     "TokenThroughputMonitor": "lightning_pipeline.callbacks.throughput",
     "StepCheckpoint": "lightning_pipeline.callbacks.step_checkpoint",
     "BestCheckpoint": "lightning_pipeline.callbacks.best_checkpoint",
+    "SamplingSettings": "lightning_pipeline.sampling",
+    "Sample": "lightning_pipeline.sampling",
 }
 
 if TYPE_CHECKING:
@@ -68,6 +75,7 @@ if TYPE_CHECKING:
     from lightning_pipeline.module import LanguageModelingModule, causal_lm_loss
     from lightning_pipeline.resumable_loader import ResumableDataLoader
     from lightning_pipeline.run_folder import RunFolder
+    from lightning_pipeline.sampling import Sample, SamplingSettings
     from lightning_pipeline.wizard import SetupWizard
 
 
@@ -103,6 +111,8 @@ __all__ = [
     "RunFolderConflictError",
     "RunFolderError",
     "RunMetricsLogger",
+    "Sample",
+    "SamplingSettings",
     "SetupWizard",
     "StepCheckpoint",
     "TextColumnError",
@@ -113,6 +123,7 @@ __all__ = [
     "__version__",
     "causal_lm_loss",
     "generate",
+    "generate_samples",
     "load_text_dataset",
     "load_trained_model",
     "mount_drive",

@@ -57,13 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(resume, TrainingConfig, exclude=("out",))
 
     gen = sub.add_parser("generate", help="sample text from a trained run folder")
-    gen.add_argument("run_dir")
-    gen.add_argument("--prompt", required=True)
-    gen.add_argument("--max-new-tokens", type=_positive_int, default=50)
-    gen.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    gen.add_argument("--top-k", type=_positive_int, default=50)
-    gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--device", default="cpu")
+    add_sampling_arguments(gen)
     return parser
 
 
@@ -75,6 +69,55 @@ def _with_length(base: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     elif "max_epochs" in given and "max_steps" not in given:
         values["max_steps"] = -1
     return values
+
+
+def add_sampling_arguments(gen: argparse.ArgumentParser) -> None:
+    """The `generate` subcommand's flags; the same names and defaults as a bundle's inference.py.
+
+    Values are checked by `SamplingSettings.problem()`, the one place both front ends share.
+    """
+    gen.add_argument("run_dir", help="a run folder written by `lightning-pipeline train --out`")
+    gen.add_argument("--prompt", required=True, help="text to continue (echoed before the continuation)")
+    gen.add_argument("--max-new-tokens", type=int, default=50, help="tokens to add at most (default 50)")
+    gen.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default 1.0)")
+    gen.add_argument("--top-k", type=int, default=50, help="keep the k most likely tokens; 0 = all (default 50)")
+    gen.add_argument("--top-p", type=float, default=1.0, help="keep the most likely tokens up to this probability mass (default 1.0 = all)")
+    gen.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages tokens already seen (default 1.0 = none)")
+    gen.add_argument("--num-samples", type=int, default=1, help="independent continuations (default 1)")
+    gen.add_argument("--seed", type=int, default=None, help="makes sampling repeatable (default: a fresh seed, printed)")
+    gen.add_argument("--stop", action="append", default=[], metavar="TEXT",
+                     help="stop when the continuation contains TEXT (repeatable); the text is cut before it")
+    gen.add_argument("--no-stop-at-eos", action="store_true", help="keep going past the end-of-text token")
+    gen.add_argument("--json", action="store_true", help="print one JSON object (token ids, texts, stop reasons)")
+    gen.add_argument("--device", default="cpu")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import json
+
+    from lightning_pipeline.generate import generate_samples
+
+    with contextlib.redirect_stdout(sys.stderr):  # the model's own prints are not the generated text
+        samples = generate_samples(
+            args.run_dir, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+            top_k=args.top_k if args.top_k else None, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
+            num_samples=args.num_samples, seed=args.seed, stop_at_eos=not args.no_stop_at_eos,
+            stop=tuple(args.stop), device=args.device,
+        )
+    if args.json:
+        print(json.dumps({
+            "prompt": args.prompt, "seed": samples[0].seed,
+            "samples": [{"token_ids": s.token_ids, "text": s.text, "stop_reason": s.stop_reason} for s in samples],
+        }))
+        return 0
+    for number, sample in enumerate(samples, 1):
+        if len(samples) > 1:
+            print(f"--- sample {number} of {len(samples)} ---")
+        print(args.prompt + sample.text)
+        print(f"[{len(sample.token_ids)} new tokens; stopped at {sample.stop_reason}]", file=sys.stderr)
+    if args.seed is None and args.temperature > 0:
+        print(f"[seed {samples[0].seed}: pass --seed {samples[0].seed} to repeat]", file=sys.stderr)
+    return 0
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -103,23 +146,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             config = config_from_args(args)
             result = train(config, overwrite=bool(getattr(args, "overwrite", False)))
-            if result.status == "completed":
+            if result.already_complete:
+                print(f"already complete: {result.run_dir} holds this finished run (step {result.global_step}, "
+                      f"val loss {result.val_loss:.4f}); nothing was trained or evaluated. Sample it: "
+                      f"lightning-pipeline generate {result.run_dir} --prompt TEXT")
+            elif result.status == "completed":
+                bpb = f", {result.val_bits_per_byte:.3f} bits per byte" if result.val_bits_per_byte else ""
                 print(
                     f"done: step {result.global_step}, val loss {result.val_loss:.4f}, "
-                    f"perplexity {result.val_perplexity:.2f}, run folder {result.run_dir}"
+                    f"perplexity {result.val_perplexity:.2f}{bpb}, run folder {result.run_dir}"
                 )
             else:
                 print(f"interrupted at step {result.global_step}; run the same command again to resume")
             return 0
-        from lightning_pipeline.generate import generate
-
-        with contextlib.redirect_stdout(sys.stderr):  # the model's own prints are not the generated text
-            text = generate(
-                args.run_dir, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                top_k=args.top_k, seed=args.seed, device=args.device,
-            )
-        print(text)
-        return 0
+        return _generate(args)
     except _user_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

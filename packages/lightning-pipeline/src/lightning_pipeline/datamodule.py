@@ -41,6 +41,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from lightning_pipeline.bits_per_byte import target_utf8_bytes
 from lightning_pipeline.errors import DataModuleError, EmptyDatasetError, VocabSizeMismatchError
 from lightning_pipeline.packing import IGNORE_INDEX, document_pieces
 from lightning_pipeline.resumable_loader import ResumableDataLoader
@@ -185,6 +186,7 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         self.train_data: TokenWindowDataset | None = None
         self.val_data: TokenWindowDataset | None = None
         self._num_documents = 0
+        self.val_bytes_per_token: float | None = None
 
     # ------------------------------------------------------------------ token ids
     @property
@@ -289,11 +291,26 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
 
         self.train_data = rows_of(train_rows)
         self.val_data = rows_of(val_rows) if num_val else None
+        if num_val and hasattr(self.tokenizer, "batch_decode"):
+            self.val_bytes_per_token = self._val_bytes_per_token()
         logger.info(
             "Data: %d documents, %d tokens -> %d train / %d val rows of %d (%s, %.1f%% real tokens)",
             self._num_documents, store.info.num_tokens, len(self.train_data), num_val, self.seq_len,
             "packed" if self.packing else "padded", 100 * self.real_token_fraction(),
         )
+
+    def _val_bytes_per_token(self, max_rows: int = 2048) -> float | None:
+        """UTF-8 bytes per validation target token, for bits per byte (module.py).
+
+        Measured on the first `max_rows` validation rows: the ones a limited validation
+        (`limit_val_batches`) evaluates, at a bounded cost on a large corpus.
+        """
+        assert self.val_data is not None
+        items = [self.val_data[i] for i in range(min(len(self.val_data), max_rows))]
+        ids = np.stack([item["input_ids"].numpy() for item in items])
+        mask = np.stack([item["attention_mask"].numpy() for item in items])
+        val_bytes, val_tokens = target_utf8_bytes(self.tokenizer, ids, mask)
+        return val_bytes / val_tokens if val_bytes and val_tokens else None
 
     def _check_vocab(self, smallest: int, largest: int) -> None:
         if self.model_vocab_size is None:
@@ -366,4 +383,5 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
             "num_train_tokens": train.real_tokens(),
             "num_val_tokens": self.val_data.real_tokens() if self.val_data is not None else 0,
             "real_token_fraction": self.real_token_fraction(),
+            "val_bytes_per_token": self.val_bytes_per_token,
         }

@@ -1,7 +1,10 @@
-"""Sample text from a trained run folder: greedy, temperature, top-k.
+"""Sample text from a trained run folder: temperature, top-k, top-p, repetition penalty, stops.
 
 A run folder holds everything needed (`model/`, `tokenizer/`, `final/model.safetensors`, or its
-checkpoints when training has not finished), so generation needs nothing but its path.
+checkpoints when training has not finished), so generation needs nothing but its path. The
+choice of each token follows `lightning_pipeline.sampling` (numpy, float64, PCG64), the same
+specification a bundle's torch-free `inference.py` follows: a run and its bundle give the same
+tokens for the same seed and settings.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightning_pipeline.errors import ConfigError, RunFolderError
+
+if TYPE_CHECKING:  # numpy is imported on first use: `import lightning_pipeline` stays cheap
+    from lightning_pipeline.sampling import Sample, SamplingSettings
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +51,41 @@ def load_trained_model(run_dir: str | os.PathLike[str], *, device: str = "cpu") 
     return adapter.to(device).eval(), tokenizer
 
 
+def torch_logits_fn(adapter: Any) -> Any:
+    """`ids[1, T] (numpy int64) -> float64 logits of the last position`, from the PyTorch model."""
+    import torch
+
+    device = next(adapter.parameters()).device
+
+    def logits_fn(ids: Any) -> Any:
+        window = torch.from_numpy(ids).to(device)
+        with torch.no_grad():
+            logits = adapter(window, torch.ones_like(window))
+        return logits[0, -1].double().cpu().numpy()
+
+    return logits_fn
+
+
+def _settings(**values: Any) -> SamplingSettings:
+    from lightning_pipeline.sampling import SamplingSettings
+
+    stop = values.pop("stop", ()) or ()
+    settings = SamplingSettings(stop=(stop,) if isinstance(stop, str) else tuple(stop), **values)
+    problem = settings.problem()
+    if problem:
+        raise ConfigError(f"{problem}.")
+    return settings
+
+
+def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
+    """Prompt ids without special tokens (as `inference.py` encodes them); an empty prompt starts at bos/eos."""
+    ids = tokenizer.backend_tokenizer.encode(prompt, add_special_tokens=False).ids
+    if not ids:
+        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        ids = [start]
+    return list(ids)
+
+
 def sample_tokens(
     adapter: Any,
     input_ids: Any,
@@ -52,39 +93,72 @@ def sample_tokens(
     max_new_tokens: int = 50,
     temperature: float = 1.0,
     top_k: int | None = None,
+    top_p: float = 1.0,
+    repetition_penalty: float = 1.0,
     eos_token_id: int | None = None,
-    generator: Any = None,
+    seed: int | None = None,
 ) -> Any:
     """Extend `input_ids` ([1, T] LongTensor) by up to `max_new_tokens`; temperature 0 means greedy.
 
     The context is cropped to the model's `max_seq_len` (a learned position table has no rows
-    beyond it). Stops early at `eos_token_id`.
+    beyond it). Stops early at `eos_token_id` (which is then not appended).
     """
     import torch
 
-    if temperature < 0:
-        raise ConfigError(f"temperature={temperature} must be 0 (greedy) or positive.")
-    if top_k is not None and top_k < 1:
-        raise ConfigError(f"top_k={top_k} must be at least 1 (or omitted).")
-    max_len = getattr(adapter, "max_seq_len", None)
-    ids = input_ids
-    with torch.no_grad():
-        for _ in range(max_new_tokens):
-            context = ids[:, -max_len:] if max_len else ids
-            logits = adapter(context, torch.ones_like(context))[:, -1, :].float()
-            if temperature == 0:
-                next_id = logits.argmax(dim=-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k is not None:
-                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                probs = torch.softmax(logits, dim=-1)
-                next_id = torch.multinomial(probs, 1, generator=generator)
-            ids = torch.cat([ids, next_id], dim=1)
-            if eos_token_id is not None and int(next_id) == eos_token_id:
-                break
-    return ids
+    from lightning_pipeline.sampling import sample_continuations
+
+    settings = _settings(
+        max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        repetition_penalty=repetition_penalty, seed=seed,
+    )
+    prompt = input_ids[0].tolist()
+    sample = sample_continuations(
+        torch_logits_fn(adapter), prompt, settings, decode=lambda ids: "", eos_token_id=eos_token_id,
+        max_seq_len=getattr(adapter, "max_seq_len", None),
+    )[0]
+    return torch.tensor([prompt + sample.token_ids], dtype=torch.long, device=input_ids.device)
+
+
+def generate_samples(
+    run_dir: str | os.PathLike[str],
+    prompt: str,
+    *,
+    max_new_tokens: int = 50,
+    temperature: float = 1.0,
+    top_k: int | None = 50,
+    top_p: float = 1.0,
+    repetition_penalty: float = 1.0,
+    num_samples: int = 1,
+    seed: int | None = None,
+    stop_at_eos: bool = True,
+    stop: str | tuple[str, ...] | list[str] = (),
+    device: str = "cpu",
+) -> list[Sample]:
+    """`num_samples` continuations of `prompt` from the run's trained model.
+
+    Each :class:`~lightning_pipeline.sampling.Sample` holds the new token ids, the continuation
+    text (without the prompt), why it stopped (`"end-of-text"`, `"stop string '...'"` or
+    `"max_new_tokens"`) and the seed, so an unseeded sample can be repeated.
+
+    Example:
+        >>> samples = generate_samples("runs/example", "ROMEO:", num_samples=2, seed=0, stop="\n\n")  # doctest: +SKIP
+        >>> samples[0].stop_reason  # doctest: +SKIP
+        'end-of-text'
+    """
+    from lightning_pipeline.sampling import sample_continuations
+
+    settings = _settings(
+        max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        repetition_penalty=repetition_penalty, num_samples=num_samples, seed=seed,
+        stop_at_eos=stop_at_eos, stop=stop,
+    )
+    adapter, tokenizer = load_trained_model(run_dir, device=device)
+    backend = tokenizer.backend_tokenizer
+    return sample_continuations(
+        torch_logits_fn(adapter), encode_prompt(tokenizer, prompt), settings,
+        decode=lambda ids: backend.decode(ids, skip_special_tokens=True),
+        eos_token_id=tokenizer.eos_token_id, max_seq_len=getattr(adapter, "max_seq_len", None),
+    )
 
 
 def generate(
@@ -94,29 +168,23 @@ def generate(
     max_new_tokens: int = 50,
     temperature: float = 1.0,
     top_k: int | None = 50,
+    top_p: float = 1.0,
+    repetition_penalty: float = 1.0,
     seed: int | None = None,
+    stop_at_eos: bool = True,
+    stop: str | tuple[str, ...] | list[str] = (),
     device: str = "cpu",
 ) -> str:
-    """Prompt plus continuation, decoded, from the run's trained model.
+    """The prompt followed by one continuation from the run's trained model.
+
+    For several samples, token ids or the reason a sample stopped, use :func:`generate_samples`.
 
     Example:
-        >>> generate("runs/example", "The module", max_new_tokens=20, temperature=0)  # doctest: +SKIP
-        'The module ...'
+        >>> generate("runs/example", "ROMEO:", max_new_tokens=40, temperature=0.8, top_k=50, seed=0)  # doctest: +SKIP
+        'ROMEO:\nWhat ...'
     """
-    import torch
-
-    adapter, tokenizer = load_trained_model(run_dir, device=device)
-    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    if not ids:
-        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-        ids = [start]
-    input_ids = torch.tensor([ids], dtype=torch.long, device=device)
-    generator = None
-    if seed is not None:
-        generator = torch.Generator(device=device)
-        generator.manual_seed(seed)
-    out = sample_tokens(
-        adapter, input_ids, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
-        eos_token_id=tokenizer.eos_token_id, generator=generator,
-    )
-    return tokenizer.decode(out[0].tolist(), skip_special_tokens=True)
+    sample = generate_samples(
+        run_dir, prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+        repetition_penalty=repetition_penalty, seed=seed, stop_at_eos=stop_at_eos, stop=stop, device=device,
+    )[0]
+    return prompt + sample.text

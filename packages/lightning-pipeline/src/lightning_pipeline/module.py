@@ -206,6 +206,11 @@ class LanguageModelingModule(pl.LightningModule):
         val_loss = (total / count.clamp_min(1)).float()
         self.log("val_loss", val_loss, prog_bar=True, sync_dist=False)
         self.log("val_perplexity", torch.exp(val_loss.clamp_max(50)), sync_dist=False)
+        # Bits per byte compares across tokenizers; the DataModule knows the validation text's
+        # UTF-8 bytes per token (absent for data given without a tokenizer that can decode).
+        bytes_per_token = getattr(getattr(self.trainer, "datamodule", None), "val_bytes_per_token", None)
+        if bytes_per_token:
+            self.log("val_bits_per_byte", val_loss / math.log(2) / bytes_per_token, sync_dist=False)
 
     # -- optimisation --------------------------------------------------------------------------
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig:

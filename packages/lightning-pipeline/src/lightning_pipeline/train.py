@@ -20,7 +20,7 @@ from typing import Any
 
 from lightning_pipeline.config import TrainingConfig
 from lightning_pipeline.console import quiet_console
-from lightning_pipeline.errors import ConfigError, ModelRejectedError
+from lightning_pipeline.errors import ConfigError, ModelRejectedError, RunFolderError
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ class TrainingResult:
     best_checkpoint: Path | None
     final_weights: Path | None
     resumed_from: Path | None
+    val_bits_per_byte: float | None = None  # comparable across tokenizers (bits_per_byte.py)
+    already_complete: bool = False  # the run folder held this finished run: nothing was done
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -238,6 +240,11 @@ def train(
     user_tokenizer = None if reuses_saved else load_user_tokenizer(config, int(model_config.vocab_size))
     check_loggers(config.loggers)
 
+    finished = None if overwrite else _finished_result(run_dir, config, model_config.to_dict())
+    if finished is not None:
+        logger.info("%s already holds this finished run; nothing to train or evaluate", run_dir)
+        return finished
+
     if is_rank_zero:
         run_folder = RunFolder.create(
             run_dir, config=config.to_dict(), model_config=model_config.to_dict(),
@@ -353,6 +360,7 @@ def train(
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
     val_loss = float(results[0]["val_loss"]) if results else None
     val_perplexity = float(results[0]["val_perplexity"]) if results else None
+    val_bits_per_byte = float(results[0]["val_bits_per_byte"]) if results and "val_bits_per_byte" in results[0] else None
 
     final_weights = run_dir / "final" / "model.safetensors"
     train_tokens = _train_tokens(trainer, config)
@@ -362,7 +370,8 @@ def train(
         run_folder.update_run_json(
             status="completed",
             metrics={
-                "val_loss": val_loss, "val_perplexity": val_perplexity, "train_tokens": train_tokens,
+                "val_loss": val_loss, "val_perplexity": val_perplexity, "val_bits_per_byte": val_bits_per_byte,
+                "train_tokens": train_tokens,
                 "train_loss": train_loss, "global_step": trainer.global_step,
                 "world_size": trainer.world_size,
             },
@@ -375,6 +384,41 @@ def train(
         run_dir=run_dir, status="completed", global_step=trainer.global_step, val_loss=val_loss,
         val_perplexity=val_perplexity, train_loss=train_loss, train_tokens=train_tokens,
         best_checkpoint=best_path, final_weights=final_weights, resumed_from=resume_from,
+        val_bits_per_byte=val_bits_per_byte,
+    )
+
+
+def _finished_result(run_dir: Path, config: TrainingConfig, model_config: dict[str, Any]) -> TrainingResult | None:
+    """The recorded result when `run_dir` holds a completed run of exactly this job, else None.
+
+    Running the same command twice must not evaluate again: only settings that cannot change
+    the result (where it runs, how it reports) may differ; a longer max_steps is a new job.
+    """
+    from lightning_pipeline.run_folder import RESUMABLE_CONFIG_KEYS, RunFolder, _differences
+
+    folder = RunFolder(run_dir)
+    if not folder.exists():
+        return None
+    try:
+        previous = folder.read_run_json()
+    except RunFolderError:  # a damaged run.json is RunFolder.create's to report
+        return None
+    metrics = previous.get("metrics") or {}
+    if previous.get("status") != "completed" or not metrics or not (run_dir / "final" / "model.safetensors").is_file():
+        return None
+    same_result = (RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS) - {"max_steps", "max_epochs", "early_stopping_patience", "limit_val_batches"}
+    if _differences(previous.get("config", {}), config.to_dict(), "config", frozenset(same_result)) or _differences(
+        previous.get("model_config", {}), model_config, "model_config", frozenset({"source"})
+    ):
+        return None
+    best = previous.get("best_checkpoint")
+    return TrainingResult(
+        run_dir=run_dir, status="completed", global_step=int(metrics.get("global_step") or 0),
+        val_loss=metrics.get("val_loss"), val_perplexity=metrics.get("val_perplexity"),
+        train_loss=metrics.get("train_loss"), train_tokens=int(metrics.get("train_tokens") or 0),
+        best_checkpoint=run_dir / "checkpoints" / best if best else None,
+        final_weights=run_dir / "final" / "model.safetensors", resumed_from=None,
+        val_bits_per_byte=metrics.get("val_bits_per_byte"), already_complete=True,
     )
 
 

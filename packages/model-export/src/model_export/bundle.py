@@ -89,8 +89,12 @@ def tokenizer_facts(tokenizer_dir: Path | None) -> dict[str, Any] | None:
         return None
     data = json.loads((tokenizer_dir / "tokenizer.json").read_text(encoding="utf-8"))
     vocab = (data.get("model") or {}).get("vocab")
-    size = len(vocab) if isinstance(vocab, (dict, list)) else None
-    size = (size or 0) + len(data.get("added_tokens") or []) if size is not None else None
+    size = None
+    if isinstance(vocab, (dict, list)):
+        # Special tokens usually sit in the model's vocab *and* in added_tokens: count ids once.
+        ids = set(vocab.values()) if isinstance(vocab, dict) else set(range(len(vocab)))
+        ids |= {t.get("id") for t in data.get("added_tokens") or [] if isinstance(t, dict)}
+        size = len(ids)
     facts: dict[str, Any] = {
         "type": (data.get("model") or {}).get("type"),
         "vocabulary size (tokenizer.json)": size,
@@ -110,6 +114,18 @@ def encode_text(tokenizer_dir: Path, text: str) -> np.ndarray:
     from tokenizers import Tokenizer
 
     return np.asarray(Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).encode(text).ids, dtype=np.int64)
+
+
+def _current_umask() -> int:
+    """The process umask (reading it means setting it; it is restored at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _shown_path(path: Path | str | None, bundle: Path) -> str | None:
+    """A path as the card shows it: relative to the bundle folder, so no home directory leaks."""
+    return os.path.relpath(path, bundle) if path else None
 
 
 def _relative(info: dict, folder: Path) -> dict:
@@ -168,6 +184,7 @@ def build_bundle(
     model, config = source.model, source.config
     max_seq_len = config.max_seq_len
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
+    staging.chmod(0o777 & ~_current_umask())  # mkdtemp makes it 0700; the bundle gets the user's umask
     try:
         report: dict[str, Any] = {"format_version": 1, "model": config.to_dict(), "formats": {}, "quantization": {}}
         if "onnx" in formats:
@@ -283,13 +300,13 @@ def build_bundle(
             vocab_size=config.vocab_size,
             max_seq_len=config.max_seq_len,
             architecture=type(getattr(model, "model", model)).__name__,
-            source=None if source.kind == "module" else str(source.export_dir),
-            weights=str(source.weights) if source.weights else "none given: freshly initialised",
+            source=None if source.kind == "module" else _shown_path(source.export_dir, out),
+            weights=_shown_path(source.weights, out) if source.weights else "none given: freshly initialised",
         )
         card = render_model_card(CardInputs(
             facts=facts, license=license, tokenizer=tokenizer_facts(source.tokenizer_dir), run=source.run,
             formats=report["formats"], generation=report.get("generation"),
-            quantization=report["quantization"], files=files,
+            quantization=report["quantization"], files=files, base_dir=str(out),
         ))
         (staging / "README.md").write_text(card, encoding="utf-8")
         if out.exists():

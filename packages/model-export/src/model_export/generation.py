@@ -35,16 +35,24 @@ class GenerationParity:
 def greedy_generate(
     logits_fn: LogitsFn, prompt: Sequence[int], new_tokens: int, *, max_seq_len: int | None = None
 ) -> list[int]:
-    """Append `new_tokens` argmax tokens to `prompt` using `logits_fn(ids[1, T]) -> [1, T, V]`."""
-    ids = [int(t) for t in prompt]
-    generated: list[int] = []
-    for _ in range(new_tokens):
-        window = ids[-max_seq_len:] if max_seq_len else ids
-        logits = logits_fn(np.asarray([window], dtype=np.int64))
-        token = int(np.argmax(logits[0, -1]))
-        ids.append(token)
-        generated.append(token)
-    return generated
+    """Append `new_tokens` argmax tokens to `prompt` using `logits_fn(ids[1, T]) -> [1, T, V]`.
+
+    Runs the bundle's own sampling code (`bundle_inference.py`, temperature 0, no stop), so the
+    parity check exercises exactly what `inference.py` does.
+    """
+    from model_export.bundle_inference import SamplingSettings, sample_continuations
+
+    if new_tokens < 1:
+        return []
+
+    def last_logits(ids: np.ndarray) -> np.ndarray:
+        return np.asarray(logits_fn(ids))[0, -1]
+
+    settings = SamplingSettings(max_new_tokens=new_tokens, temperature=0, stop_at_eos=False, seed=0)
+    sample = sample_continuations(
+        last_logits, prompt, settings, decode=lambda ids: "", eos_token_id=None, max_seq_len=max_seq_len
+    )[0]
+    return sample.token_ids
 
 
 def check_generation_parity(

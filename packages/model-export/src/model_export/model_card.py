@@ -8,6 +8,7 @@ a card that invents a dataset or a licence is worse than one that admits the gap
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ class CardInputs:
     generation: dict | None = None
     quantization: dict[str, dict] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    base_dir: str | None = None  # the bundle folder: absolute paths are shown relative to it
 
 
 def _yaml_str(value: str) -> str:
@@ -52,6 +54,8 @@ def _yaml_str(value: str) -> str:
 def _or(value: Any, missing: str = UNKNOWN) -> str:
     if value is None or value == "" or value == {}:
         return missing
+    if isinstance(value, bool):  # before int: True is an int and would print as "1"
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, int):
@@ -76,7 +80,7 @@ def _front_matter(inputs: CardInputs) -> str:
         lines += ["datasets:", f"  - {_yaml_str(dataset)}"]
     else:
         lines.append("datasets: []  # not recorded")
-    names = [m for m in ("val_loss", "val_perplexity") if metrics.get(m) is not None]
+    names = [m for m in ("val_loss", "val_perplexity", "val_bits_per_byte") if metrics.get(m) is not None]
     names.append("onnx_parity_max_abs_diff")
     lines.append("metrics:")
     lines += [f"  - {_yaml_str(n)}" for n in names]
@@ -109,19 +113,30 @@ def _tokenizer(tokenizer: dict | None) -> str:
     return "| | |\n|---|---|\n" + rows
 
 
-def _training(run: dict | None) -> str:
+def _relative_path(value: Any, base_dir: str | None) -> Any:
+    """An absolute path (in run.json's config) shown relative to the bundle folder."""
+    if base_dir and isinstance(value, str) and os.path.isabs(value):
+        return os.path.relpath(value, base_dir)
+    return value
+
+
+def _training(run: dict | None, base_dir: str | None = None) -> str:
     if not run:
         return "Training data and hyper-parameters: not recorded (the export was not made from a run folder)."
     data = run.get("data") or {}
     parts = [
         f"- Run status: {_or(run.get('status'), NOT_RECORDED)}",
-        f"- Data source: {_or(data.get('source'), NOT_RECORDED)}",
+        f"- Data source: {_or(_relative_path(data.get('source'), base_dir), NOT_RECORDED)}",
         f"- Training tokens: {_or(data.get('num_train_tokens') or (run.get('metrics') or {}).get('train_tokens'), NOT_RECORDED)}",
     ]
     config = run.get("config") or {}
     if config:
-        parts.append("\n| Hyper-parameter | Value |\n|---|---|")
-        parts += [f"| {k} | {_or(json.dumps(v) if isinstance(v, (dict, list)) else v)} |" for k, v in sorted(config.items())]
+        note = " (paths relative to this bundle's folder)" if base_dir else ""
+        parts.append(f"\n| Hyper-parameter{note} | Value |\n|---|---|")
+        parts += [
+            f"| {k} | {_or(json.dumps(v) if isinstance(v, (dict, list)) else _relative_path(v, base_dir))} |"
+            for k, v in sorted(config.items())
+        ]
     else:
         parts.append("- Hyper-parameters: not recorded")
     versions = run.get("versions") or {}
@@ -243,7 +258,7 @@ def render_model_card(inputs: CardInputs) -> str:
         "matches the PyTorch model it came from.",
         "## Architecture\n\n" + _architecture(facts),
         "## Tokenizer\n\n" + _tokenizer(inputs.tokenizer),
-        "## Training data and hyper-parameters\n\n" + _training(inputs.run),
+        "## Training data and hyper-parameters\n\n" + _training(inputs.run, inputs.base_dir),
         "## Metrics\n\n" + _metrics(inputs.run) + _analysis_link(inputs.files),
         "## Export parity (PyTorch vs exported artifact)\n\n" + _parity(inputs.formats, inputs.generation),
         "## Quantization\n\n" + _quantization(inputs.quantization),

@@ -60,8 +60,12 @@ def plot_curves(rows: list[dict[str, float]], path: str | os.PathLike[str] | Non
     ax.legend(loc="upper right")
     ax = axes[0][1]
     line(ax, "val_perplexity", "o-", color="tab:green", ms=3)
-    ax.set_title("validation perplexity")
+    ax.set_title("validation perplexity (green) and bits per byte (red)")
     ax.set_yscale("log")
+    if series("val_bits_per_byte")[0]:  # bits per byte compares across tokenizers; perplexity does not
+        twin = ax.twinx()
+        line(twin, "val_bits_per_byte", "s-", color="tab:red", ms=3)
+        twin.set_ylabel("bits per byte", color="tab:red")
     ax = axes[1][0]
     if lr_key:
         line(ax, lr_key, color="tab:orange")
