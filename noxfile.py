@@ -212,7 +212,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
 
 
-@nox.session
+@nox.session(reuse_venv=True)  # the second `nox -s demo` must not rebuild a torch venv
 @_discard_venv_after
 def release_check(session: nox.Session) -> None:
     """Every package is releasable (`tools/release_check.py`: src unchanged since the commit that
@@ -395,9 +395,14 @@ def demo(session: nox.Session) -> None:
     ).strip()
     session.run("model-adapter", "validate", example)
     out = session.posargs[0] if session.posargs else str(ROOT / "runs" / "example")
+    # Settings measured by packages/lightning-pipeline/benchmarks/demo_learning.py (DEMO_ARGS).
     session.run(
         "lightning-pipeline", "train", "--model", example, "--data", "example",
-        "--out", out, "--max-steps", "300",
+        "--out", out, "--max-steps", "600", "--batch-size", "16", "--lr", "1e-3",
+    )
+    session.run(
+        "lightning-pipeline", "generate", out, "--prompt", "ROMEO:", "--max-new-tokens", "80",
+        "--temperature", "0.8", "--top-k", "50", "--seed", "0",
     )
 
 

@@ -141,6 +141,10 @@ TOKENIZER = "auto"  # @param ["auto", "pretrained", "bpe", "character"]
 PRESET = "small"  # @param ["quick-check", "small", "full"]
 MAX_STEPS = 0  # @param {type:"integer"}
 SAMPLE_PROMPT = "The"  # @param {type:"string"}
+TEMPERATURE = 0.8  # @param {type:"number"}
+TOP_P = 0.95  # @param {type:"number"}
+REPETITION_PENALTY = 1.1  # @param {type:"number"}
+NUM_SAMPLES = 2  # @param {type:"integer"}
 USE_DRIVE = True  # @param {type:"boolean"}
 # Not in the form: where things go, and the sizes CI overrides for its tiny CPU run.
 DRIVE_MOUNTPOINT = "/content/drive"
@@ -270,9 +274,16 @@ else:
 
 # %%
 # @title 8. A text sample from the trained model { display-mode: "form" }
-from lightning_pipeline import generate
+# The same sampling (and, for the same seed, the same tokens) as `lightning-pipeline generate` and
+# the bundle's inference.py.
+from lightning_pipeline import generate_samples
 
-print(generate(WORK / "run", SAMPLE_PROMPT, max_new_tokens=SAMPLE_TOKENS, temperature=0.8, top_k=50, seed=0))
+for number, sample in enumerate(generate_samples(
+    WORK / "run", SAMPLE_PROMPT, max_new_tokens=SAMPLE_TOKENS, temperature=TEMPERATURE, top_k=50, top_p=TOP_P,
+    repetition_penalty=REPETITION_PENALTY, num_samples=NUM_SAMPLES, seed=0,
+), 1):
+    print(f"--- sample {number} ({len(sample.token_ids)} new tokens, stopped at {sample.stop_reason}) ---")
+    print(SAMPLE_PROMPT + sample.text)
 
 # %%
 # @title 8b. Look inside the trained model (Tier 2 analysis) { display-mode: "form" }

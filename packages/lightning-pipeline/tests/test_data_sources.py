@@ -200,6 +200,22 @@ def test_example_dataset_is_offline_deterministic_and_sizeable() -> None:
     assert len(set(texts)) > 1000
 
 
+def test_example_data_is_shakespeare_by_paragraph_with_line_breaks_and_docstrings_as_fallback(monkeypatch, tmp_path):
+    from lightning_pipeline import example_data
+
+    texts = example_data.shakespeare_texts()
+    assert texts[0].startswith("First Citizen:\nBefore we proceed any further")
+    assert all("\n\n" not in t for t in texts) and sum("\n" in t for t in texts) > len(texts) // 2
+    assert example_texts() == texts
+
+    monkeypatch.setattr(example_data, "SHAKESPEARE_PATH", tmp_path / "missing.txt.gz")
+    example_data.shakespeare_texts.cache_clear()
+    try:
+        assert example_texts() == example_data.docstring_texts()
+    finally:
+        example_data.shakespeare_texts.cache_clear()
+
+
 class FakeColab:
     """Stands in for google.colab (which cannot exist here) through the documented injection point."""
 

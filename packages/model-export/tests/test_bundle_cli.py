@@ -244,5 +244,28 @@ def test_bundle_inference_script_needs_only_runtime_packages():
     source = (Path(__file__).resolve().parents[1] / "src" / "model_export" / "bundle_inference.py").read_text()
     imports = {line.split()[1].split(".")[0] for line in source.splitlines()
                if line.startswith(("import ", "from ")) and not line.startswith("from __future__")}
-    assert imports <= {"argparse", "json", "sys", "pathlib", "numpy", "onnxruntime", "tokenizers"}
+    assert imports <= {"argparse", "json", "sys", "pathlib", "numpy", "onnxruntime", "tokenizers", "secrets",
+                       "collections", "dataclasses"}
     assert np is not None
+
+
+def test_inference_script_without_onnxruntime_names_the_package_to_install(run_bundle, tmp_path):
+    """A real interpreter where onnxruntime is not installed: only numpy is on its path."""
+    _, out, _ = run_bundle
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    site = tmp_path / "site"
+    site.mkdir()
+    numpy_dir = Path(np.__file__).resolve().parent
+    for item in numpy_dir.parent.iterdir():
+        if item.name == "numpy" or item.name.startswith("numpy.libs") or item.name.startswith("numpy-"):
+            (site / item.name).symlink_to(item)
+    env = {**os.environ, "PYTHONPATH": str(site)}
+
+    result = subprocess.run([str(python), str(out / "inference.py"), "--ids", "5", "17"], capture_output=True,
+                            text=True, timeout=120, env=env)
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: inference.py needs onnxruntime; install it with: pip install onnxruntime"]
