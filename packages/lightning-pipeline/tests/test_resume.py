@@ -86,9 +86,11 @@ def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path,
     assert len([n for n in names if n.startswith("best-")]) == 1
 
 
-    # the same command again: the finished run resumes as finished, nothing is trained twice
+    # the same command again: the finished run is recognised, nothing is trained or evaluated twice
+    metrics_csv = (run_dir / "metrics.csv").read_bytes()
     again = train(config)
-    assert again.resumed_from is not None and again.resumed_from.name in names
+    assert again.already_complete and again.resumed_from is None
+    assert (run_dir / "metrics.csv").read_bytes() == metrics_csv
     assert again.global_step == 16
     assert again.val_loss == pytest.approx(resumed.val_loss, abs=1e-6)
     # a larger max_steps extends the same run from where it stopped

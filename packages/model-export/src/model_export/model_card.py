@@ -75,7 +75,7 @@ def _front_matter(inputs: CardInputs) -> str:
     lines.append("pipeline_tag: text-generation")
     lines.append("tags:")
     lines += [f"  - {_yaml_str(t)}" for t in tags]
-    dataset = data.get("source")
+    dataset = _relative_path(data.get("source"), inputs.base_dir)
     if isinstance(dataset, str) and dataset:
         lines += ["datasets:", f"  - {_yaml_str(dataset)}"]
     else:
@@ -196,7 +196,7 @@ def _parity(formats: dict[str, dict], generation: dict | None) -> str:
     return "\n".join(out)
 
 
-def _quantization(quantization: dict[str, dict]) -> str:
+def _quantization(quantization: dict[str, dict], base_dir: str | None = None) -> str:
     if not quantization:
         return "No quantization was requested."
     out = [
@@ -211,7 +211,7 @@ def _quantization(quantization: dict[str, dict]) -> str:
 
         out.append(
             f"| {kind} | {status} | {fmt('size_ratio', '.2f')}x | {fmt('latency_ratio', '.2f')}x | "
-            f"{fmt('top1_agreement', '.2%')} | {fmt('perplexity_change', '+.2%')} | {q.get('eval_source') or 'n/a'} |"
+            f"{fmt('top1_agreement', '.2%')} | {fmt('perplexity_change', '+.2%')} | {_relative_path(q.get('eval_source'), base_dir) or 'n/a'} |"
         )
     out.append("\nRejected or skipped models are not in the bundle.")
     return "\n".join(out)
@@ -261,7 +261,7 @@ def render_model_card(inputs: CardInputs) -> str:
         "## Training data and hyper-parameters\n\n" + _training(inputs.run, inputs.base_dir),
         "## Metrics\n\n" + _metrics(inputs.run) + _analysis_link(inputs.files),
         "## Export parity (PyTorch vs exported artifact)\n\n" + _parity(inputs.formats, inputs.generation),
-        "## Quantization\n\n" + _quantization(inputs.quantization),
+        "## Quantization\n\n" + _quantization(inputs.quantization, inputs.base_dir),
         "## Intended use and limitations\n\n"
         "- Intended use: research and experimentation with a small custom language model; text "
         "generation from a prompt.\n"
