@@ -151,7 +151,8 @@ def test_inference_script_runs_without_torch_and_matches_pytorch(run_bundle, tor
     expected = greedy_generate(torch_logits_fn(adapter), [5, 17, 42], 12, max_seq_len=32)
 
     result = subprocess.run([str(torch_free_python), str(out / "inference.py"), "--ids", "5", "17", "42",
-                             "--max-new-tokens", "12", "--json"], capture_output=True, text=True, timeout=120)
+                             "--max-new-tokens", "12", "--temperature", "0", "--no-stop-at-eos", "--json"],
+                            capture_output=True, text=True, timeout=120)
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["generated_ids"] == expected
@@ -160,7 +161,7 @@ def test_inference_script_runs_without_torch_and_matches_pytorch(run_bundle, tor
 def test_inference_script_continues_a_text_prompt_with_int8_without_torch(run_bundle, torch_free_python):
     _, out, _ = run_bundle
     result = subprocess.run([str(torch_free_python), str(out / "inference.py"), "--prompt", "the king speaks",
-                             "--model", "model.int8.onnx", "--max-new-tokens", "5", "--json"],
+                             "--model", "model.int8.onnx", "--max-new-tokens", "5", "--no-stop-at-eos", "--json"],
                             capture_output=True, text=True, timeout=120)
 
     assert result.returncode == 0, result.stderr
