@@ -131,7 +131,8 @@ def config_object(
         return apply_config_values(factory(), data)
     if dataclasses.is_dataclass(config_cls):
         return config_cls(**fill_keywords(config_cls, config_cls.__name__))
-    init = config_cls.__init__
+    # The constructor as the class defines or inherits it (a plain lookup, written so mypy accepts it).
+    init = next(vars(klass)["__init__"] for klass in config_cls.__mro__ if "__init__" in vars(klass))
     try:
         params = [
             p for p in inspect.signature(init).parameters.values()

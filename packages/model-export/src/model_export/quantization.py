@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -176,6 +177,17 @@ def _preprocessed(fp32_path: Path, target: Path) -> Path:
         return fp32_path
 
 
+@contextlib.contextmanager
+def _working_directory(path: str) -> Iterator[None]:
+    """`contextlib.chdir` of Python 3.11+, for the 3.10 this package supports."""
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def quantize_int8(
     fp32_path: str | os.PathLike,
     out_path: str | os.PathLike,
@@ -204,7 +216,7 @@ def quantize_int8(
     # onnxruntime's symbolic shape inference saves `sym_shape_infer_temp.onnx` and a `<uuid>.data`
     # file into the working directory when it cannot infer every shape; run it from the
     # temporary folder so those files go away with it.
-    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".quantize-") as tmp, contextlib.chdir(tmp):
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".quantize-") as tmp, _working_directory(tmp):
         source = _preprocessed(fp32_path, Path(tmp) / "pre.onnx")
         with quiet_logs("onnxruntime"):  # its quantizer advises on the root logger
             # Gather is listed so that a token embedding shared with the output head (tied

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from model_adapter._probe_setup import as_adapter, resolve_seq_len
 from model_adapter.analysis.report import AnalysisReport, SectionResult
 
 if TYPE_CHECKING:
@@ -94,14 +95,16 @@ def analyze_model(
         run_dir = run_dir if run_dir is not None else found_run
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ModelValidationError(f"batch_size must be a positive integer, got {batch_size!r}")
-    adapter = _as_adapter(model_or_adapter, config, causal)
+    adapter = as_adapter(model_or_adapter, config, causal, caller="analyze_model")
     if device is not None:
         adapter.to(device)
     first = next(adapter.parameters(), None)
     resolved_device = first.device if first is not None else torch.device("cpu")
     vocab_size = int(adapter.vocab_size)
     max_seq_len = getattr(adapter, "max_seq_len", None)
-    length = _resolve_seq_len(seq_len, max_seq_len)
+    length = resolve_seq_len(
+        seq_len, max_seq_len, cap=DEFAULT_SEQ_LEN, fallback=DEFAULT_SEQ_LEN, minimum=2
+    )
     ids, labels, note = _probe_windows(input_ids, texts, tokenizer, length, batch_size, vocab_size, max_seq_len, seed)
     ctx = AnalysisContext(
         adapter=adapter, input_ids=ids.to(resolved_device), vocab_size=vocab_size,
@@ -137,22 +140,6 @@ def analyze_model(
     )
 
 
-def _as_adapter(model: Any, config: ModelConfig | None, causal: bool) -> Any:
-    from torch import nn
-
-    from model_adapter.adapter import UniversalModelAdapter
-    from model_adapter.errors import ModelValidationError
-
-    if isinstance(model, UniversalModelAdapter):
-        return model
-    if not isinstance(model, nn.Module):
-        raise ModelValidationError(
-            f"analyze_model needs an nn.Module, got {type(model).__name__}; load files with "
-            "model_adapter.load_model(path) first"
-        )
-    return UniversalModelAdapter(model, config, causal=causal)
-
-
 def _load_path(path: Path, config: ModelConfig | None) -> tuple[nn.Module, ModelConfig | None, Path | None]:
     """(module, config, the run folder or None) for a run folder or anything load_model takes."""
     from model_adapter.analysis.run_weights import is_run_folder, load_run_model
@@ -178,18 +165,6 @@ def _check_sections(sections: Iterable[str] | None) -> tuple[str, ...]:
             f"unknown analysis section(s) {unknown or '(none given)'}; choose from {', '.join(SECTIONS)}"
         )
     return tuple(name for name in SECTIONS if name in chosen)
-
-
-def _resolve_seq_len(seq_len: int | None, max_seq_len: int | None) -> int:
-    from model_adapter.errors import ModelValidationError
-
-    if seq_len is None:
-        return min(max_seq_len, DEFAULT_SEQ_LEN) if max_seq_len else DEFAULT_SEQ_LEN
-    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 2:
-        raise ModelValidationError(f"seq_len must be an integer of at least 2, got {seq_len!r}")
-    if max_seq_len is not None and seq_len > max_seq_len:
-        raise ModelValidationError(f"seq_len={seq_len} exceeds the model's max_seq_len={max_seq_len}; pass a value <= {max_seq_len}")
-    return seq_len
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:

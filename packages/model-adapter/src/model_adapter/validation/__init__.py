@@ -12,8 +12,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from model_adapter._probe_setup import as_adapter, resolve_seq_len
 from model_adapter.report import CheckResult, ValidationReport
 from model_adapter.validation import (
     batch_independence,
@@ -92,14 +93,14 @@ def validate_model(
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ModelValidationError(f"batch_size must be a positive integer, got {batch_size!r}")
-    adapter = _as_adapter(model, config, causal)
+    adapter = as_adapter(model, config, causal, caller="validate_model")
     if device is not None:
         adapter.to(device)
     first = next(adapter.parameters(), None)
     resolved_device = first.device if first is not None else torch.device("cpu")
     max_seq_len = getattr(adapter, "max_seq_len", None)
     vocab_size = int(adapter.vocab_size)
-    length = _resolve_seq_len(seq_len, max_seq_len)
+    length = resolve_seq_len(seq_len, max_seq_len, cap=DEFAULT_MAX_SEQ_LEN, fallback=64)
 
     ctx = ValidationContext(
         adapter=adapter,
@@ -134,37 +135,6 @@ def validate_model(
         },
         duration_s=time.perf_counter() - started,
     )
-
-
-def _as_adapter(model: Any, config: ModelConfig | None, causal: bool) -> Any:
-    from torch import nn
-
-    from model_adapter.adapter import UniversalModelAdapter
-    from model_adapter.errors import ModelValidationError
-
-    if isinstance(model, UniversalModelAdapter):
-        return model
-    if not isinstance(model, nn.Module):
-        raise ModelValidationError(
-            f"validate_model needs an nn.Module, got {type(model).__name__}; load files with "
-            "model_adapter.load_model(path) first"
-        )
-    return UniversalModelAdapter(model, config, causal=causal)
-
-
-def _resolve_seq_len(seq_len: int | None, max_seq_len: int | None) -> int:
-    from model_adapter.errors import ModelValidationError
-
-    if seq_len is None:
-        return min(max_seq_len, DEFAULT_MAX_SEQ_LEN) if max_seq_len else 64
-    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or seq_len < 1:
-        raise ModelValidationError(f"seq_len must be a positive integer, got {seq_len!r}")
-    if max_seq_len is not None and seq_len > max_seq_len:
-        raise ModelValidationError(
-            f"seq_len={seq_len} exceeds the model's max_seq_len={max_seq_len}; pass a value <= "
-            f"{max_seq_len}"
-        )
-    return seq_len
 
 
 def _run_check(name: str, ctx: ValidationContext) -> CheckResult:
