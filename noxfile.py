@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib.util
 import os
 import re
@@ -212,7 +213,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
 
 
-@nox.session(reuse_venv=True)  # the second `nox -s demo` must not rebuild a torch venv
+@nox.session
 @_discard_venv_after
 def release_check(session: nox.Session) -> None:
     """Every package is releasable (`tools/release_check.py`: src unchanged since the commit that
@@ -384,11 +385,33 @@ def analysis_browser(session: nox.Session) -> None:
     _pytest(session, str(NOTEBOOK_TESTS / "test_analysis_browser.py"), "-q", import_mode="prepend")
 
 
-@nox.session
+def _source_fingerprint() -> str:
+    """A hash of every file of the four packages (what a non-editable install copied)."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGES_DIR.glob("*/src/**/*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(PACKAGES_DIR)).encode() + b"\0" + path.read_bytes())
+    for package in PACKAGES:
+        digest.update((PACKAGES_DIR / package / "pyproject.toml").read_bytes())
+    return digest.hexdigest()
+
+
+@nox.session(reuse_venv=True)  # the second `nox -s demo` must not rebuild a torch venv
 @_discard_venv_after
 def demo(session: nox.Session) -> None:
-    """The README's main job: check and train the bundled example export on the built-in data."""
-    _install_packages(session, *PACKAGES, tests=False)
+    """The README's main job: check and train the bundled example export on the built-in data.
+
+    The venv is kept between runs, and the stack is reinstalled only when the packages' files
+    changed since the last install (their fingerprint is kept in the venv), so a second run of an
+    unchanged checkout goes straight to "already complete".
+    """
+    marker = Path(session.virtualenv.location) / ".stack-fingerprint"
+    fingerprint = _source_fingerprint()
+    if not marker.is_file() or marker.read_text() != fingerprint:
+        _install_packages(session, *PACKAGES, tests=False)
+        marker.write_text(fingerprint)
+    else:
+        session.log("the stack in this venv is the checkout's already: nothing to install")
     example = session.run(
         "python", "-c", "import model_adapter; print(model_adapter.example_export_path())",
         silent=True,
