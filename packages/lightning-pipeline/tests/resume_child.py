@@ -5,7 +5,9 @@
 KIND: "after_step" (right after optimizer step STEP and its checkpoint, if any),
 "during_write" (halfway through writing the step checkpoint of step STEP: a half-written temporary
 file is left behind), "before_metadata" (after the step checkpoint of STEP is renamed into place,
-before its metadata JSON exists), or "none" (run to the end).
+before its metadata JSON exists), "slow_writes" (run to the end, each checkpoint write pausing
+STEP milliseconds after its first bytes, so that a parent can kill it while a temporary
+checkpoint file exists), or "none" (run to the end).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import io
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 
 from lightning_pipeline import TrainingConfig, train
+from lightning_pipeline import checkpoint_io as checkpoint_io_module
 from lightning_pipeline.checkpoint_io import AtomicCheckpointIO, atomic_write_bytes
 
 
@@ -65,12 +69,29 @@ class DyingCheckpointIO(AtomicCheckpointIO):
         return None
 
 
+def slow_down_checkpoint_writes(pause_s: float) -> None:
+    """Pause each checkpoint write after its first bytes (the real torch.save into the real file)."""
+    writer = checkpoint_io_module._HashingWriter
+    original = writer.write
+
+    def write(self, data):
+        written = original(self, data)
+        if self.size == written:  # the first write of this checkpoint: its temporary file exists
+            self._handle.flush()
+            time.sleep(pause_s)
+        return written
+
+    writer.write = write
+
+
 def main() -> None:
     config = TrainingConfig.from_json(Path(sys.argv[1]).read_text())
     kind, step = sys.argv[2], int(sys.argv[3])
     callbacks, checkpoint_io = [], None
     if kind == "after_step":
         callbacks.append(KillAfterStep(step))
+    elif kind == "slow_writes":
+        slow_down_checkpoint_writes(step / 1000)
     elif kind in ("during_write", "before_metadata"):
         checkpoint_io = DyingCheckpointIO(step, kind)
     train(config, callbacks=callbacks, checkpoint_io=checkpoint_io)

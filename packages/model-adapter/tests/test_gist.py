@@ -133,3 +133,51 @@ def test_network_down(tmp_path):
 
     with pytest.raises(ModelLoadError, match=f"cannot reach 127.0.0.1:{port} to fetch gist {GIST_ID}.*internet connection"):
         fetch_gist(GIST_ID, api_url=f"http://127.0.0.1:{port}", cache_dir=tmp_path)
+
+
+OTHER_ID = "fedcba9876543210fedc"
+
+
+@pytest.mark.parametrize("version", ["..", ".", "../../elsewhere", "v1/../..", "a" * 65])
+def test_a_version_that_is_not_a_commit_id_is_refused_and_the_cache_is_kept(tmp_path, export_files, version):
+    source, config = export_files
+    files = {"model.py": {"filename": "model.py", "content": source}, "config.json": {"filename": "config.json", "content": config}}
+    with _GistServer({OTHER_ID: {**_gist(files), "id": OTHER_ID}, GIST_ID: _gist(files, version=version)}, {}) as server:
+        cached = fetch_gist(OTHER_ID, api_url=server.url, cache_dir=tmp_path)
+        with pytest.raises(ModelLoadError, match=r"version .* is not a commit id"):
+            fetch_gist(GIST_ID, api_url=server.url, cache_dir=tmp_path)
+
+    assert (cached / "model.py").read_text() == source  # another gist's cache is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == [OTHER_ID]
+
+
+@pytest.mark.parametrize("name", ["../model.py", "..", ".hidden.py", "dir/model.py"])
+def test_a_file_name_that_is_not_plain_is_refused(tmp_path, name):
+    gist = _gist({"x": {"filename": name, "content": "import torch"}})
+    with _GistServer({GIST_ID: gist}, {}) as server, pytest.raises(ModelLoadError, match="not a plain file name"):
+        fetch_gist(GIST_ID, api_url=server.url, cache_dir=tmp_path)
+    assert not (tmp_path / GIST_ID).exists()
+
+
+def test_a_file_over_the_default_20_mb_limit_is_refused(tmp_path, export_files):
+    _source, config = export_files
+    huge = "# padding\n" * (21 * 1024 * 1024 // 10)
+    with _GistServer({}, {"model.py": huge}) as server:
+        server.gists[GIST_ID] = _gist({
+            "model.py": {"filename": "model.py", "truncated": True, "content": "", "raw_url": f"{server.url}/raw/model.py"},
+            "config.json": {"filename": "config.json", "content": config},
+        })
+        with pytest.raises(ModelLoadError, match=r"raw model.py of gist .* larger than the download limit of 20 MB.*max_file_bytes"):
+            fetch_gist(GIST_ID, api_url=server.url, cache_dir=tmp_path)
+    assert not (tmp_path / GIST_ID).exists()
+
+
+def test_the_size_limit_is_configurable(tmp_path, monkeypatch, export_files):
+    source, config = export_files
+    files = {"model.py": {"filename": "model.py", "content": source}, "config.json": {"filename": "config.json", "content": config}}
+    with _GistServer({GIST_ID: _gist(files)}, {}) as server:
+        monkeypatch.setenv("MODEL_ADAPTER_GIST_MAX_BYTES", "1000")
+        with pytest.raises(ModelLoadError, match="larger than the download limit"):
+            fetch_gist(GIST_ID, api_url=server.url, cache_dir=tmp_path)
+        folder = fetch_gist(GIST_ID, api_url=server.url, cache_dir=tmp_path, max_file_bytes=10**6)
+    assert (folder / "model.py").read_text() == source

@@ -360,14 +360,23 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def remove_checkpoint_file(path: str | os.PathLike[str]) -> None:
-    """Truncate to 0 bytes, delete, then delete the metadata (frees space even in Drive's trash)."""
+    """Rename to a temporary name, delete the metadata, truncate to 0 bytes, delete.
+
+    Truncating first frees the space even in Drive's trash; renaming first means a process killed
+    half way leaves a temporary file (cleaned up on the next start), never an empty file under a
+    checkpoint name.
+    """
     target = Path(path)
     if target.is_file():
-        with open(target, "r+b") as handle:
+        doomed = temporary_path(target)
+        os.replace(target, doomed)
+        with contextlib.suppress(FileNotFoundError):
+            metadata_path(target).unlink()
+        with open(doomed, "r+b") as handle:
             handle.truncate(0)
             handle.flush()
             os.fsync(handle.fileno())
-        target.unlink()
+        doomed.unlink()
         logger.debug("Removed checkpoint %s", target)
     elif target.exists():
         raise CheckpointError(f"{target} is not a file: remove it by hand")

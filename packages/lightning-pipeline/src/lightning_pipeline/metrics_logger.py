@@ -3,7 +3,9 @@
 Lightning's own `CSVLogger` writes train and validation metrics of the same step on separate rows
 and starts a new `version_N` folder on every resume. The run folder needs one file that survives a
 resume: rows are merged by step, the file is rewritten atomically, and rows a killed run logged
-after its last checkpoint are dropped when training resumes (`truncate_after`).
+after its last checkpoint are dropped when training resumes (`truncate_after`). `DurableMetrics`
+calls `flush(force=True)` inside every checkpoint save, so no checkpoint covers a row that is
+not on disk.
 """
 
 from __future__ import annotations
@@ -93,6 +95,11 @@ class RunMetricsLogger(Logger):
         """All rows sorted by step, each with a "step" key."""
         return [{"step": float(step), **values} for step, values in sorted(self._rows.items())]
 
+    @property
+    def last_step(self) -> int:
+        """The highest step with a row (-1 when there is none)."""
+        return max(self._rows, default=-1)
+
     def truncate_after(self, step: int) -> None:
         """Forget rows logged after `step` (by a run that died before checkpointing them)."""
         dropped = [s for s in self._rows if s > step]
@@ -103,23 +110,24 @@ class RunMetricsLogger(Logger):
             self._dirty = True
             self.flush()
 
-    def flush(self) -> None:
-        """Rewrite metrics.csv atomically (temp file, fsync, rename)."""
-        if not self._dirty and self.path.exists():
+    def flush(self, *, force: bool = False) -> None:
+        """Rewrite metrics.csv atomically (temp file, fsync, rename, fsync of the folder).
+
+        `force=True` writes even when nothing changed since the last write, so the file on disk
+        is known to be current (a checkpoint save calls it that way).
+        """
+        if not (self._dirty or force) and self.path.exists():
             return
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        from lightning_pipeline.checkpoint_io import atomic_write_bytes
+
         columns = sorted({key for values in self._rows.values() for key in values})
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["step", *columns])
         for step, values in sorted(self._rows.items()):
             writer.writerow([step, *(_format(values.get(c)) for c in columns)])
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(buffer.getvalue())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        data = buffer.getvalue().encode("utf-8")
+        atomic_write_bytes(self.path, lambda handle: handle.write(data))
         self._dirty = False
         self._last_flush = time.monotonic()
 

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 RUN_JSON = "run.json"
-STATUSES = ("running", "completed", "failed")
+STATUSES = ("running", "completed", "interrupted", "failed")
 VERSIONED_PACKAGES = (
     "lightning-pipeline", "model-adapter", "adaptive-tokenizer", "torch", "pytorch-lightning",
     "transformers", "tokenizers", "datasets",
@@ -305,18 +305,29 @@ class RunFolder:
         return removed
 
     def latest_valid_checkpoint(self, pattern: str = "*.ckpt") -> Path | None:
-        """The newest checkpoint that loads with `weights_only=True`, or None.
+        """The newest checkpoint that loads with `weights_only=True`, or None (see `scan_checkpoints`)."""
+        return self.scan_checkpoints(pattern)[0]
+
+    def scan_checkpoints(self, pattern: str = "*.ckpt") -> tuple[Path | None, list[tuple[Path, str]]]:
+        """The newest checkpoint that loads with `weights_only=True`, and the damaged ones seen.
 
         Newest means the highest training step (from the metadata JSON, else read from the file),
         then the latest modification time. A checkpoint that is empty, truncated, corrupt, whose
         size or checksum disagrees with its metadata, or that `torch.load(weights_only=True)`
-        refuses, is skipped with a logged warning.
+        refuses, is skipped with a logged warning and listed with its reason (files older than
+        the one returned are not opened, so they are not listed).
         """
         from lightning_pipeline.checkpoint_io import (
             checksum_mismatch,
             load_checkpoint_file,
             read_metadata,
         )
+
+        damaged: list[tuple[Path, str]] = []
+
+        def _skip(path: Path, reason: str) -> None:
+            logger.warning("Skipping checkpoint %s: %s", path.name, reason)
+            damaged.append((path, reason))
 
         candidates: list[tuple[int, float, Path]] = []
         loaded_ok: set[Path] = set()
@@ -342,7 +353,7 @@ class RunFolder:
             candidates.append((int(checkpoint.get("global_step", 0)), mtime, path))
         for _step, _mtime, path in sorted(candidates, reverse=True):
             if path in loaded_ok:
-                return path
+                return path, damaged
             meta = read_metadata(path) or {}
             if (mismatch := checksum_mismatch(path, meta)) is not None:
                 _skip(path, mismatch)
@@ -352,8 +363,8 @@ class RunFolder:
             except CheckpointError as error:
                 _skip(path, str(error))
                 continue
-            return path
-        return None
+            return path, damaged
+        return None, damaged
 
 
 def move_aside(path: str | os.PathLike[str]) -> Path:
@@ -371,10 +382,6 @@ def move_aside(path: str | os.PathLike[str]) -> Path:
         target = path.with_name(f"{path.name}.replaced-{stamp}-{index}")
     os.replace(path, target)
     return target
-
-
-def _skip(path: Path, reason: str) -> None:
-    logger.warning("Skipping checkpoint %s: %s", path.name, reason)
 
 
 def _now() -> str:

@@ -10,9 +10,12 @@ newest checkpoint that loads, exactly where the interrupted run stopped.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import logging
 import os
 import shutil
+import signal
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ from typing import Any
 
 from lightning_pipeline.config import TrainingConfig
 from lightning_pipeline.console import quiet_console
-from lightning_pipeline.errors import ConfigError, ModelRejectedError, RunFolderError
+from lightning_pipeline.errors import CheckpointError, ConfigError, ModelRejectedError, RunFolderError
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +178,7 @@ def train(
 
     from lightning_pipeline.callbacks import LiveDashboard, TokenThroughputMonitor
     from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
+    from lightning_pipeline.callbacks.durable_metrics import DurableMetrics
     from lightning_pipeline.callbacks.plain_progress import PlainProgress
     from lightning_pipeline.callbacks.progress import step_bounded_progress_bar
     from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
@@ -245,6 +249,12 @@ def train(
         logger.info("%s already holds this finished run; nothing to train or evaluate", run_dir)
         return finished
 
+    # Resume only from the every-N-steps checkpoints, saved at the end of a training step. The
+    # best-by-validation-loss ones are saved at the end of a validation; Lightning resumes from
+    # those through a different (validation restart) path that does not reproduce the
+    # uninterrupted run exactly, so they only provide the final weights.
+    # Before run.json is touched: a folder whose earlier results cannot be resumed is refused.
+    resume_from = _resume_point(RunFolder(run_dir), StepCheckpoint.PREFIX, BestCheckpoint.PREFIX, overwrite=overwrite)
     if is_rank_zero:
         run_folder = RunFolder.create(
             run_dir, config=config.to_dict(), model_config=model_config.to_dict(),
@@ -258,11 +268,8 @@ def train(
             run_folder.save_model_source(config.model)
     else:
         run_folder = RunFolder(run_dir)
-    # Resume only from the every-N-steps checkpoints, saved at the end of a training step. The
-    # best-by-validation-loss ones are saved at the end of a validation; Lightning resumes from
-    # those through a different (validation restart) path that does not reproduce the
-    # uninterrupted run exactly, so they only provide the final weights.
-    resume_from = run_folder.latest_valid_checkpoint(pattern=f"{StepCheckpoint.PREFIX}*.ckpt")
+    if resume_from is not None and not resume_from.exists():  # --overwrite moved that run aside
+        resume_from = None
     if is_rank_zero:  # the values set on purpose; run.json holds the full config
         logger.info(
             "Training configuration (%s; full config in %s): %s",
@@ -293,10 +300,12 @@ def train(
     )
     best_checkpoint = BestCheckpoint(checkpoints_dir)
     all_callbacks: list[pl.Callback] = [
+        # logs tokens/s in on_train_batch_end: before the checkpoints, so a step checkpoint's row has it
+        TokenThroughputMonitor(layers=model_config.layers, d_model=model_config.d_model),
+        DurableMetrics(metrics),  # metrics.csv on disk before each checkpoint; trimmed to it on resume
         best_checkpoint,  # before the step checkpoint: a kill between the two keeps the new best known
         step_checkpoints,
         pl.callbacks.LearningRateMonitor(logging_interval="step"),
-        TokenThroughputMonitor(layers=model_config.layers, d_model=model_config.d_model),
         LiveDashboard(metrics, run_dir, live=None if config.dashboard else False),
     ]
     live_bar = config.progress_bar and interactive_output()
@@ -335,17 +344,30 @@ def train(
     )
     if resume_from is not None:
         logger.info("Resuming from %s", resume_from)
+    sigint_handler = signal.getsignal(signal.SIGINT)
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
+    except SystemExit:
+        # Lightning turns Ctrl-C into sys.exit(1) after its own clean-up; the run is interrupted
+        # (checkpoints kept), not failed, and the caller decides what to print and how to exit.
+        if not trainer.interrupted:
+            raise
     except BaseException:
         if trainer.is_global_zero:
             run_folder.set_status("failed")
         raise
+    finally:  # Lightning ignores further Ctrl-C after the first; give the caller its handler back
+        if threading.current_thread() is threading.main_thread() and sigint_handler is not None:
+            signal.signal(signal.SIGINT, sigint_handler)
 
     train_loss = _scalar(trainer.callback_metrics.get("train_loss"))
     if train_loss is None and run_folder.exists():  # resumed a finished run: nothing was trained now
         train_loss = run_folder.read_run_json().get("metrics", {}).get("train_loss")
+    if train_loss is None:  # e.g. killed after its last checkpoint, before run.json was updated
+        train_loss = next((row["train_loss"] for row in reversed(metrics.rows) if "train_loss" in row), None)
     if trainer.interrupted:
+        if trainer.is_global_zero:
+            run_folder.set_status("interrupted")
         logger.warning("Training was interrupted at step %d; run the same command again to resume.", trainer.global_step)
         return TrainingResult(
             run_dir=run_dir, status="interrupted", global_step=trainer.global_step, val_loss=None,
@@ -356,7 +378,17 @@ def train(
     # Final evaluation of the best weights (by validation loss), which are the ones exported.
     best_path = Path(best_checkpoint.best_model_path) if best_checkpoint.best_model_path else None
     if best_path is not None and best_path.exists():
-        _load_module_weights(module, best_path)
+        try:
+            _load_module_weights(module, best_path)
+        except CheckpointError as error:
+            logger.warning(
+                "The best checkpoint %s is damaged (%s); the final weights are the last step's instead",
+                best_path.name, error,
+            )
+            best_path = None
+    elif best_path is not None:
+        logger.warning("The best checkpoint %s is missing; the final weights are the last step's instead", best_path.name)
+        best_path = None
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
     val_loss = float(results[0]["val_loss"]) if results else None
     val_perplexity = float(results[0]["val_perplexity"]) if results else None
@@ -376,7 +408,7 @@ def train(
                 "world_size": trainer.world_size,
             },
             data={"source": config.data, "num_train_tokens": stats["num_train_tokens"], **stats},
-            best_checkpoint=best_path.name if best_path else None,
+            best_checkpoint=f"checkpoints/{best_path.name}" if best_path else None,
         )
         metrics.flush()
     logger.debug("Finished: step %d, val loss %s, run folder %s", trainer.global_step, val_loss, run_dir)
@@ -420,6 +452,41 @@ def _finished_result(run_dir: Path, config: TrainingConfig, model_config: dict[s
         final_weights=run_dir / "final" / "model.safetensors", resumed_from=None,
         val_bits_per_byte=metrics.get("val_bits_per_byte"), already_complete=True,
     )
+
+
+def _resume_point(run_folder: Any, step_prefix: str, best_prefix: str, *, overwrite: bool = False) -> Path | None:
+    """The step checkpoint to resume from; refuses to start over when the run has results.
+
+    A run folder whose checkpoints are all damaged, or that holds final weights but no
+    checkpoint, is not silently trained again from step 0 (that would replace the earlier
+    results): the error names each damaged file and the way to start again (`--overwrite`).
+    A damaged best checkpoint is named in a warning (the final weights then come from a later
+    best, or the last step).
+    """
+    resume_from, damaged = run_folder.scan_checkpoints(pattern=f"{step_prefix}*.ckpt")
+    damaged_best = [  # each one opened: a valid newer file must not hide a damaged best
+        found for path in run_folder.checkpoint_paths(f"{best_prefix}*.ckpt")
+        for found in run_folder.scan_checkpoints(pattern=glob.escape(path.name))[1]
+    ]
+    for path, reason in damaged_best:
+        logger.warning("The best checkpoint %s is damaged (%s); it will not provide the final weights", path.name, reason)
+    if resume_from is not None:
+        return resume_from
+    if damaged or damaged_best or run_folder.final_weights.exists():
+        found = "; ".join(f"{path.name}: {reason}" for path, reason in [*damaged, *damaged_best])
+        what = f"no checkpoint in it loads ({found})" if found else "it holds final weights but no checkpoint to resume from"
+        if overwrite:
+            from lightning_pipeline.run_folder import move_aside
+
+            moved = move_aside(run_folder.path)
+            logger.warning("%s held an earlier run but %s; moved it to %s to start again", run_folder.path, what, moved)
+            return None
+        raise RunFolderError(
+            f"{run_folder.path} holds an earlier run but {what}: pass --overwrite (overwrite=True) to move "
+            f"it aside (renamed to {run_folder.path.name}.replaced-<time>, never deleted) and start again, "
+            "or restore a checkpoint"
+        )
+    return None
 
 
 def _scalar(value: Any) -> float | None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import ModelCheckpoint
 
-from lightning_pipeline.callbacks.step_checkpoint import prune_untracked
+from lightning_pipeline.callbacks.step_checkpoint import RelocatableCheckpoint, prune_untracked
 
 
-class BestCheckpoint(ModelCheckpoint):
+class BestCheckpoint(RelocatableCheckpoint):
     """Keep `best-step-0000300.ckpt`, the checkpoint of the lowest `val_loss` so far.
 
     Example:

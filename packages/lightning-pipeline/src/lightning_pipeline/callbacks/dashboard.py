@@ -126,12 +126,6 @@ class LiveDashboard(pl.Callback):
         self._handle: Any = None
         self._last_draw = 0.0
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # A resumed run continues the curves of the interrupted one, minus what it logged after
-        # its last checkpoint (those steps are trained again).
-        if trainer.is_global_zero:
-            self.metrics.truncate_after(trainer.global_step)
-
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:

@@ -11,12 +11,14 @@ checkpoint and deleting an old one leaves a file behind that the resumed run doe
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from lightning_pipeline.callbacks.durable_metrics import log_pending_step_metrics
 from lightning_pipeline.errors import CheckpointError
 
 # The parts of ModelCheckpoint this subclass builds on that are not public API. They have the same
@@ -30,20 +32,76 @@ _LIGHTNING_INTERNALS = (
 
 
 def prune_untracked(callback: ModelCheckpoint, trainer: pl.Trainer, prefix: str) -> list[Path]:
-    """Remove `<prefix>*.ckpt` files in the callback's folder that it does not track (rank zero)."""
+    """Remove the callback's own checkpoints in its folder that it no longer tracks (rank zero).
+
+    Only files this pipeline wrote are candidates: the name follows the callback's pattern
+    (`<prefix>` then seven digits) and the metadata JSON that `AtomicCheckpointIO` writes next to
+    each checkpoint names the file. Anything else in checkpoints/ (a user's copy, a file of
+    another tool) is never deleted.
+    """
+    from lightning_pipeline.checkpoint_io import read_metadata
+
     if not trainer.is_global_zero or callback.dirpath is None:
         return []
     tracked = {Path(p).resolve() for p in callback.best_k_models}
     tracked |= {Path(p).resolve() for p in (callback.best_model_path, callback.last_model_path) if p}
+    ours = re.compile(re.escape(prefix) + r"(step-)?\d{7}\.ckpt")
     removed = []
     for path in sorted(Path(callback.dirpath).glob(f"{prefix}*.ckpt")):
-        if path.resolve() not in tracked:
-            trainer.strategy.remove_checkpoint(path)
-            removed.append(path)
+        if path.resolve() in tracked or not ours.fullmatch(path.name):
+            continue
+        if (read_metadata(path) or {}).get("checkpoint") != path.name:
+            continue
+        trainer.strategy.remove_checkpoint(path)
+        removed.append(path)
     return removed
 
 
-class StepCheckpoint(ModelCheckpoint):
+def relative_state(state: dict[str, Any]) -> dict[str, Any]:
+    """`ModelCheckpoint.state_dict()` with file names instead of absolute paths.
+
+    The run folder may be moved or renamed between resumes (a Drive folder on Colab): a
+    checkpoint that names `/old/place/checkpoints/x.ckpt` would make Lightning forget (and
+    later delete) the files it tracks, or read the best weights from the old place.
+    """
+    state = dict(state)
+    state["dirpath"] = "."
+    for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+        if state.get(key):
+            state[key] = Path(state[key]).name
+    if isinstance(state.get("best_k_models"), dict):
+        state["best_k_models"] = {Path(k).name: v for k, v in state["best_k_models"].items()}
+    return state
+
+
+def located_state(state: dict[str, Any], dirpath: str | os.PathLike[str]) -> dict[str, Any]:
+    """The inverse of `relative_state`: every file name (or old absolute path) placed in `dirpath`.
+
+    Absolute paths of checkpoints written before this existed are mapped by file name too, so the
+    old location is never read.
+    """
+    folder = Path(dirpath)
+    state = dict(state)
+    state["dirpath"] = os.fspath(dirpath)
+    for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+        if state.get(key):
+            state[key] = str(folder / Path(state[key]).name)
+    if isinstance(state.get("best_k_models"), dict):
+        state["best_k_models"] = {str(folder / Path(k).name): v for k, v in state["best_k_models"].items()}
+    return state
+
+
+class RelocatableCheckpoint(ModelCheckpoint):
+    """A `ModelCheckpoint` whose saved state names files relative to its folder (see `relative_state`)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return relative_state(super().state_dict())
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(located_state(state_dict, self.dirpath or "."))
+
+
+class StepCheckpoint(RelocatableCheckpoint):
     """Checkpoint `step-0000100.ckpt` every `every_n_train_steps` steps; keep the newest `keep_last`.
 
     Example:
@@ -102,6 +160,8 @@ class StepCheckpoint(ModelCheckpoint):
             # resumed run would skip it (and could keep another "best" checkpoint).
             self._save_after_validation = True
             return
+        if due and not self._should_skip_saving_checkpoint(trainer):
+            log_pending_step_metrics(trainer)  # the checkpoint covers this step: its row goes first
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
