@@ -158,3 +158,20 @@ def test_cli_create_from_an_uploaded_tokenizer(tmp_path, gpt2_like):
     added = [t["content"] for t in json.loads((out / "tokenizer.json").read_text())["added_tokens"]]
     # the GPT-2 style upload lacks pad and unk: they take two free slots, reserved tokens the rest
     assert added[-5:] == ["<pad>", "<unk>", "<|reserved_0|>", "<|reserved_1|>", "<|reserved_2|>"]
+
+
+def test_cli_create_into_a_read_only_folder_is_one_line(tmp_path, text_file):
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(read_only)], capture_output=True)
+    if made.returncode != 0:  # root ignores chmod, so only a real read-only mount tests this
+        pytest.skip(f"cannot mount a read-only tmpfs here ({made.stderr.decode(errors='replace').strip()[:100]})")
+    try:
+        result = _cli("create", "--vocab-size", "300", "--data", str(text_file), "--out", str(read_only / "tok"))
+    finally:
+        subprocess.run(["umount", "--lazy", str(read_only)], check=False)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("adaptive-tokenizer: error: cannot write ")
+    assert "Read-only file system" in result.stderr and "--out" in result.stderr

@@ -142,6 +142,19 @@ def _no_model_export(folder: Path) -> Path:
     return folder
 
 
+def _binary_model_py(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "model.py").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00binary")
+    (folder / "config.json").write_text('{"vocab_size": 10}')
+    return folder
+
+
+def _binary_config_json(folder: Path) -> Path:
+    write_builder_export(folder, vocab_size=50, d_model=16, n_heads=2, n_blocks=1, max_seq_len=8)
+    (folder / "config.json").write_bytes(b"\xff\xfe{\x00\x00binary")
+    return folder
+
+
 @pytest.mark.parametrize(
     ("command", "make_path", "extra", "message"),
     [
@@ -152,9 +165,11 @@ def _no_model_export(folder: Path) -> Path:
         ("validate", _syntax_error_export, (), "syntax error"),
         ("validate", None, ("--seq-len", "0"), "--seq-len: must be a positive integer, got 0"),
         ("validate", None, ("--seq-len", "25"), "exceeds the model's max_seq_len=24"),
+        ("inspect", _binary_model_py, (), "model.py is not UTF-8 text"),
+        ("validate", _binary_config_json, (), "config.json is not UTF-8 text"),
     ],
     ids=["missing-path", "inspect-missing-path", "not-a-model", "inspect-syntax-error",
-         "syntax-error", "seq-len-zero", "seq-len-too-long"],
+         "syntax-error", "seq-len-zero", "seq-len-too-long", "binary-model-py", "binary-config-json"],
 )
 def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, raw_export, command, make_path, extra, message):
     path = raw_export if make_path is None else make_path(tmp_path / "input")

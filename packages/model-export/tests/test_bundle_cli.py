@@ -270,3 +270,48 @@ def test_inference_script_without_onnxruntime_names_the_package_to_install(run_b
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: inference.py needs onnxruntime; install it with: pip install onnxruntime"]
+
+
+def test_a_tokenizer_that_needs_remote_code_is_refused_in_one_line(tmp_path):
+    export = write_builder(tmp_path / "export", "builder_gpt_fixed", vocab_size=300)
+    tokenizer = train_tokenizer(tmp_path / "tok", 300)
+    config_file = tokenizer / "tokenizer_config.json"
+    config = json.loads(config_file.read_text())
+    config["auto_map"] = {"AutoTokenizer": ["tokenization_evil.EvilTokenizer", None]}
+    config_file.write_text(json.dumps(config))
+    (tokenizer / "tokenization_evil.py").write_text("import os\n")
+
+    result = run_cli(export, "--tokenizer", tokenizer, "--out", tmp_path / "out", "--formats", "onnx")
+
+    assert_one_line_error(result, "needs remote code", "auto_map", "tokenization_evil.py")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_bundle_carries_only_the_tokenizers_data_files(tmp_path):
+    from model_export import build_bundle
+    from model_export.sources import load_source
+
+    export = write_builder(tmp_path / "export", "builder_gpt_fixed", vocab_size=300)
+    tokenizer = train_tokenizer(tmp_path / "tok", 300)
+    data_files = sorted(p.name for p in tokenizer.iterdir())
+    source = load_source(export, tokenizer=tokenizer)
+    (tokenizer / "notes.bin").write_bytes(b"\x00 not tokenizer data")  # appears after the check: still left out
+
+    bundle = build_bundle(source, tmp_path / "out", formats=("torchscript",))
+
+    shipped = {p.name for p in bundle.path.iterdir()}
+    assert set(data_files) - {"config.json"} <= shipped
+    assert "notes.bin" not in shipped and not [name for name in shipped if name.endswith(".py") and name != "inference.py"]
+
+
+def test_an_eval_text_that_is_not_utf8_is_a_one_line_error(tmp_path):
+    export = write_builder(tmp_path / "export", "builder_gpt_fixed", vocab_size=300)
+    tokenizer = train_tokenizer(tmp_path / "tok", 300)
+    eval_text = tmp_path / "held_out.txt"
+    eval_text.write_bytes("caf\u00e9 ".encode("latin-1") * 50)
+
+    result = run_cli(export, "--tokenizer", tokenizer, "--eval-text", eval_text, "--out", tmp_path / "out",
+                     "--quantize", "int8")
+
+    assert_one_line_error(result, "--eval-text", "held_out.txt", "not UTF-8")
+    assert not (tmp_path / "out").exists()

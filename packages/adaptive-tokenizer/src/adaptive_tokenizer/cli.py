@@ -118,9 +118,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return _create(args) if args.command == "create" else _validate(args)
-    except AdaptiveTokenizerError as error:
-        print(f"adaptive-tokenizer: error: {error}", file=sys.stderr)
+    except (AdaptiveTokenizerError, OSError, UnicodeDecodeError) as error:
+        message = _user_error_message(error)
+        if message is None:
+            raise
+        print(f"adaptive-tokenizer: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _user_error_message(error: BaseException) -> str | None:
+    """One line for errors the user can fix, None for a bug.
+
+    The other CLIs share `model_adapter.user_errors.user_error_message`; this package may not
+    depend on model-adapter, so it keeps this minimal copy of the parts a tokenizer run meets
+    (a full disk, a folder it cannot write, a data file that is not UTF-8).
+    """
+    import errno
+
+    if isinstance(error, AdaptiveTokenizerError):
+        return str(error)
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full while writing {error.filename or 'the tokenizer'}: free some space or choose --out on another disk"
+    if isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"cannot write {error.filename or 'the output'} ({error.strerror}): choose an --out folder you can write to"
+    if isinstance(error, UnicodeDecodeError):
+        return f"a data file is not UTF-8 text ({error.reason} at byte {error.start}): pass text files saved as UTF-8"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

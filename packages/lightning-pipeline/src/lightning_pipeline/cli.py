@@ -137,7 +137,19 @@ def config_from_args(args: argparse.Namespace) -> Any:
     return TrainingConfig.from_dict(_with_length(base, given))
 
 
+EXIT_INTERRUPTED = 130  # what a shell reports for a program ended by Ctrl-C (128 + SIGINT)
+
+
+def resume_command(argv: Sequence[str]) -> str:
+    """The command line that resumes this run: the same one, without `--overwrite`."""
+    import shlex
+
+    kept = [arg for arg in argv if arg != "--overwrite"]
+    return shlex.join(["lightning-pipeline", *kept])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
@@ -145,23 +157,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             from lightning_pipeline.train import train
 
             config = config_from_args(args)
-            result = train(config, overwrite=bool(getattr(args, "overwrite", False)))
-            if result.already_complete:
+            try:
+                result = train(config, overwrite=bool(getattr(args, "overwrite", False)))
+            except KeyboardInterrupt:  # before or after the Trainer ran (it handles its own)
+                result = None
+            if result is not None and result.already_complete:
                 print(f"already complete: {result.run_dir} holds this finished run (step {result.global_step}, "
                       f"val loss {result.val_loss:.4f}); nothing was trained or evaluated. Sample it: "
                       f"lightning-pipeline generate {result.run_dir} --prompt TEXT")
-            elif result.status == "completed":
+                return 0
+            if result is not None and result.status == "completed":
                 bpb = f", {result.val_bits_per_byte:.3f} bits per byte" if result.val_bits_per_byte else ""
                 print(
                     f"done: step {result.global_step}, val loss {result.val_loss:.4f}, "
                     f"perplexity {result.val_perplexity:.2f}{bpb}, run folder {result.run_dir}"
                 )
-            else:
-                print(f"interrupted at step {result.global_step}; run the same command again to resume")
-            return 0
+                return 0
+            step = f" at step {result.global_step}" if result is not None else ""
+            print(f"interrupted{step}; the checkpoints are kept. To resume, run:\n  {resume_command(argv)}")
+            return EXIT_INTERRUPTED
         return _generate(args)
-    except _user_errors() as error:
-        print(f"error: {error}", file=sys.stderr)
+    except Exception as error:
+        from model_adapter.user_errors import user_error_message
+
+        message = user_error_message(error, _user_errors())
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 

@@ -23,7 +23,12 @@ from typing import Any
 
 from lightning_pipeline.config import TrainingConfig
 from lightning_pipeline.console import quiet_console
-from lightning_pipeline.errors import CheckpointError, ConfigError, ModelRejectedError, RunFolderError
+from lightning_pipeline.errors import (
+    CheckpointError,
+    ConfigError,
+    ModelRejectedError,
+    RunFolderError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -317,12 +322,10 @@ def train(
     if config.early_stopping_patience:
         all_callbacks.append(pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping_patience))
 
-    trainer = pl.Trainer(
+    trainer = _make_trainer(
+        pl, config,
         default_root_dir=str(run_dir),
-        accelerator=config.accelerator,
-        devices=config.devices,
         num_nodes=config.num_nodes,
-        strategy=config.strategy,
         precision=config.precision_for_trainer,
         max_steps=max_steps,
         max_epochs=config.max_epochs if config.max_epochs else -1,
@@ -452,6 +455,21 @@ def _finished_result(run_dir: Path, config: TrainingConfig, model_config: dict[s
         final_weights=run_dir / "final" / "model.safetensors", resumed_from=None,
         val_bits_per_byte=metrics.get("val_bits_per_byte"), already_complete=True,
     )
+
+
+def _make_trainer(pl: Any, config: TrainingConfig, **options: Any) -> Any:
+    """`pl.Trainer(...)`; an accelerator, device count or strategy this machine cannot use is a `ConfigError`."""
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return pl.Trainer(accelerator=config.accelerator, devices=config.devices, strategy=config.strategy, **options)
+    except (MisconfigurationException, ValueError) as error:
+        text = " ".join(str(error).split())
+        raise ConfigError(
+            f"the Trainer refused accelerator={config.accelerator!r}, devices={config.devices!r}, "
+            f"strategy={config.strategy!r}: {text[:300]} Fix: choose values this machine supports "
+            "(--accelerator cpu|gpu|auto, --strategy auto|ddp|fsdp|deepspeed ...)"
+        ) from error
 
 
 def _resume_point(run_folder: Any, step_prefix: str, best_prefix: str, *, overwrite: bool = False) -> Path | None:

@@ -398,10 +398,22 @@ class UniversalModelAdapter(nn.Module):
                 f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has {(batch, length)}; "
                 "give one 0/1 entry per token"
             )
-        if self.executor is not None:
-            logits = self.executor.run(input_ids, attention_mask)
-        else:
-            logits = self._run_forward(input_ids, attention_mask)
+        try:
+            if self.executor is not None:
+                logits = self.executor.run(input_ids, attention_mask)
+            else:
+                logits = self._run_forward(input_ids, attention_mask)
+        except (IndexError, RuntimeError) as exc:
+            # Checked only after a failure, so the hot path costs no device sync: an id the
+            # embedding cannot look up surfaces as a bare IndexError from deep inside the model.
+            bad = self._out_of_range_ids(input_ids)
+            if bad is not None:
+                raise ModelValidationError(
+                    f"token id {bad} is outside the model's vocabulary (vocab_size {self.config.vocab_size}, "
+                    f"ids 0..{self.config.vocab_size - 1}); use a tokenizer with at most "
+                    f"{self.config.vocab_size} tokens, or a model with a larger vocab_size"
+                ) from exc
+            raise
         if logits.dim() != 3 or logits.shape[0] != batch or logits.shape[1] != length:
             raise ModelValidationError(
                 f"the model returned logits of shape {tuple(logits.shape)} for input {(batch, length)}; "
@@ -413,6 +425,18 @@ class UniversalModelAdapter(nn.Module):
                 f"{self.config.vocab_size}; fix the output layer or config.json's vocab_size"
             )
         return logits
+
+    def _out_of_range_ids(self, input_ids: torch.Tensor) -> int | None:
+        """The first token id outside 0..vocab_size-1, or None (also when it cannot be told)."""
+        vocab = self.config.vocab_size
+        if not vocab or input_ids.numel() == 0:
+            return None
+        try:
+            ids = input_ids.detach().to("cpu")
+            outside = ids[(ids < 0) | (ids >= vocab)]
+        except RuntimeError:  # e.g. a CUDA context already broken by the failed lookup
+            return None
+        return int(outside[0]) if outside.numel() else None
 
     def _call_model(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         inspector = self.inspector

@@ -196,13 +196,17 @@ def _load_tokenizer(folder: object) -> object:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `model-adapter` console script; returns the exit status."""
     from model_adapter.errors import ModelAdapterError
+    from model_adapter.user_errors import user_error_message
 
     args = build_parser().parse_args(argv)
     handler = {"inspect": _inspect, "validate": _validate, "analyze": _analyze}[args.command]
     try:
         return handler(args)
-    except ModelAdapterError as exc:
-        print(f"model-adapter {args.command}: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        message = user_error_message(exc, (ModelAdapterError,))
+        if message is None:
+            raise
+        print(f"model-adapter {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -162,6 +162,10 @@ def read_config_json(path: str | Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ModelLoadError(f"cannot read {path}: {exc.strerror}; check the path and permissions") from exc
+    except UnicodeDecodeError as exc:
+        raise ModelLoadError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); give a JSON file saved as UTF-8"
+        ) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

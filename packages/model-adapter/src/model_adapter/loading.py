@@ -61,6 +61,10 @@ def import_model_file(path: str | Path) -> ModuleType:
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ModelLoadError(f"cannot read {path}: {exc.strerror}; check the path") from exc
+    except UnicodeDecodeError as exc:
+        raise ModelLoadError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); give the model's Python source, saved as UTF-8"
+        ) from exc
     try:
         compile(source, str(path), "exec")
     except SyntaxError as exc:

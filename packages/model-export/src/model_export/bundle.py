@@ -171,6 +171,7 @@ def build_bundle(
     from model_export.generation import check_generation_parity
     from model_export.onnx_export import export_onnx
     from model_export.quantization import quantize_fp16, quantize_int8
+    from model_export.tokenizer_files import tokenizer_data_files
     from model_export.torchscript_export import export_pt2, export_torchscript
 
     out = Path(out).resolve()
@@ -266,9 +267,9 @@ def build_bundle(
                 report["quantization"][kind] = _relative(q.to_dict(), staging)
 
         if source.tokenizer_dir is not None:
-            reserved = {"config.json", "README.md", "parity_report.json", "inference.py"}
-            for item in sorted(source.tokenizer_dir.iterdir()):
-                if item.is_file() and item.name not in reserved and not (staging / item.name).exists():
+            reserved = frozenset({"config.json", "README.md", "parity_report.json", "inference.py"})
+            for item in tokenizer_data_files(source.tokenizer_dir, reserved):  # data only, never code
+                if not (staging / item.name).exists():
                     shutil.copy2(item, staging / item.name)
         if source.kind == "run" and source.export_dir is not None:
             analysis = source.export_dir.parent / "analysis.html"  # the run's Tier 2 report, when one was made

@@ -75,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
                 text = args.eval_text.read_text(encoding="utf-8")
             except OSError as exc:
                 raise ModelExportError(f"cannot read --eval-text {args.eval_text}: {exc.strerror}") from exc
+            except UnicodeDecodeError as exc:
+                raise ModelExportError(
+                    f"--eval-text {args.eval_text} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                    "pass a plain text file saved as UTF-8"
+                ) from exc
             held_out = encode_text(source.tokenizer_dir, text)
         bundle = build_bundle(
             source, args.out, formats=args.formats, quantize=args.quantize,
@@ -82,8 +87,14 @@ def main(argv: list[str] | None = None) -> int:
             thresholds=QuantizationThresholds(args.min_top1, args.max_ppl_increase),
             atol=args.atol, license=args.license, fixed_length=args.fixed_length,
         )
-    except ModelExportError as exc:
-        print(f"model-export: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        from model_adapter import ModelAdapterError
+        from model_adapter.user_errors import user_error_message
+
+        message = user_error_message(exc, (ModelExportError, ModelAdapterError))
+        if message is None:
+            raise
+        print(f"model-export: error: {message}", file=sys.stderr)
         return 2
     if not args.quiet:
         report = bundle.report

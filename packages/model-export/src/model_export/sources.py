@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from model_export.errors import ExportSourceError
+from model_export.tokenizer_files import check_no_remote_code
 
 if TYPE_CHECKING:
     from torch import nn
@@ -174,6 +175,8 @@ def load_source(
     tokenizer_dir = Path(tokenizer) if tokenizer else None
     if tokenizer_dir is not None and not (tokenizer_dir / "tokenizer.json").is_file():
         raise ExportSourceError(f"{tokenizer_dir} holds no tokenizer.json; pass a save_pretrained folder")
+    if tokenizer_dir is not None:  # refused before minutes of export work, not after
+        check_no_remote_code(tokenizer_dir)
     weights_path = Path(weights) if weights else None
     if weights_path is not None and not weights_path.is_file():
         raise ExportSourceError(f"weights file {weights_path} does not exist; pass the path of the trained weights")
@@ -198,6 +201,7 @@ def load_source(
         load_weights(model.model, weights_path)
         if tokenizer_dir is None and (path / RUN_TOKENIZER_DIR / "tokenizer.json").is_file():
             tokenizer_dir = path / RUN_TOKENIZER_DIR
+            check_no_remote_code(tokenizer_dir)
         if run.get("status") != "completed":
             logger.warning("run %s has status %r; exporting its final weights anyway", path, run.get("status"))
         return ExportSource(model, config, "run", path / RUN_MODEL_DIR, weights_path, tokenizer_dir, run)
