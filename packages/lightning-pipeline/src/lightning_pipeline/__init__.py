@@ -60,11 +60,13 @@ _LAZY = {
     "BestCheckpoint": "lightning_pipeline.callbacks.best_checkpoint",
     "SamplingSettings": "lightning_pipeline.sampling",
     "Sample": "lightning_pipeline.sampling",
+    "DurableMetrics": "lightning_pipeline.callbacks.durable_metrics",
 }
 
 if TYPE_CHECKING:
     from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
     from lightning_pipeline.callbacks.dashboard import LiveDashboard
+    from lightning_pipeline.callbacks.durable_metrics import DurableMetrics
     from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
     from lightning_pipeline.callbacks.throughput import TokenThroughputMonitor
     from lightning_pipeline.checkpoint_io import AtomicCheckpointIO
@@ -101,6 +103,7 @@ __all__ = [
     "ConfigError",
     "DataModuleError",
     "DataSourceError",
+    "DurableMetrics",
     "EmptyDatasetError",
     "LanguageModelingModule",
     "LightningPipelineError",
