@@ -121,7 +121,12 @@ def test_ctrl_c_keeps_the_checkpoint_marks_the_run_interrupted_and_prints_the_re
         time.sleep(0.05)
 
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=120)
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        pytest.fail(f"still running 300 s after Ctrl-C; stdout: {stdout[-1500:]} stderr: {stderr[-3000:]}")
 
     assert process.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]
