@@ -1,5 +1,6 @@
 """Starting over is never silent: damaged checkpoints are named, earlier results are never replaced
-without `overwrite`, which moves them aside; files the run did not make are never deleted."""
+without `overwrite`, which moves the old run aside (renamed, never deleted); files the run did not
+make are never deleted."""
 
 from __future__ import annotations
 
@@ -42,10 +43,10 @@ def test_a_run_whose_checkpoints_are_all_damaged_is_refused_until_overwrite_move
     assert first.final_weights.read_bytes() == weights  # nothing replaced
     assert (run_dir / "run.json").read_bytes() == run_json
 
-    again = train(_config(builder_export, corpus, run_dir, overwrite=True))
+    again = train(_config(builder_export, corpus, run_dir), overwrite=True)
 
     assert again.status == "completed" and again.resumed_from is None
-    (aside,) = run_dir.glob(".old-*")
+    (aside,) = tmp_path.glob("run.replaced-*")
     assert (aside / "final" / "model.safetensors").read_bytes() == weights  # moved, not deleted
     assert sorted(p.name for p in (aside / "checkpoints").glob("*.ckpt")) == damaged
 
