@@ -114,7 +114,12 @@ def test_ctrl_c_keeps_the_checkpoint_marks_the_run_interrupted_and_prints_the_re
     out = tmp_path / "run"
     args = _train_args(builder_export, corpus, out, "--max-steps", "100000", "--checkpoint-every", "2",
                        "--eval-every", "1000")
-    process = subprocess.Popen([*_cli(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job inherits SIGINT ignored (and Python then installs no KeyboardInterrupt
+    # handler); a terminal's Ctrl-C reaches a process with the default disposition, as here.
+    process = subprocess.Popen(
+        [*_cli(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 300
     while not list((out / "checkpoints").glob("step-*.ckpt.json")):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-3000:]
