@@ -34,8 +34,8 @@ def test_a_run_whose_checkpoints_are_all_damaged_is_refused_until_overwrite_move
     damaged = sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
     run_json = (run_dir / "run.json").read_bytes()
 
-    with pytest.raises(RunFolderError) as caught:
-        train(_config(builder_export, corpus, run_dir))
+    with pytest.raises(RunFolderError) as caught:  # extending the run (a finished one is only reported)
+        train(_config(builder_export, corpus, run_dir, max_steps=16))
 
     message = str(caught.value)
     assert "\n" not in message and "--overwrite" in message
@@ -58,7 +58,7 @@ def test_final_weights_without_checkpoints_are_not_trained_over(tmp_path, builde
         path.unlink()
 
     with pytest.raises(RunFolderError, match=r"final weights but no checkpoint.*--overwrite"):
-        train(_config(builder_export, corpus, run_dir, max_steps=4))
+        train(_config(builder_export, corpus, run_dir, max_steps=8))
     assert first.final_weights.is_file()
 
 
