@@ -59,8 +59,18 @@ COLAB_PIP = "pip==24.1.2"
 CI_TORCH = "2.13.0"
 
 nox.options.sessions = [
-    "lint", "release_check", "workflows", "typecheck", "tests", "integration", "build",
-    "colab", "notebook", "wizard_browser", "guides",
+    "lint",
+    "release_check",
+    "workflows",
+    "typecheck",
+    "tests",
+    "integration",
+    "build",
+    "analysis_browser",
+    "colab",
+    "notebook",
+    "wizard_browser",
+    "guides",
 ]
 nox.options.default_venv_backend = "venv"
 nox.options.error_on_missing_interpreters = True
@@ -80,7 +90,11 @@ def _discard_venv_after(func):
             return func(session, *args, **kwargs)
         finally:
             location = getattr(session.virtualenv, "location", None)
-            if os.environ.get("NOX_DISCARD_VENVS") == "1" and location and (Path(location) / "pyvenv.cfg").is_file():
+            if (
+                os.environ.get("NOX_DISCARD_VENVS") == "1"
+                and location
+                and (Path(location) / "pyvenv.cfg").is_file()
+            ):
                 shutil.rmtree(location, ignore_errors=True)
                 session.log(f"discarded {location} (NOX_DISCARD_VENVS=1)")
 
@@ -93,15 +107,26 @@ def _pytest(session: nox.Session, *args: str, import_mode: str = "importlib") ->
     Package tests import the installed package (`importlib` mode: the checkout's folders stay off
     sys.path); notebook_tests/ import their helper modules from beside them (`prepend`).
     """
-    session.run("python", "-m", "pytest", f"--import-mode={import_mode}", "-p", "no:cacheprovider", "-rs",
-                *args, *session.posargs)
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        f"--import-mode={import_mode}",
+        "-p",
+        "no:cacheprovider",
+        "-rs",
+        *args,
+        *session.posargs,
+    )
 
 
 def _shared(session: nox.Session, path: Path) -> Path:
     """`path` under the shared data folder, or skip the session saying where it was looked for."""
     if not path.exists():
-        session.skip(f"{path} is missing: set TB_SHARED_DIR to the folder holding data/ "
-                     f"(default: ../shared beside the checkout, {ROOT.parent / 'shared'})")
+        session.skip(
+            f"{path} is missing: set TB_SHARED_DIR to the folder holding data/ "
+            f"(default: ../shared beside the checkout, {ROOT.parent / 'shared'})"
+        )
     return path
 
 
@@ -153,7 +178,9 @@ def _local_dependencies(package: str) -> list[str]:
     return found
 
 
-def _install_packages(session: nox.Session, *packages: str, extras: str = "", tests: bool = True) -> None:
+def _install_packages(
+    session: nox.Session, *packages: str, extras: str = "", tests: bool = True
+) -> None:
     """Install `packages` from the checkout (non-editable: tests run against the installed
     artifact), their siblings, and (with `tests`) the packages' test groups."""
     wanted: list[str] = []
@@ -181,8 +208,17 @@ def _stack_wheels(session: nox.Session) -> list[Path]:
     if not _STACK_WHEELS:
         dest = ROOT / ".nox" / "_stack_wheels"
         shutil.rmtree(dest, ignore_errors=True)
-        session.run("python", "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dest),
-                    *[str(PACKAGES_DIR / name) for name in PACKAGES])
+        session.run(
+            "python",
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "-w",
+            str(dest),
+            *[str(PACKAGES_DIR / name) for name in PACKAGES],
+        )
         for name in PACKAGES:
             wheel = dest / f"{_import_name(name)}-{_version(name)}-py3-none-any.whl"
             if not wheel.is_file():
@@ -197,20 +233,27 @@ def _local_index(session: nox.Session, leave_out: str | None = None) -> Iterator
     for pip's `--extra-index-url`: pip finds everything else on the machine's own index."""
     index = _load_tool(TOOLS / "local_index.py")
     root = Path(session.create_tmp()) / "local-index"
-    index.write_index([w for w in _stack_wheels(session) if index.project_name(w) != leave_out], root)
+    index.write_index(
+        [w for w in _stack_wheels(session) if index.project_name(w) != leave_out], root
+    )
     with index.serve(root) as url:
-        session.log(f"local index {url} serves the checkout's {', '.join(p for p in PACKAGES if p != leave_out)}")
+        session.log(
+            f"local index {url} serves the checkout's {', '.join(p for p in PACKAGES if p != leave_out)}"
+        )
         yield url
 
 
 # ---- The default set ----
 
+
 @nox.session
 @_discard_venv_after
 def lint(session: nox.Session) -> None:
-    """ruff over the whole tree, with the one root configuration (`ruff.toml`)."""
+    """ruff's linter and formatter (`--check`) over the whole tree, with the one root configuration
+    (`ruff.toml`)."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session
@@ -228,8 +271,12 @@ def release_check(session: nox.Session) -> None:
 def workflows(session: nox.Session) -> None:
     """`.github/workflows/*.yml` against GitHub's workflow schema (check-jsonschema's copy)."""
     session.install("check-jsonschema>=0.29")
-    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows",
-                *[str(p) for p in sorted((ROOT / ".github" / "workflows").glob("*.yml"))])
+    session.run(
+        "check-jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *[str(p) for p in sorted((ROOT / ".github" / "workflows").glob("*.yml"))],
+    )
 
 
 @nox.session
@@ -239,7 +286,9 @@ def typecheck(session: nox.Session) -> None:
     _install_packages(session, *PACKAGES, tests=False)
     session.install("mypy>=1.10")
     session.run(
-        "mypy", "--config-file", str(ROOT / "mypy.ini"),
+        "mypy",
+        "--config-file",
+        str(ROOT / "mypy.ini"),
         *[str(PACKAGES_DIR / p / "src" / _import_name(p)) for p in PACKAGES],
     )
 
@@ -269,8 +318,15 @@ def integration(session: nox.Session) -> None:
 def _release_build(session: nox.Session, package: str, outdir: Path) -> None:
     """tools/release_build.py, the release workflow's script: siblings from the local index."""
     session.install("build>=1.2", "twine>=5", "tomli>=2; python_version<'3.11'")
-    command = ["python", str(TOOLS / "release_build.py"), package, "--outdir", str(outdir),
-               "--pip-arg=-c", f"--pip-arg={CONSTRAINTS}"]
+    command = [
+        "python",
+        str(TOOLS / "release_build.py"),
+        package,
+        "--outdir",
+        str(outdir),
+        "--pip-arg=-c",
+        f"--pip-arg={CONSTRAINTS}",
+    ]
     if not _local_dependencies(package):
         session.run(*command)
         return
@@ -289,6 +345,7 @@ def build(session: nox.Session, package: str) -> None:
 
 # ---- Colab front end (`nox -t colab`): notebook, colab, wizard_browser, guides ----
 
+
 @nox.session(tags=["colab"])
 @_discard_venv_after
 def colab(session: nox.Session) -> None:
@@ -297,17 +354,32 @@ def colab(session: nox.Session) -> None:
     four packages found by name and version on the local index."""
     resolution = _load_tool(NOTEBOOK_TESTS / "colab_resolution.py")
     if COLAB_FREEZE.exists():
-        expected = resolution.constraints_text(COLAB_FREEZE.read_text(), resolution.snapshot_source(COLAB_DIR))
+        expected = resolution.constraints_text(
+            COLAB_FREEZE.read_text(), resolution.snapshot_source(COLAB_DIR)
+        )
         if COLAB_CONSTRAINTS.read_text() != expected:
-            session.error("colab-constraints.txt is older than the Colab snapshot; run `nox -s colab_constraints`")
+            session.error(
+                "colab-constraints.txt is older than the Colab snapshot; run `nox -s colab_constraints`"
+            )
     else:
-        session.log(f"NOTE no snapshot at {COLAB_FREEZE} (TB_SHARED_DIR); using the committed {COLAB_CONSTRAINTS.name}")
+        session.log(
+            f"NOTE no snapshot at {COLAB_FREEZE} (TB_SHARED_DIR); using the committed {COLAB_CONSTRAINTS.name}"
+        )
     session.install(COLAB_PIP, "pytest>=8")
     _pytest(session, str(NOTEBOOK_TESTS / "test_colab_resolution.py"), "-q", import_mode="prepend")
     with _local_index(session) as url:
-        session.run("python", str(NOTEBOOK_TESTS / "colab_resolution.py"), "--requirements", str(COLAB_REQUIREMENTS),
-                    "--constraints", str(COLAB_CONSTRAINTS), "--workdir", session.create_tmp(),
-                    "--extra-index-url", url)
+        session.run(
+            "python",
+            str(NOTEBOOK_TESTS / "colab_resolution.py"),
+            "--requirements",
+            str(COLAB_REQUIREMENTS),
+            "--constraints",
+            str(COLAB_CONSTRAINTS),
+            "--workdir",
+            session.create_tmp(),
+            "--extra-index-url",
+            url,
+        )
 
 
 @nox.session(tags=["colab"])
@@ -317,16 +389,30 @@ def notebook(session: nox.Session) -> None:
     it), then executed headless top to bottom on CPU with tiny settings and a google.colab stand-in,
     in a venv holding requirements-colab.txt installed by name from the local index (so the install
     cell finds everything installed and changes nothing)."""
-    session.install("jupytext>=1.16", "nbformat>=5.9", "nbclient>=0.10", "ipykernel>=6.17", "pytest>=8",
-                    "tomli>=2; python_version<'3.11'")
+    session.install(
+        "jupytext>=1.16",
+        "nbformat>=5.9",
+        "nbclient>=0.10",
+        "ipykernel>=6.17",
+        "pytest>=8",
+        "tomli>=2; python_version<'3.11'",
+    )
     if "--write" in session.posargs:
         session.run("python", str(NOTEBOOK_TESTS / "notebook_build.py"), "--write")
         session.posargs.remove("--write")
     session.run("python", str(NOTEBOOK_TESTS / "notebook_build.py"), "--check")
     with _local_index(session) as url:
-        session.install("-c", str(CONSTRAINTS), "--extra-index-url", url, "-r", str(COLAB_REQUIREMENTS))
-    _pytest(session, str(NOTEBOOK_TESTS / "test_notebook_build.py"), str(NOTEBOOK_TESTS / "test_notebook.py"),
-            "-q", "-s", import_mode="prepend")
+        session.install(
+            "-c", str(CONSTRAINTS), "--extra-index-url", url, "-r", str(COLAB_REQUIREMENTS)
+        )
+    _pytest(
+        session,
+        str(NOTEBOOK_TESTS / "test_notebook_build.py"),
+        str(NOTEBOOK_TESTS / "test_notebook.py"),
+        "-q",
+        "-s",
+        import_mode="prepend",
+    )
 
 
 @nox.session(tags=["colab"])
@@ -337,10 +423,19 @@ def wizard_browser(session: nox.Session) -> None:
     `playwright install`: the browser comes from the system)."""
     chromium = Path(session.env.get("CHROMIUM", "/usr/bin/chromium"))
     if not chromium.exists():
-        session.error(f"no chromium at {chromium}: apt-get install -y chromium, or set CHROMIUM=/path/to/it")
+        session.error(
+            f"no chromium at {chromium}: apt-get install -y chromium, or set CHROMIUM=/path/to/it"
+        )
     _install_packages(session, "lightning-pipeline", extras="notebook", tests=False)
-    session.install("-c", str(CONSTRAINTS), "pytest>=8", "voila>=0.5,<0.6", "ipykernel>=6.17", "playwright>=1.40",
-                    "nbformat>=5.9")
+    session.install(
+        "-c",
+        str(CONSTRAINTS),
+        "pytest>=8",
+        "voila>=0.5,<0.6",
+        "ipykernel>=6.17",
+        "playwright>=1.40",
+        "nbformat>=5.9",
+    )
     session.env["CHROMIUM"] = str(chromium)
     _pytest(session, str(NOTEBOOK_TESTS / "test_wizard_browser.py"), "-q", import_mode="prepend")
 
@@ -360,6 +455,7 @@ def guides(session: nox.Session) -> None:
 
 # ---- Run by name: releases, the matrix, docs, benchmarks ----
 
+
 @nox.session
 @nox.parametrize("package", [nox.param(name, id=name) for name in PACKAGES])
 @_discard_venv_after
@@ -378,7 +474,9 @@ def analysis_browser(session: nox.Session) -> None:
     chromium: its inline SVG charts must be what paints the page. Needs `apt-get install chromium`."""
     chromium = Path(session.env.get("CHROMIUM", "/usr/bin/chromium"))
     if not chromium.exists():
-        session.error(f"no chromium at {chromium}: apt-get install -y chromium, or set CHROMIUM=/path/to/it")
+        session.error(
+            f"no chromium at {chromium}: apt-get install -y chromium, or set CHROMIUM=/path/to/it"
+        )
     _install_packages(session, "model-adapter")
     session.install("-c", str(CONSTRAINTS), "pillow>=9")
     session.env["CHROMIUM"] = str(chromium)
@@ -413,19 +511,44 @@ def demo(session: nox.Session) -> None:
     else:
         session.log("the stack in this venv is the checkout's already: nothing to install")
     example = session.run(
-        "python", "-c", "import model_adapter; print(model_adapter.example_export_path())",
+        "python",
+        "-c",
+        "import model_adapter; print(model_adapter.example_export_path())",
         silent=True,
     ).strip()
     session.run("model-adapter", "validate", example)
     out = session.posargs[0] if session.posargs else str(ROOT / "runs" / "example")
     # Settings measured by packages/lightning-pipeline/benchmarks/demo_learning.py (DEMO_ARGS).
     session.run(
-        "lightning-pipeline", "train", "--model", example, "--data", "example",
-        "--out", out, "--max-steps", "600", "--batch-size", "16", "--lr", "1e-3",
+        "lightning-pipeline",
+        "train",
+        "--model",
+        example,
+        "--data",
+        "example",
+        "--out",
+        out,
+        "--max-steps",
+        "600",
+        "--batch-size",
+        "16",
+        "--lr",
+        "1e-3",
     )
     session.run(
-        "lightning-pipeline", "generate", out, "--prompt", "ROMEO:", "--max-new-tokens", "80",
-        "--temperature", "0.8", "--top-k", "50", "--seed", "0",
+        "lightning-pipeline",
+        "generate",
+        out,
+        "--prompt",
+        "ROMEO:",
+        "--max-new-tokens",
+        "80",
+        "--temperature",
+        "0.8",
+        "--top-k",
+        "50",
+        "--seed",
+        "0",
     )
 
 
@@ -452,7 +575,8 @@ def combos(session: nox.Session, combo: str) -> None:
 
 def _declared_requirements(package: str) -> list[str]:
     return [
-        r for r in _pyproject(package)["project"].get("dependencies", [])
+        r
+        for r in _pyproject(package)["project"].get("dependencies", [])
         if _requirement_name(r) not in PACKAGES
     ]
 
@@ -527,7 +651,9 @@ def minimal(session: nox.Session, package: str) -> None:
     """`pip install <package>==<version>` without extras (by name, from the local index): every
     module imports, `__all__` resolves; optional features name their extra."""
     with _local_index(session) as url:
-        session.install("-c", str(CONSTRAINTS), "--extra-index-url", url, f"{package}=={_version(package)}")
+        session.install(
+            "-c", str(CONSTRAINTS), "--extra-index-url", url, f"{package}=={_version(package)}"
+        )
     session.run("python", str(TOOLS / "import_check.py"), _import_name(package))
     check = PACKAGES_DIR / package / "tests" / "minimal_install_check.py"
     if check.exists():

@@ -9,7 +9,41 @@ from pathlib import Path
 
 import pytest
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "wizards", "quietly", "judge", "boxing", "matches", "and", "many", "small", "birds", "sing", "near", "the", "old", "river", "as", "the", "morning", "light", "falls", "on", "green", "hills"]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "wizards",
+    "quietly",
+    "judge",
+    "boxing",
+    "matches",
+    "and",
+    "many",
+    "small",
+    "birds",
+    "sing",
+    "near",
+    "the",
+    "old",
+    "river",
+    "as",
+    "the",
+    "morning",
+    "light",
+    "falls",
+    "on",
+    "green",
+    "hills",
+]
 
 
 @pytest.fixture

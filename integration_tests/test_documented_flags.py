@@ -74,8 +74,15 @@ def _documents() -> list[Path]:
 def _library_strings(path: Path) -> str:
     """The string literals of a module (messages, docstrings), where a user-facing flag would be named."""
     source = path.read_text(encoding="utf-8")
-    kinds = {tokenize.STRING, *(getattr(tokenize, n) for n in ("FSTRING_MIDDLE",) if hasattr(tokenize, n))}
-    return "\n".join(tok.string for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type in kinds)
+    kinds = {
+        tokenize.STRING,
+        *(getattr(tokenize, n) for n in ("FSTRING_MIDDLE",) if hasattr(tokenize, n)),
+    }
+    return "\n".join(
+        tok.string
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+        if tok.type in kinds
+    )
 
 
 def _library_modules() -> list[Path]:
@@ -84,7 +91,14 @@ def _library_modules() -> list[Path]:
 
 def test_the_parsers_know_the_new_training_flags():
     flags = known_flags()
-    for flag in ("--config", "--overwrite", "--tokenizer", "--logger", "--max-steps", "--no-causal-repair"):
+    for flag in (
+        "--config",
+        "--overwrite",
+        "--tokenizer",
+        "--logger",
+        "--max-steps",
+        "--no-causal-repair",
+    ):
         assert flag in flags
 
 

@@ -35,14 +35,34 @@ WARMUP_STEPS = 20
 
 
 @pytest.mark.parametrize("compile_model", [False, True], ids=["eager", "compiled"])
-def test_gpt2_small_bf16_training_reports_throughput(tmp_path: Path, compile_model: bool, capsys) -> None:
-    export = write_builder_export(tmp_path / "export", defects=("unmasked_attention",), dropout=0.0, **GPT2_SMALL)
+def test_gpt2_small_bf16_training_reports_throughput(
+    tmp_path: Path, compile_model: bool, capsys
+) -> None:
+    export = write_builder_export(
+        tmp_path / "export", defects=("unmasked_attention",), dropout=0.0, **GPT2_SMALL
+    )
     config = TrainingConfig(
-        model=str(export), data="example", out=str(tmp_path / "run"), tokenizer_strategy="bpe",
-        max_steps=MAX_STEPS, seq_len=SEQ_LEN, batch_size=BATCH_SIZE, lr=6e-4, warmup_steps=10,
-        eval_every=MAX_STEPS, limit_val_batches=2, checkpoint_every=MAX_STEPS, keep_last=1,
-        log_every=1, precision="bf16-mixed", accelerator="gpu", devices=1, compile=compile_model,
-        deterministic=False, dashboard=False, progress_bar=False,
+        model=str(export),
+        data="example",
+        out=str(tmp_path / "run"),
+        tokenizer_strategy="bpe",
+        max_steps=MAX_STEPS,
+        seq_len=SEQ_LEN,
+        batch_size=BATCH_SIZE,
+        lr=6e-4,
+        warmup_steps=10,
+        eval_every=MAX_STEPS,
+        limit_val_batches=2,
+        checkpoint_every=MAX_STEPS,
+        keep_last=1,
+        log_every=1,
+        precision="bf16-mixed",
+        accelerator="gpu",
+        devices=1,
+        compile=compile_model,
+        deterministic=False,
+        dashboard=False,
+        progress_bar=False,
     )
     torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
@@ -57,11 +77,18 @@ def test_gpt2_small_bf16_training_reports_throughput(tmp_path: Path, compile_mod
     mfu = [row["mfu"] for row in steady if "mfu" in row]
     device = torch.cuda.get_device_name()
     figures = {
-        "gpu": device, "torch": torch.__version__, "compile": compile_model, "precision": "bf16-mixed",
-        "batch": BATCH_SIZE, "seq_len": SEQ_LEN, "steps": result.global_step,
+        "gpu": device,
+        "torch": torch.__version__,
+        "compile": compile_model,
+        "precision": "bf16-mixed",
+        "batch": BATCH_SIZE,
+        "seq_len": SEQ_LEN,
+        "steps": result.global_step,
         "tokens_per_s": round(sum(tokens_per_s) / len(tokens_per_s)) if tokens_per_s else None,
         "mfu": round(sum(mfu) / len(mfu), 4) if mfu else None,
-        "peak_memory_gib": round(peak_gib, 2), "wall_s": round(wall_s, 1), "val_loss": result.val_loss,
+        "peak_memory_gib": round(peak_gib, 2),
+        "wall_s": round(wall_s, 1),
+        "val_loss": result.val_loss,
     }
     with capsys.disabled():
         print(f"\nGPU training figures: {json.dumps(figures)}")
@@ -70,4 +97,6 @@ def test_gpt2_small_bf16_training_reports_throughput(tmp_path: Path, compile_mod
     assert result.val_loss is not None and math.isfinite(result.val_loss)
     assert tokens_per_s, f"no tokens_per_s logged after step {WARMUP_STEPS} in metrics.csv"
     if peak_flops(device, "bf16-mixed") is not None:
-        assert mfu and 0.0 < figures["mfu"] < 1.0, f"MFU {figures['mfu']} is not a fraction of the peak"
+        assert mfu and 0.0 < figures["mfu"] < 1.0, (
+            f"MFU {figures['mfu']} is not a fraction of the peak"
+        )

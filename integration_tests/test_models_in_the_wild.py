@@ -27,8 +27,12 @@ SEQ_LEN = 16
 
 def _run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{command[:2]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-    assert not any(cwd.iterdir()), f"{command[:2]} left {sorted(p.name for p in cwd.iterdir())} in the working directory"
+    assert result.returncode == 0, (
+        f"{command[:2]} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    )
+    assert not any(cwd.iterdir()), (
+        f"{command[:2]} left {sorted(p.name for p in cwd.iterdir())} in the working directory"
+    )
     return result
 
 
@@ -43,9 +47,25 @@ def test_style_goes_from_folder_to_bundle_from_a_moved_run(style, tmp_path, corp
 
     run_dir = tmp_path / "run"
     train = [
-        console_script("lightning-pipeline"), "train", "--model", str(export), "--data", str(corpus),
-        "--out", str(run_dir), "--seq-len", str(SEQ_LEN), "--batch-size", "4", "--lr", "3e-3",
-        "--limit-val-batches", "2", "--accelerator", "cpu", "--no-progress-bar",
+        console_script("lightning-pipeline"),
+        "train",
+        "--model",
+        str(export),
+        "--data",
+        str(corpus),
+        "--out",
+        str(run_dir),
+        "--seq-len",
+        str(SEQ_LEN),
+        "--batch-size",
+        "4",
+        "--lr",
+        "3e-3",
+        "--limit-val-batches",
+        "2",
+        "--accelerator",
+        "cpu",
+        "--no-progress-bar",
     ]
     _run([*train, "--max-steps", "3"], cwd)
     resumed = _run([*train, "--max-steps", "5"], cwd)
@@ -58,18 +78,42 @@ def test_style_goes_from_folder_to_bundle_from_a_moved_run(style, tmp_path, corp
     shutil.rmtree(export)  # the copy must not need the model's original folder
 
     generated = _run(
-        [console_script("lightning-pipeline"), "generate", str(moved), "--prompt", "the",
-         "--max-new-tokens", "5", "--temperature", "0", "--seed", "0"], cwd,
+        [
+            console_script("lightning-pipeline"),
+            "generate",
+            str(moved),
+            "--prompt",
+            "the",
+            "--max-new-tokens",
+            "5",
+            "--temperature",
+            "0",
+            "--seed",
+            "0",
+        ],
+        cwd,
     )
     assert generated.stdout.startswith("the")
     assert "parameters" not in generated.stdout  # the model's own prints stay out of the text
 
     bundle = tmp_path / "bundle"
-    _run([console_script("model-export"), str(moved), "--out", str(bundle), "--formats", "onnx"], cwd)
+    _run(
+        [console_script("model-export"), str(moved), "--out", str(bundle), "--formats", "onnx"], cwd
+    )
     parity = json.loads((bundle / "parity_report.json").read_text())
     assert parity["formats"]["onnx"]["parity"]["passed"], parity["formats"]["onnx"]
     assert parity["source"]["kind"] == "run"
 
-    inference = _run([sys.executable, str(bundle / "inference.py"), "--prompt", "the", "--max-new-tokens", "4",
-                      "--json"], cwd)
+    inference = _run(
+        [
+            sys.executable,
+            str(bundle / "inference.py"),
+            "--prompt",
+            "the",
+            "--max-new-tokens",
+            "4",
+            "--json",
+        ],
+        cwd,
+    )
     assert json.loads(inference.stdout)

@@ -25,9 +25,12 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 
 MAX_STEPS = 60
 EXPORTS = {
-    "fixed-kwargs-flat": dict(constructor="kwargs", config_form="flat", defects=("unmasked_attention",)),
+    "fixed-kwargs-flat": dict(
+        constructor="kwargs", config_form="flat", defects=("unmasked_attention",)
+    ),
     "broken-signature-nodes": dict(
-        config_form="nodes", defects=("leaked_intermediates", "missing_output_module", "unmasked_attention")
+        config_form="nodes",
+        defects=("leaked_intermediates", "missing_output_module", "unmasked_attention"),
     ),
 }
 
@@ -64,9 +67,17 @@ def _train_until_killed(command: list[str], run_dir: Path, kill_after_checkpoint
 
 
 @pytest.mark.parametrize("kind", list(EXPORTS))
-def test_export_trains_survives_sigkill_resumes_and_generates(kind, tmp_path, corpus, console_script):
+def test_export_trains_survives_sigkill_resumes_and_generates(
+    kind, tmp_path, corpus, console_script
+):
     export = write_builder_export(
-        tmp_path / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32, **EXPORTS[kind]
+        tmp_path / "export",
+        vocab_size=300,
+        d_model=32,
+        n_heads=2,
+        n_blocks=1,
+        max_seq_len=32,
+        **EXPORTS[kind],
     )
 
     # model-adapter: loads, and passes quick Tier 1 validation with the causal repair
@@ -74,15 +85,40 @@ def test_export_trains_survives_sigkill_resumes_and_generates(kind, tmp_path, co
     report = validate_model(model, config, seq_len=16, quick=True)
     assert report.passed, report.to_text()
     # adaptive-tokenizer: a tokenizer of exactly the model's vocabulary
-    tokenizer = AdaptiveTokenizer.load_or_create(config.vocab_size, dataset=corpus.read_text().splitlines())
+    tokenizer = AdaptiveTokenizer.load_or_create(
+        config.vocab_size, dataset=corpus.read_text().splitlines()
+    )
     assert len(tokenizer) == config.vocab_size
 
     run_dir = tmp_path / "run"
     command = [
-        console_script("lightning-pipeline"), "train", "--model", str(export), "--data", str(corpus),
-        "--out", str(run_dir), "--max-steps", str(MAX_STEPS), "--seq-len", "16", "--batch-size", "8",
-        "--lr", "5e-3", "--eval-every", "10", "--checkpoint-every", "10", "--log-every", "1",
-        "--limit-val-batches", "4", "--accelerator", "cpu", "--no-progress-bar",
+        console_script("lightning-pipeline"),
+        "train",
+        "--model",
+        str(export),
+        "--data",
+        str(corpus),
+        "--out",
+        str(run_dir),
+        "--max-steps",
+        str(MAX_STEPS),
+        "--seq-len",
+        "16",
+        "--batch-size",
+        "8",
+        "--lr",
+        "5e-3",
+        "--eval-every",
+        "10",
+        "--checkpoint-every",
+        "10",
+        "--log-every",
+        "1",
+        "--limit-val-batches",
+        "4",
+        "--accelerator",
+        "cpu",
+        "--no-progress-bar",
     ]
     _train_until_killed(command, run_dir, kill_after_checkpoint_step=20)
     for path in (run_dir / "checkpoints").glob("*.ckpt"):
@@ -107,9 +143,24 @@ def test_export_trains_survives_sigkill_resumes_and_generates(kind, tmp_path, co
     assert (run_dir / "curves.png").exists()
 
     generated = subprocess.run(
-        [console_script("lightning-pipeline"), "generate", str(run_dir), "--prompt", "the",
-         "--max-new-tokens", "12", "--temperature", "0.8", "--top-k", "20", "--seed", "0"],
-        capture_output=True, text=True, timeout=300,
+        [
+            console_script("lightning-pipeline"),
+            "generate",
+            str(run_dir),
+            "--prompt",
+            "the",
+            "--max-new-tokens",
+            "12",
+            "--temperature",
+            "0.8",
+            "--top-k",
+            "20",
+            "--seed",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert generated.returncode == 0, generated.stderr[-3000:]
     assert generated.stdout.startswith("the")
@@ -118,9 +169,21 @@ def test_export_trains_survives_sigkill_resumes_and_generates(kind, tmp_path, co
     # model-adapter's Tier 2 analysis reads the run folder through its files too: the run's weights and
     # tokenizer, and the drift of every weight since the first (real Lightning) checkpoint
     analyzed = subprocess.run(
-        [console_script("model-adapter"), "analyze", str(run_dir), "--text", str(corpus), "--json",
-         "--sections", "attention,context,representations", "--out", str(run_dir / "analysis.html")],
-        capture_output=True, text=True, timeout=600,
+        [
+            console_script("model-adapter"),
+            "analyze",
+            str(run_dir),
+            "--text",
+            str(corpus),
+            "--json",
+            "--sections",
+            "attention,context,representations",
+            "--out",
+            str(run_dir / "analysis.html"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert analyzed.returncode == 0, analyzed.stderr[-3000:]
     analysis = {s["name"]: s for s in json.loads(analyzed.stdout)["sections"]}
@@ -133,7 +196,9 @@ def test_export_trains_survives_sigkill_resumes_and_generates(kind, tmp_path, co
     bundle = tmp_path / "bundle"
     exported = subprocess.run(
         [console_script("model-export"), str(run_dir), "--out", str(bundle), "--formats", "onnx"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert exported.returncode == 0, exported.stderr[-3000:]
     parity = json.loads((bundle / "parity_report.json").read_text())
@@ -142,4 +207,6 @@ def test_export_trains_survives_sigkill_resumes_and_generates(kind, tmp_path, co
     assert onnx_parity["passed"] and onnx_parity["max_abs_diff"] <= 1e-4, onnx_parity
     assert parity["generation"]["passed"], parity["generation"]
     assert parity["source"]["kind"] == "run"
-    assert (bundle / "analysis.html").exists() and "[analysis.html](analysis.html)" in (bundle / "README.md").read_text()
+    assert (bundle / "analysis.html").exists() and "[analysis.html](analysis.html)" in (
+        bundle / "README.md"
+    ).read_text()

@@ -55,8 +55,17 @@ overrides==7.7.0
 """
 STACK = ("model-adapter", "adaptive-tokenizer", "lightning-pipeline", "model-export")
 KEEP = ("torch", "numpy")  # never reinstalled: pinned to what the runtime has
-SHOW = ("torch", "numpy", "transformers", "tokenizers", "datasets", "pytorch-lightning", "onnx", "onnxruntime",
-        *STACK)
+SHOW = (
+    "torch",
+    "numpy",
+    "transformers",
+    "tokenizers",
+    "datasets",
+    "pytorch-lightning",
+    "onnx",
+    "onnxruntime",
+    *STACK,
+)
 
 
 def _installed(name):
@@ -80,8 +89,10 @@ git_source = optional_install_from_git_url_and_branch.strip()
 if git_source and not git_source.startswith("git+"):
     git_source = f"git+{git_source}"
 if git_source and not re.match(r"git\+(https?|ssh)://[^@\s]+(\.git)?@[^@\s]+$", git_source):
-    raise ValueError(f"optional_install_from_git_url_and_branch: {optional_install_from_git_url_and_branch!r} is "
-                     "not URL@branch; write it like https://github.com/<owner>/<repo>@<branch>, or leave it empty")
+    raise ValueError(
+        f"optional_install_from_git_url_and_branch: {optional_install_from_git_url_and_branch!r} is "
+        "not URL@branch; write it like https://github.com/<owner>/<repo>@<branch>, or leave it empty"
+    )
 lines = [line.strip() for line in REQUIREMENTS.splitlines() if line.strip()]
 wanted = {}  # requirement line -> is it installed as asked?
 for line in lines:
@@ -90,20 +101,34 @@ for line in lines:
         line = f"{line.split('==')[0]} @ {git_source}#subdirectory=packages/{name}"
         wanted[line] = _installed_from_git(name) == git_source
     else:
-        wanted[line] = _installed(name) == version and (name not in STACK or _installed_from_git(name) is None)
+        wanted[line] = _installed(name) == version and (
+            name not in STACK or _installed_from_git(name) is None
+        )
 missing = [line for line, ok in wanted.items() if not ok]
-imported = {dist for module, dists in metadata.packages_distributions().items() if module in sys.modules for dist in dists}
+imported = {
+    dist
+    for module, dists in metadata.packages_distributions().items()
+    if module in sys.modules
+    for dist in dists
+}
 before = {dist: _installed(dist) for dist in imported}
 if missing:
     # One of the four installed from elsewhere at the same version would be left in place by pip.
-    stale = [name for name in STACK if _installed(name) and any(line.startswith(name) for line in missing)]
+    stale = [
+        name
+        for name in STACK
+        if _installed(name) and any(line.startswith(name) for line in missing)
+    ]
     if stale:
         subprocess.run([sys.executable, "-m", "pip", "uninstall", "-q", "-y", *stale], check=True)
     print(f"Installing {len(missing)} packages (torch and numpy stay as they are)...")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as keep:
         keep.write("\n".join(f"{name}=={_installed(name)}" for name in KEEP if _installed(name)))
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", keep.name, *missing],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "-c", keep.name, *missing],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-3000:])
         raise RuntimeError(
@@ -113,7 +138,10 @@ if missing:
 else:
     print("Everything is installed already.")
 for name in SHOW:
-    print(f"  {name:<20} {_installed(name) or '-'}" + (f"  from {_installed_from_git(name)}" if _installed_from_git(name) else ""))
+    print(
+        f"  {name:<20} {_installed(name) or '-'}"
+        + (f"  from {_installed_from_git(name)}" if _installed_from_git(name) else "")
+    )
 changed = sorted(dist for dist, version in before.items() if _installed(dist) != version)
 if changed:
     raise RuntimeError(
@@ -167,7 +195,9 @@ if USE_DRIVE and colab_available():
     root = mount_drive(DRIVE_MOUNTPOINT) / "transformer-builder"
 else:
     root = Path(LOCAL_ROOT) / "transformer-builder"
-    print("Drive is not used: the run lives on this runtime's disk and is lost when it is recycled.")
+    print(
+        "Drive is not used: the run lives on this runtime's disk and is lost when it is recycled."
+    )
 WORK = root / RUN_NAME
 WORK.mkdir(parents=True, exist_ok=True)
 SETUP = WORK / "setup.json"  # every choice the later cells need, so any cell can be re-run alone
@@ -184,8 +214,10 @@ if MODEL_SOURCE == "example":
     model_source = str(example_export_path())
 elif MODEL_SOURCE == "gist":
     if not GIST_ID.strip():
-        raise ValueError("MODEL_SOURCE is 'gist' but GIST_ID is empty. What to do: paste the Gist ID from "
-                         "Transformer Builder's Export to Colab into the Settings form, then Run all.")
+        raise ValueError(
+            "MODEL_SOURCE is 'gist' but GIST_ID is empty. What to do: paste the Gist ID from "
+            "Transformer Builder's Export to Colab into the Settings form, then Run all."
+        )
     model_source = GIST_ID.strip()
 else:
     model_folder = WORK / "inputs" / "model"
@@ -196,14 +228,20 @@ else:
 try:
     loaded = load_model(model_source)
 except ModelAdapterError as error:
-    raise RuntimeError(f"{error}\nWhat to do: fix the source in the Settings form (or re-export the model), "
-                       "then run this cell again.") from None
+    raise RuntimeError(
+        f"{error}\nWhat to do: fix the source in the Settings form (or re-export the model), "
+        "then run this cell again."
+    ) from None
 report = validate_model(loaded.model, loaded.config, quick=True)
 display(report)
-SETUP.write_text(json.dumps({"model": model_source, "model_config": loaded.config.to_dict()}, indent=2))
+SETUP.write_text(
+    json.dumps({"model": model_source, "model_config": loaded.config.to_dict()}, indent=2)
+)
 if not report.passed:
-    raise RuntimeError("The model failed Tier 1 validation (report above). What to do: apply the hint of the "
-                       "failed check (docs/TROUBLESHOOTING.md lists each), then run this cell again.")
+    raise RuntimeError(
+        "The model failed Tier 1 validation (report above). What to do: apply the hint of the "
+        "failed check (docs/TROUBLESHOOTING.md lists each), then run this cell again."
+    )
 del loaded  # the training cell loads it again from the same source; nothing is kept in the notebook
 
 # %%
@@ -214,10 +252,14 @@ setup = json.loads(SETUP.read_text())
 vocab_size = setup["model_config"]["vocab_size"]
 choice = AdaptiveTokenizer.detect_strategy(vocab_size)
 strategy = TOKENIZER if TOKENIZER != "auto" else choice.strategy.value
-print(f"Model vocab size {vocab_size}: tokenizer strategy '{strategy}'"
-      + (f" ({choice.reason})" if TOKENIZER == "auto" else " (chosen in Settings)"))
+print(
+    f"Model vocab size {vocab_size}: tokenizer strategy '{strategy}'"
+    + (f" ({choice.reason})" if TOKENIZER == "auto" else " (chosen in Settings)")
+)
 SETUP.write_text(json.dumps({**setup, "tokenizer_strategy": TOKENIZER}, indent=2))
-print("The tokenizer is built (or reused from the run folder) when training starts, from the data below.")
+print(
+    "The tokenizer is built (or reused from the run folder) when training starts, from the data below."
+)
 
 # %%
 # @title 6. Dataset { display-mode: "form" }
@@ -238,8 +280,10 @@ else:
 try:
     dataset = load_text_dataset(data_source, text_column=TEXT_COLUMN or None)
 except LightningPipelineError as error:
-    raise RuntimeError(f"{error}\nWhat to do: fix DATA_SOURCE / the path in the Settings form, then run this "
-                       "cell again.") from None
+    raise RuntimeError(
+        f"{error}\nWhat to do: fix DATA_SOURCE / the path in the Settings form, then run this "
+        "cell again."
+    ) from None
 SETUP.write_text(json.dumps({**json.loads(SETUP.read_text()), "data": data_source}, indent=2))
 print(f"{len(dataset):,} texts; the first one starts: {dataset[0]['text'][:200]!r}")
 del dataset
@@ -257,18 +301,30 @@ for name, value in {"max_steps": MAX_STEPS, "seq_len": SEQ_LEN, "batch_size": BA
 max_seq_len = setup["model_config"].get("max_seq_len")
 if max_seq_len:
     settings["seq_len"] = min(settings["seq_len"], max_seq_len)
-config = TrainingConfig(model=setup["model"], data=setup["data"], out=str(WORK / "run"),
-                        text_column=TEXT_COLUMN or None, tokenizer_strategy=setup["tokenizer_strategy"], **settings)
-checkpoint = RunFolder(config.out).latest_valid_checkpoint() if RunFolder(config.out).exists() else None
+config = TrainingConfig(
+    model=setup["model"],
+    data=setup["data"],
+    out=str(WORK / "run"),
+    text_column=TEXT_COLUMN or None,
+    tokenizer_strategy=setup["tokenizer_strategy"],
+    **settings,
+)
+checkpoint = (
+    RunFolder(config.out).latest_valid_checkpoint() if RunFolder(config.out).exists() else None
+)
 print(f"Resuming from {checkpoint.name}" if checkpoint else "Starting a new run")
 try:
     result = train(config)
 except LightningPipelineError as error:
-    raise RuntimeError(f"{error}\nWhat to do: follow the message, then run this cell again; finished steps are "
-                       "kept in the run folder and training resumes from them.") from None
+    raise RuntimeError(
+        f"{error}\nWhat to do: follow the message, then run this cell again; finished steps are "
+        "kept in the run folder and training resumes from them."
+    ) from None
 if result.status == "completed":
-    print(f"Done: step {result.global_step:,}, validation loss {result.val_loss:.3f} "
-          f"(perplexity {result.val_perplexity:.1f}). Run folder: {result.run_dir}")
+    print(
+        f"Done: step {result.global_step:,}, validation loss {result.val_loss:.3f} "
+        f"(perplexity {result.val_perplexity:.1f}). Run folder: {result.run_dir}"
+    )
 else:
     print(f"Stopped at step {result.global_step:,}: run this cell again to continue from there.")
 
@@ -278,11 +334,23 @@ else:
 # the bundle's inference.py.
 from lightning_pipeline import generate_samples
 
-for number, sample in enumerate(generate_samples(
-    WORK / "run", SAMPLE_PROMPT, max_new_tokens=SAMPLE_TOKENS, temperature=TEMPERATURE, top_k=50, top_p=TOP_P,
-    repetition_penalty=REPETITION_PENALTY, num_samples=NUM_SAMPLES, seed=0,
-), 1):
-    print(f"--- sample {number} ({len(sample.token_ids)} new tokens, stopped at {sample.stop_reason}) ---")
+for number, sample in enumerate(
+    generate_samples(
+        WORK / "run",
+        SAMPLE_PROMPT,
+        max_new_tokens=SAMPLE_TOKENS,
+        temperature=TEMPERATURE,
+        top_k=50,
+        top_p=TOP_P,
+        repetition_penalty=REPETITION_PENALTY,
+        num_samples=NUM_SAMPLES,
+        seed=0,
+    ),
+    1,
+):
+    print(
+        f"--- sample {number} ({len(sample.token_ids)} new tokens, stopped at {sample.stop_reason}) ---"
+    )
     print(SAMPLE_PROMPT + sample.text)
 
 # %%
@@ -300,8 +368,12 @@ for row in load_text_dataset(setup["data"], text_column=TEXT_COLUMN or None):
     probe_chars += len(row["text"])
     if probe_chars > 20_000:
         break
-analysis = analyze_model(WORK / "run", texts=probe_texts, tokenizer=AutoTokenizer.from_pretrained(WORK / "run" / "tokenizer"),
-                         batch_size=8)
+analysis = analyze_model(
+    WORK / "run",
+    texts=probe_texts,
+    tokenizer=AutoTokenizer.from_pretrained(WORK / "run" / "tokenizer"),
+    batch_size=8,
+)
 analysis.to_html(WORK / "run" / "analysis.html")
 print(analysis.to_text())
 display(analysis)  # the same page, in a frame
@@ -318,11 +390,17 @@ else:
     formats = tuple(f for f in EXPORT_FORMATS.split(",") if f)
     quantize = tuple(q for q in QUANTIZE.split(",") if q)
     try:
-        bundle = build_bundle(load_source(WORK / "run", tokenizer=WORK / "run" / "tokenizer"), bundle_dir,
-                              formats=formats, quantize=quantize)
+        bundle = build_bundle(
+            load_source(WORK / "run", tokenizer=WORK / "run" / "tokenizer"),
+            bundle_dir,
+            formats=formats,
+            quantize=quantize,
+        )
     except ModelExportError as error:
-        raise RuntimeError(f"{error}\nWhat to do: follow the message (EXPORT_FORMATS='onnx' alone is the most "
-                           "robust choice), then run this cell again.") from None
+        raise RuntimeError(
+            f"{error}\nWhat to do: follow the message (EXPORT_FORMATS='onnx' alone is the most "
+            "robust choice), then run this cell again."
+        ) from None
     print("\n".join(f"  {name}" for name in bundle.files))
 
 # %%

@@ -42,14 +42,31 @@ PYTHON_VERSION = "3.13"
 # Colab runs Ubuntu 22.04 (glibc 2.35): every manylinux tag up to 2_35 installs there. pip does
 # not widen an explicit --platform, so the tags wheels are actually published under are listed.
 PLATFORMS = (
-    "manylinux_2_35_x86_64", "manylinux_2_34_x86_64", "manylinux_2_28_x86_64",
-    "manylinux_2_27_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64",
-    "manylinux2014_x86_64", "manylinux_2_5_x86_64", "manylinux1_x86_64",
+    "manylinux_2_35_x86_64",
+    "manylinux_2_34_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_24_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux_2_5_x86_64",
+    "manylinux1_x86_64",
 )
 # Preinstalled packages whose change would break the runtime or force a restart-heavy reinstall;
 # the check fails on any change to a preinstalled package, these are named first in its output.
-CORE = ("torch", "numpy", "transformers", "tokenizers", "datasets", "huggingface-hub",
-        "ipywidgets", "matplotlib", "protobuf", "pandas", "pyarrow")
+CORE = (
+    "torch",
+    "numpy",
+    "transformers",
+    "tokenizers",
+    "datasets",
+    "huggingface-hub",
+    "ipywidgets",
+    "matplotlib",
+    "protobuf",
+    "pandas",
+    "pyarrow",
+)
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
 
 
@@ -70,7 +87,11 @@ def read_freeze(text: str) -> dict[str, str]:
 
 def snapshot_source(colab_dir: Path) -> str:
     """How the constraints header names the snapshot: its path and the SNAPSHOT stamp."""
-    stamp = (colab_dir / "SNAPSHOT").read_text().split() if (colab_dir / "SNAPSHOT").exists() else ["?", "?"]
+    stamp = (
+        (colab_dir / "SNAPSHOT").read_text().split()
+        if (colab_dir / "SNAPSHOT").exists()
+        else ["?", "?"]
+    )
     return f"../shared/data/colab/pip-freeze.gpu.txt (snapshot {stamp[0][:12]} of {stamp[1]})"
 
 
@@ -105,7 +126,9 @@ def write_stub_wheels(pins: dict[str, str], dest: Path) -> list[Path]:
         }
         record = []
         for path, content in files.items():
-            digest = base64.urlsafe_b64encode(hashlib.sha256(content.encode()).digest()).rstrip(b"=")
+            digest = base64.urlsafe_b64encode(hashlib.sha256(content.encode()).digest()).rstrip(
+                b"="
+            )
             record.append(f"{path},sha256={digest.decode()},{len(content.encode())}")
         record.append(f"{dist}.dist-info/RECORD,,")
         files[f"{dist}.dist-info/RECORD"] = "\n".join(record) + "\n"
@@ -117,7 +140,9 @@ def write_stub_wheels(pins: dict[str, str], dest: Path) -> list[Path]:
     return written
 
 
-def check_report(report: dict, preinstalled: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
+def check_report(
+    report: dict, preinstalled: dict[str, str]
+) -> tuple[list[str], list[str], list[str]]:
     """Split pip's `--report` into (unchanged, added, problems).
 
     unchanged: packages pip picked at exactly Colab's version (nothing happens on Colab);
@@ -136,7 +161,9 @@ def check_report(report: dict, preinstalled: dict[str, str]) -> tuple[list[str],
             unchanged.append(entry)
         else:
             core = " (core package)" if name in CORE else ""
-            problems.append(f"{name}: Colab has {preinstalled[name]}, the install would put {version}{core}")
+            problems.append(
+                f"{name}: Colab has {preinstalled[name]}, the install would put {version}{core}"
+            )
     problems.sort(key=lambda p: p.split(":")[0] not in CORE)
     return unchanged, added, problems
 
@@ -150,12 +177,15 @@ def unpinned_additions(added: list[str], requirements: str) -> list[str]:
             pinned.add(normalize(match.group(1)))
     return [
         f"{entry}: added to Colab but not pinned in the requirements file; add the line `{entry}`"
-        for entry in added if entry.split("==")[0] not in pinned
+        for entry in added
+        if entry.split("==")[0] not in pinned
     ]
 
 
 STACK = ("model-adapter", "adaptive-tokenizer", "lightning-pipeline", "model-export")
-_STACK_LINE = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)(?P<extras>\[[^\]]*\])?\s*==\s*(?P<version>[^\s;#]+)")
+_STACK_LINE = re.compile(
+    r"^(?P<name>[A-Za-z0-9._-]+)(?P<extras>\[[^\]]*\])?\s*==\s*(?P<version>[^\s;#]+)"
+)
 UPDATE_COMMAND = "python notebook_tests/notebook_build.py --write"
 
 
@@ -165,11 +195,19 @@ def stack_versions(root: Path) -> dict[str, str]:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
-    return {name: str(tomllib.loads((root / "packages" / name / "pyproject.toml").read_text())["project"]["version"])
-            for name in STACK}
+    return {
+        name: str(
+            tomllib.loads((root / "packages" / name / "pyproject.toml").read_text())["project"][
+                "version"
+            ]
+        )
+        for name in STACK
+    }
 
 
-def stack_pin_problems(requirements: str, versions: dict[str, str], label: str = "requirements-colab.txt") -> list[str]:
+def stack_pin_problems(
+    requirements: str, versions: dict[str, str], label: str = "requirements-colab.txt"
+) -> list[str]:
     """Each of the four packages is pinned exactly once, `==` its pyproject version (by name, never a URL)."""
     problems: list[str] = []
     seen: dict[str, int] = {}
@@ -182,20 +220,31 @@ def stack_pin_problems(requirements: str, versions: dict[str, str], label: str =
         seen[package] = seen.get(package, 0) + 1
         match = _STACK_LINE.match(stripped)
         if match is None:
-            problems.append(f"{label} line {number}: `{stripped}` must pin {package} by exact version "
-                            f"(`{package}=={versions[package]}`); run `{UPDATE_COMMAND}`")
+            problems.append(
+                f"{label} line {number}: `{stripped}` must pin {package} by exact version "
+                f"(`{package}=={versions[package]}`); run `{UPDATE_COMMAND}`"
+            )
         elif match.group("version") != versions[package]:
-            problems.append(f"{label} line {number}: pins {package}=={match.group('version')} but "
-                            f"packages/{package}/pyproject.toml says {versions[package]}; run `{UPDATE_COMMAND}`")
-    problems += [f"{label}: does not install {package}; add the line `{package}=={version}`"
-                 for package, version in versions.items() if package not in seen]
-    problems += [f"{label}: installs {package} {count} times; keep one line"
-                 for package, count in seen.items() if count > 1]
+            problems.append(
+                f"{label} line {number}: pins {package}=={match.group('version')} but "
+                f"packages/{package}/pyproject.toml says {versions[package]}; run `{UPDATE_COMMAND}`"
+            )
+    problems += [
+        f"{label}: does not install {package}; add the line `{package}=={version}`"
+        for package, version in versions.items()
+        if package not in seen
+    ]
+    problems += [
+        f"{label}: installs {package} {count} times; keep one line"
+        for package, count in seen.items()
+        if count > 1
+    ]
     return problems
 
 
 def sync_stack_pins(requirements: str, versions: dict[str, str]) -> str:
     """`requirements` with each `<package>[extras]==X` line of the four packages set to its pyproject version."""
+
     def pin(match: re.Match[str]) -> str:
         package = normalize(match.group("name"))
         if package not in versions:
@@ -205,30 +254,57 @@ def sync_stack_pins(requirements: str, versions: dict[str, str]) -> str:
     return "\n".join(_STACK_LINE.sub(pin, line) for line in requirements.splitlines()) + "\n"
 
 
-def resolve(requirements: Path, constraints: Path, stubs: Path, report: Path, pip: list[str],
-            extra_index_url: str | None = None) -> subprocess.CompletedProcess:
+def resolve(
+    requirements: Path,
+    constraints: Path,
+    stubs: Path,
+    report: Path,
+    pip: list[str],
+    extra_index_url: str | None = None,
+) -> subprocess.CompletedProcess:
     """pip's resolution for Colab (nothing is installed: `--dry-run` into a throw-away target).
 
     `extra_index_url`: where the four packages are found by name, next to the machine's own
     index (a local stand-in for PyPI in tests; None once they are on PyPI).
     """
     command = [
-        *pip, "install", "--dry-run", "--ignore-installed", "--target", str(report.parent / "target"),
-        "--report", str(report), "--python-version", PYTHON_VERSION,
-        "--implementation", "cp", "--only-binary=:all:",
+        *pip,
+        "install",
+        "--dry-run",
+        "--ignore-installed",
+        "--target",
+        str(report.parent / "target"),
+        "--report",
+        str(report),
+        "--python-version",
+        PYTHON_VERSION,
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
         *[arg for platform in PLATFORMS for arg in ("--platform", platform)],
-        "--find-links", str(stubs), "-c", str(constraints), "-r", str(requirements),
+        "--find-links",
+        str(stubs),
+        "-c",
+        str(constraints),
+        "-r",
+        str(requirements),
         *(["--extra-index-url", extra_index_url] if extra_index_url else []),
     ]
-    return subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    return subprocess.run(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requirements", type=Path, required=True, help="requirements-colab.txt")
     parser.add_argument("--constraints", type=Path, required=True, help="colab-constraints.txt")
-    parser.add_argument("--workdir", type=Path, required=True, help="scratch folder for stubs and the report")
-    parser.add_argument("--extra-index-url", help="an index holding the four packages (the local stand-in for PyPI)")
+    parser.add_argument(
+        "--workdir", type=Path, required=True, help="scratch folder for stubs and the report"
+    )
+    parser.add_argument(
+        "--extra-index-url", help="an index holding the four packages (the local stand-in for PyPI)"
+    )
     args = parser.parse_args(argv)
 
     pins = stack_pin_problems(args.requirements.read_text(), stack_versions(ROOT))
@@ -239,13 +315,28 @@ def main(argv: list[str] | None = None) -> int:
     stubs = args.workdir / "colab-builds"
     write_stub_wheels(preinstalled, stubs)
     report_path = args.workdir / "pip-report.json"
-    result = resolve(args.requirements, args.constraints, stubs, report_path, [sys.executable, "-m", "pip"],
-                     args.extra_index_url)
+    result = resolve(
+        args.requirements,
+        args.constraints,
+        stubs,
+        report_path,
+        [sys.executable, "-m", "pip"],
+        args.extra_index_url,
+    )
     if result.returncode != 0:
         output = result.stdout.splitlines()
-        start = next((i for i, line in enumerate(output) if line.startswith("ERROR")), max(len(output) - 25, 0))
-        print("\n".join(line for line in output[start:] if not line.startswith("WARNING: Location")), file=sys.stderr)
-        print("FAIL: pip found no resolution against Colab's preinstalled versions (conflict above).", file=sys.stderr)
+        start = next(
+            (i for i, line in enumerate(output) if line.startswith("ERROR")),
+            max(len(output) - 25, 0),
+        )
+        print(
+            "\n".join(line for line in output[start:] if not line.startswith("WARNING: Location")),
+            file=sys.stderr,
+        )
+        print(
+            "FAIL: pip found no resolution against Colab's preinstalled versions (conflict above).",
+            file=sys.stderr,
+        )
         return 1
     unchanged, added, problems = check_report(json.loads(report_path.read_text()), preinstalled)
     problems += unpinned_additions(added, args.requirements.read_text())
@@ -254,9 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("torch", "numpy"):
         print(f"{name}: stays {preinstalled.get(name)}")
     if problems:
-        print("FAIL: the install would change preinstalled packages:\n  " + "\n  ".join(problems), file=sys.stderr)
+        print(
+            "FAIL: the install would change preinstalled packages:\n  " + "\n  ".join(problems),
+            file=sys.stderr,
+        )
         return 1
-    print(f"OK: installs on Colab (Python {PYTHON_VERSION}) without changing any preinstalled package.")
+    print(
+        f"OK: installs on Colab (Python {PYTHON_VERSION}) without changing any preinstalled package."
+    )
     return 0
 
 

@@ -48,7 +48,9 @@ def build(source_text: str) -> str:
             cell.outputs = []
             cell.execution_count = None
             title = re.match(r"# @title (\d+)\.", cell.source)
-            if title:  # Colab shows the form title; the number keeps the cell easy to name in guides
+            if (
+                title
+            ):  # Colab shows the form title; the number keeps the cell easy to name in guides
                 cell.metadata["cellView"] = "form"
     nbformat.validate(notebook)
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
@@ -56,14 +58,18 @@ def build(source_text: str) -> str:
 
 def requirement_lines(text: str) -> list[str]:
     """Requirement lines of a requirements file (comments and blank lines dropped)."""
-    return [line.split(" #")[0].strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.split(" #")[0].strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def embedded_requirements(source_text: str) -> list[str]:
     """The REQUIREMENTS block of the install cell."""
     match = re.search(r'^REQUIREMENTS = """\n(.*?)"""', source_text, flags=re.S | re.M)
     if not match:
-        raise ValueError(f"{SOURCE.name} has no REQUIREMENTS = \"\"\"...\"\"\" block in its install cell")
+        raise ValueError(f'{SOURCE.name} has no REQUIREMENTS = """...""" block in its install cell')
     return requirement_lines(match.group(1))
 
 
@@ -71,36 +77,62 @@ def with_requirements(source_text: str, requirements_text: str) -> str:
     """`source_text` with the install cell's REQUIREMENTS block set to the requirement lines of `requirements_text`."""
     embedded_requirements(source_text)  # a clear error when the block is missing
     block = "\n".join(requirement_lines(requirements_text))
-    return re.sub(r'^(REQUIREMENTS = """\n)(.*?)(""")', lambda m: f"{m.group(1)}{block}\n{m.group(3)}",
-                  source_text, count=1, flags=re.S | re.M)
+    return re.sub(
+        r'^(REQUIREMENTS = """\n)(.*?)(""")',
+        lambda m: f"{m.group(1)}{block}\n{m.group(3)}",
+        source_text,
+        count=1,
+        flags=re.S | re.M,
+    )
 
 
-def problems(source_text: str, notebook_text: str | None, requirements_text: str,
-             versions: dict[str, str] | None = None) -> list[str]:
-    found = stack_pin_problems(requirements_text, stack_versions(ROOT) if versions is None else versions)
+def problems(
+    source_text: str,
+    notebook_text: str | None,
+    requirements_text: str,
+    versions: dict[str, str] | None = None,
+) -> list[str]:
+    found = stack_pin_problems(
+        requirements_text, stack_versions(ROOT) if versions is None else versions
+    )
     if embedded_requirements(source_text) != requirement_lines(requirements_text):
-        found.append("the install cell's REQUIREMENTS differ from requirements-colab.txt; copy the requirement "
-                     "lines of requirements-colab.txt into notebook/template.py")
+        found.append(
+            "the install cell's REQUIREMENTS differ from requirements-colab.txt; copy the requirement "
+            "lines of requirements-colab.txt into notebook/template.py"
+        )
     if notebook_text is None:
-        found.append("template.ipynb is missing; run `nox -s notebook -- --write` (or notebook_build.py --write)")
+        found.append(
+            "template.ipynb is missing; run `nox -s notebook -- --write` (or notebook_build.py --write)"
+        )
     elif notebook_text != build(source_text):
-        found.append("template.ipynb differs from notebook/template.py; edit the .py and run "
-                     "`python notebook_tests/notebook_build.py --write`")
+        found.append(
+            "template.ipynb differs from notebook/template.py; edit the .py and run "
+            "`python notebook_tests/notebook_build.py --write`"
+        )
     return found
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write", action="store_true",
-                       help="set the stack pins from pyproject, copy them into the install cell, regenerate template.ipynb")
+    group.add_argument(
+        "--write",
+        action="store_true",
+        help="set the stack pins from pyproject, copy them into the install cell, regenerate template.ipynb",
+    )
     group.add_argument("--check", action="store_true", help="fail when template.ipynb is stale")
     args = parser.parse_args(argv)
     source_text = SOURCE.read_text(encoding="utf-8")
     if args.write:
-        requirements_text = sync_stack_pins(REQUIREMENTS.read_text(encoding="utf-8"), stack_versions(ROOT))
+        requirements_text = sync_stack_pins(
+            REQUIREMENTS.read_text(encoding="utf-8"), stack_versions(ROOT)
+        )
         source_text = with_requirements(source_text, requirements_text)
-        for path, text in ((REQUIREMENTS, requirements_text), (SOURCE, source_text), (NOTEBOOK, build(source_text))):
+        for path, text in (
+            (REQUIREMENTS, requirements_text),
+            (SOURCE, source_text),
+            (NOTEBOOK, build(source_text)),
+        ):
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 path.write_text(text, encoding="utf-8")
                 print(f"wrote {path.relative_to(ROOT)}")
@@ -109,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     for problem in found:
         print(f"FAIL: {problem}", file=sys.stderr)
     if not found:
-        print("template.ipynb matches notebook/template.py; its install cell matches requirements-colab.txt")
+        print(
+            "template.ipynb matches notebook/template.py; its install cell matches requirements-colab.txt"
+        )
     return 1 if found else 0
 
 

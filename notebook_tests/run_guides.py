@@ -15,7 +15,12 @@ import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-ORDER = ("TRAINING_GUIDE.md", "DEPLOYMENT_GUIDE.md", "TROUBLESHOOTING.md", "PLATFORM_RECOMMENDATIONS.md")
+ORDER = (
+    "TRAINING_GUIDE.md",
+    "DEPLOYMENT_GUIDE.md",
+    "TROUBLESHOOTING.md",
+    "PLATFORM_RECOMMENDATIONS.md",
+)
 BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", flags=re.S | re.M)
 
 
@@ -25,7 +30,11 @@ def blocks(markdown: str) -> list[tuple[str, str]]:
 
 
 def run_block(language: str, code: str, workdir: Path) -> subprocess.CompletedProcess:
-    command = ["bash", "-euo", "pipefail", "-c", code] if language == "bash" else [sys.executable, "-c", code]
+    command = (
+        ["bash", "-euo", "pipefail", "-c", code]
+        if language == "bash"
+        else [sys.executable, "-c", code]
+    )
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=False)
 
 
@@ -40,8 +49,10 @@ def main(argv: list[str]) -> int:
             result = run_block(language, code, workdir)
             print(result.stdout[-1500:], end="", flush=True)
             if result.returncode != 0:
-                print(f"FAIL: {name} block {index} exited {result.returncode}:\n{code}\n{result.stderr[-4000:]}",
-                      file=sys.stderr)
+                print(
+                    f"FAIL: {name} block {index} exited {result.returncode}:\n{code}\n{result.stderr[-4000:]}",
+                    file=sys.stderr,
+                )
                 return 1
             count += 1
     print(f"OK: {count} blocks of {len(guides)} guides ran")

@@ -23,9 +23,19 @@ WINDOW = (1280, 1600)
 
 def _screenshot(page: Path, png: Path) -> None:
     subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--window-size={WINDOW[0]},{WINDOW[1]}", f"--screenshot={png}", page.as_uri()],
-        check=True, capture_output=True, timeout=180,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            f"--screenshot={png}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
     )
 
 
@@ -46,12 +56,16 @@ def _heat_map_pixels(png: Path) -> int:
 
 def test_analysis_report_renders_its_charts_in_chromium(tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM=/path/to/chromium)")
+        pytest.fail(
+            f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM=/path/to/chromium)"
+        )
     from model_adapter import load_model
     from model_adapter.analysis import analyze_model
     from model_adapter.testing import write_builder_export
 
-    export = write_builder_export(tmp_path / "export", vocab_size=211, d_model=32, n_heads=2, n_blocks=2, max_seq_len=32)
+    export = write_builder_export(
+        tmp_path / "export", vocab_size=211, d_model=32, n_heads=2, n_blocks=2, max_seq_len=32
+    )
     model, config = load_model(export)
     report = analyze_model(model, config, seq_len=24, batch_size=4)
     page = tmp_path / "report.html"
@@ -66,5 +80,7 @@ def test_analysis_report_renders_its_charts_in_chromium(tmp_path: Path) -> None:
     _screenshot(bare, bare_shot)
 
     charts, without = _heat_map_pixels(shot), _heat_map_pixels(bare_shot)
-    assert charts > 20_000, f"only {charts} heat-map pixels in {shot}: the SVG charts did not render"
+    assert charts > 20_000, (
+        f"only {charts} heat-map pixels in {shot}: the SVG charts did not render"
+    )
     assert without < charts / 20, (charts, without)

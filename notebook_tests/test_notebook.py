@@ -29,7 +29,9 @@ CELL_TIMEOUT_S = 1200
 def with_parameters(notebook: nbformat.NotebookNode, **values: object) -> nbformat.NotebookNode:
     """A copy of `notebook` with a cell assigning `values` right after the `parameters` cell."""
     notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
-    index = next(i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", []))
+    index = next(
+        i for i, cell in enumerate(notebook.cells) if "parameters" in cell.metadata.get("tags", [])
+    )
     source = "\n".join(f"{name} = {value!r}" for name, value in values.items())
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]})
     cell.id = "injected-parameters"
@@ -38,8 +40,12 @@ def with_parameters(notebook: nbformat.NotebookNode, **values: object) -> nbform
 
 
 def run(notebook: nbformat.NotebookNode, workdir: Path) -> nbformat.NotebookNode:
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    )
     client.execute()
     return notebook
 
@@ -58,10 +64,18 @@ def colab_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path
     from model_adapter.testing import write_builder_export
 
     uploads = tmp_path / "uploads"
-    write_builder_export(uploads / "1", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32)
-    paths = {"uploads": uploads, "downloads": tmp_path / "downloads", "drive": tmp_path / "drive",
-             "local": tmp_path / "content"}
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(SHIM), os.environ.get("PYTHONPATH")])))
+    write_builder_export(
+        uploads / "1", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32
+    )
+    paths = {
+        "uploads": uploads,
+        "downloads": tmp_path / "downloads",
+        "drive": tmp_path / "drive",
+        "local": tmp_path / "content",
+    }
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(SHIM), os.environ.get("PYTHONPATH")]))
+    )
     monkeypatch.setenv("FAKE_COLAB_UPLOADS", str(uploads))
     monkeypatch.setenv("FAKE_COLAB_DOWNLOADS", str(paths["downloads"]))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -70,11 +84,24 @@ def colab_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path
     return paths
 
 
-def test_run_all_trains_samples_exports_and_downloads(colab_env: dict[str, Path], tmp_path: Path) -> None:
+def test_run_all_trains_samples_exports_and_downloads(
+    colab_env: dict[str, Path], tmp_path: Path
+) -> None:
     tiny = dict(
-        RUN_NAME="ci", MODEL_SOURCE="upload", DATA_SOURCE="example", TOKENIZER="auto", PRESET="quick-check",
-        MAX_STEPS=12, SEQ_LEN=32, BATCH_SIZE=4, SAMPLE_TOKENS=12, SAMPLE_PROMPT="The", USE_DRIVE=True,
-        DRIVE_MOUNTPOINT=str(colab_env["drive"]), LOCAL_ROOT=str(colab_env["local"]), EXPORT_FORMATS="onnx",
+        RUN_NAME="ci",
+        MODEL_SOURCE="upload",
+        DATA_SOURCE="example",
+        TOKENIZER="auto",
+        PRESET="quick-check",
+        MAX_STEPS=12,
+        SEQ_LEN=32,
+        BATCH_SIZE=4,
+        SAMPLE_TOKENS=12,
+        SAMPLE_PROMPT="The",
+        USE_DRIVE=True,
+        DRIVE_MOUNTPOINT=str(colab_env["drive"]),
+        LOCAL_ROOT=str(colab_env["local"]),
+        EXPORT_FORMATS="onnx",
         QUANTIZE="int8",
     )
     started = time.monotonic()
@@ -88,8 +115,12 @@ def test_run_all_trains_samples_exports_and_downloads(colab_env: dict[str, Path]
     run_json = json.loads((work / "run" / "run.json").read_text())
     assert run_json["status"] == "completed"
     assert run_json["config"]["max_steps"] == 12 and run_json["config"]["seq_len"] == 32
-    assert (work / "run" / "curves.png").is_file() and (work / "run" / "final" / "model.safetensors").is_file()
-    assert (work / "inputs" / "model" / "model.py").is_file()  # the upload went through files.upload
+    assert (work / "run" / "curves.png").is_file() and (
+        work / "run" / "final" / "model.safetensors"
+    ).is_file()
+    assert (
+        work / "inputs" / "model" / "model.py"
+    ).is_file()  # the upload went through files.upload
     assert "Everything is installed already." in text["cell-01"]
     assert "Starting a new run" in "".join(text.values())
     archive = colab_env["downloads"] / "bundle.zip"
@@ -98,20 +129,38 @@ def test_run_all_trains_samples_exports_and_downloads(colab_env: dict[str, Path]
     assert any(name.endswith(".onnx") for name in names), names
 
 
-def test_run_all_again_resumes_from_the_drive_run_folder(colab_env: dict[str, Path], tmp_path: Path) -> None:
+def test_run_all_again_resumes_from_the_drive_run_folder(
+    colab_env: dict[str, Path], tmp_path: Path
+) -> None:
     """A second "Run all" with a longer run resumes from the checkpoints the first left on Drive."""
     tiny = dict(
-        RUN_NAME="resume", MODEL_SOURCE="upload", DATA_SOURCE="example", PRESET="quick-check", MAX_STEPS=10,
-        SEQ_LEN=32, BATCH_SIZE=2, SAMPLE_TOKENS=5, USE_DRIVE=True, DRIVE_MOUNTPOINT=str(colab_env["drive"]),
-        LOCAL_ROOT=str(colab_env["local"]), EXPORT_FORMATS="onnx", QUANTIZE="",
+        RUN_NAME="resume",
+        MODEL_SOURCE="upload",
+        DATA_SOURCE="example",
+        PRESET="quick-check",
+        MAX_STEPS=10,
+        SEQ_LEN=32,
+        BATCH_SIZE=2,
+        SAMPLE_TOKENS=5,
+        USE_DRIVE=True,
+        DRIVE_MOUNTPOINT=str(colab_env["drive"]),
+        LOCAL_ROOT=str(colab_env["local"]),
+        EXPORT_FORMATS="onnx",
+        QUANTIZE="",
     )
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     # Stop after training: cells up to and including "7. Train".
-    train_index = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("# @title 7."))
+    train_index = next(
+        i for i, c in enumerate(notebook.cells) if c.source.startswith("# @title 7.")
+    )
     notebook.cells = notebook.cells[: train_index + 1]
     run(with_parameters(notebook, **tiny), tmp_path)
     second = run(with_parameters(notebook, **{**tiny, "MAX_STEPS": 20}), tmp_path)
     train_output = outputs_text(second.cells[-1])
     assert "Resuming from" in train_output, train_output[-2000:]
-    run_json = json.loads((colab_env["drive"] / "MyDrive" / "transformer-builder" / "resume" / "run" / "run.json").read_text())
+    run_json = json.loads(
+        (
+            colab_env["drive"] / "MyDrive" / "transformer-builder" / "resume" / "run" / "run.json"
+        ).read_text()
+    )
     assert run_json["status"] == "completed" and run_json["config"]["max_steps"] == 20

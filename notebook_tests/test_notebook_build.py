@@ -36,7 +36,10 @@ def test_build_is_deterministic_and_has_no_outputs() -> None:
 
 def test_a_hand_edit_of_the_notebook_is_detected() -> None:
     edited = NOTEBOOK.read_text(encoding="utf-8").replace("RUN_NAME = ", "RUN_NAME  = ", 1)
-    assert any("differs from notebook/template.py" in p for p in problems(SOURCE_TEXT, edited, REQUIREMENTS_TEXT))
+    assert any(
+        "differs from notebook/template.py" in p
+        for p in problems(SOURCE_TEXT, edited, REQUIREMENTS_TEXT)
+    )
 
 
 def test_requirements_drift_is_detected() -> None:
@@ -48,8 +51,12 @@ def test_requirements_drift_is_detected() -> None:
 def test_a_version_bump_without_the_sync_is_named_by_line() -> None:
     versions = {**stack_versions(ROOT), "model-export": "9.9.9"}
     found = problems(SOURCE_TEXT, NOTEBOOK.read_text(encoding="utf-8"), REQUIREMENTS_TEXT, versions)
-    assert any(p.startswith("requirements-colab.txt line ") and "pins model-export==" in p
-               and "says 9.9.9; run `python notebook_tests/notebook_build.py --write`" in p for p in found)
+    assert any(
+        p.startswith("requirements-colab.txt line ")
+        and "pins model-export==" in p
+        and "says 9.9.9; run `python notebook_tests/notebook_build.py --write`" in p
+        for p in found
+    )
 
 
 def test_the_sync_copies_the_synced_pins_into_the_install_cell() -> None:
@@ -62,11 +69,15 @@ def test_the_sync_copies_the_synced_pins_into_the_install_cell() -> None:
 
 def _install_cell_plan(git_source: str) -> dict:
     """Run the install cell up to its pip call (what it would install), with the optional field set."""
-    cell = re.search(r"^# @title 1\. Install.*?(?=^if missing:)", SOURCE_TEXT, flags=re.S | re.M).group(0)
+    cell = re.search(
+        r"^# @title 1\. Install.*?(?=^if missing:)", SOURCE_TEXT, flags=re.S | re.M
+    ).group(0)
     field = 'optional_install_from_git_url_and_branch = ""'
     assert field in cell
     namespace: dict = {}
-    exec(cell.replace(field, f"optional_install_from_git_url_and_branch = {git_source!r}"), namespace)
+    exec(
+        cell.replace(field, f"optional_install_from_git_url_and_branch = {git_source!r}"), namespace
+    )
     return namespace
 
 
@@ -79,10 +90,14 @@ def test_install_cell_installs_the_four_packages_from_a_git_branch_when_asked() 
         "lightning-pipeline[notebook] @ git+https://github.com/someone/fork@my-branch#subdirectory=packages/lightning-pipeline",
         "model-export @ git+https://github.com/someone/fork@my-branch#subdirectory=packages/model-export",
     ]
-    assert not any(re.match(r"(model-adapter|adaptive-tokenizer|lightning-pipeline|model-export)\b.*==", line)
-                   for line in plan["wanted"])
+    assert not any(
+        re.match(r"(model-adapter|adaptive-tokenizer|lightning-pipeline|model-export)\b.*==", line)
+        for line in plan["wanted"]
+    )
 
 
 def test_install_cell_names_a_malformed_git_source_and_the_fix() -> None:
-    with pytest.raises(ValueError, match=r"'someone/fork' is not URL@branch; write it like https://github.com/"):
+    with pytest.raises(
+        ValueError, match=r"'someone/fork' is not URL@branch; write it like https://github.com/"
+    ):
         _install_cell_plan("someone/fork")

@@ -39,19 +39,27 @@ def workspace(tmp_path: Path) -> dict[str, Path]:
     """A tiny builder export, a text file, and a notebook that shows the wizard and saves its result."""
     from model_adapter.testing import write_builder_export
 
-    export = write_builder_export(tmp_path / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32)
+    export = write_builder_export(
+        tmp_path / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32
+    )
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog.\n" * 200, encoding="utf-8")
     result = tmp_path / "config.json"
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    notebook.cells = [nbformat.v4.new_code_cell(
-        "from pathlib import Path\n"
-        "from lightning_pipeline.wizard import SetupWizard\n"
-        f"wizard = SetupWizard(out={str(tmp_path / 'run')!r},\n"
-        f"                     on_finish=lambda config: Path({str(result)!r}).write_text(config.to_json()))\n"
-        "wizard\n"
-    )]
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from pathlib import Path\n"
+            "from lightning_pipeline.wizard import SetupWizard\n"
+            f"wizard = SetupWizard(out={str(tmp_path / 'run')!r},\n"
+            f"                     on_finish=lambda config: Path({str(result)!r}).write_text(config.to_json()))\n"
+            "wizard\n"
+        )
+    ]
     nbformat.write(notebook, tmp_path / "wizard.ipynb")
     return {"dir": tmp_path, "export": export, "corpus": corpus, "result": result}
 
@@ -62,8 +70,18 @@ def voila_url(workspace: dict[str, Path]) -> Iterator[str]:
     port = _free_port()
     log = (workspace["dir"] / "voila.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "voila", "wizard.ipynb", "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
-        cwd=workspace["dir"], stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            "wizard.ipynb",
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+        ],
+        cwd=workspace["dir"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -73,10 +91,14 @@ def voila_url(workspace: dict[str, Path]) -> Iterator[str]:
                 with urllib.request.urlopen(url, timeout=5):
                     break
             except urllib.error.HTTPError as error:  # the server answers, but the page failed
-                raise RuntimeError(f"Voila answered {error.code}: {(workspace['dir'] / 'voila.log').read_text()[-2000:]}") from None
+                raise RuntimeError(
+                    f"Voila answered {error.code}: {(workspace['dir'] / 'voila.log').read_text()[-2000:]}"
+                ) from None
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"Voila did not start: {(workspace['dir'] / 'voila.log').read_text()[-2000:]}") from None
+                    raise RuntimeError(
+                        f"Voila did not start: {(workspace['dir'] / 'voila.log').read_text()[-2000:]}"
+                    ) from None
                 time.sleep(1)
         yield url
     finally:
@@ -87,13 +109,17 @@ def voila_url(workspace: dict[str, Path]) -> Iterator[str]:
 
 def test_wizard_five_steps_in_chromium(voila_url: str, workspace: dict[str, Path]) -> None:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM=/path/to/chromium)")
+        pytest.fail(
+            f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM=/path/to/chromium)"
+        )
     from playwright.sync_api import expect, sync_playwright
 
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
+        )
         page = browser.new_page(viewport={"width": 1000, "height": 900})
         page.set_default_timeout(120_000)  # a Tier 1 check on a loaded shared CPU takes seconds
         expect.set_options(timeout=120_000)
@@ -111,9 +137,15 @@ def test_wizard_five_steps_in_chromium(voila_url: str, workspace: dict[str, Path
             try:
                 expect(header).to_contain_text(f"Step {step} of 5")
             except AssertionError:
-                page.screenshot(path=str(ARTIFACTS / f"wizard_stuck_before_step_{step}.png"), full_page=True)
-                errors = [text for text in page.locator(".wizard-error").all_inner_texts() if text.strip()]
-                pytest.fail(f"the wizard stayed on '{header.inner_text()}'; inline errors: {errors or 'none'}")
+                page.screenshot(
+                    path=str(ARTIFACTS / f"wizard_stuck_before_step_{step}.png"), full_page=True
+                )
+                errors = [
+                    text for text in page.locator(".wizard-error").all_inner_texts() if text.strip()
+                ]
+                pytest.fail(
+                    f"the wizard stayed on '{header.inner_text()}'; inline errors: {errors or 'none'}"
+                )
 
         # 1. Model: an empty path is refused inline (the screenshot shows the message), then the
         #    tiny export passes its Tier 1 check.
@@ -144,14 +176,20 @@ def test_wizard_five_steps_in_chromium(voila_url: str, workspace: dict[str, Path
         #    a kernel update still in flight would overwrite what was typed.
         training = page.locator(".wizard-step-training")
         training.locator("select").first.select_option(label="Quick check (30 steps, CPU is fine)")
-        steps = training.locator(".widget-text").filter(has_text=re.compile(r"^\s*Steps\s*$")).locator("input")
+        steps = (
+            training.locator(".widget-text")
+            .filter(has_text=re.compile(r"^\s*Steps\s*$"))
+            .locator("input")
+        )
         seq_len = training.locator(".widget-text", has_text="Sequence len").locator("input")
         expect(steps).to_have_value("30")
         expect(seq_len).to_have_value("32")
         seq_len.fill("16")
         seq_len.press("Enter")
         training.get_by_text("Advanced").click()
-        expect(training.locator(".widget-text", has_text="Warmup steps").locator("input")).to_have_value("3")
+        expect(
+            training.locator(".widget-text", has_text="Warmup steps").locator("input")
+        ).to_have_value("3")
         shoot(4)
         advance_to(5)
 
@@ -166,5 +204,11 @@ def test_wizard_five_steps_in_chromium(voila_url: str, workspace: dict[str, Path
     config = json.loads(workspace["result"].read_text())
     assert config["model"] == str(workspace["export"])
     assert config["data"] == str(workspace["corpus"])
-    assert (config["tokenizer_strategy"], config["max_steps"], config["seq_len"]) == ("character", 30, 16)
-    assert sorted(p.name for p in ARTIFACTS.glob("wizard_step_*.png")) == [f"wizard_step_{n}.png" for n in range(1, 6)]
+    assert (config["tokenizer_strategy"], config["max_steps"], config["seq_len"]) == (
+        "character",
+        30,
+        16,
+    )
+    assert sorted(p.name for p in ARTIFACTS.glob("wizard_step_*.png")) == [
+        f"wizard_step_{n}.png" for n in range(1, 6)
+    ]

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         importlib.import_module(info.name)
         count += 1
-    print(f"{name} from {package.__path__[0]}: imported {count} modules and {len(getattr(package, '__all__', []))} public names")
+    print(
+        f"{name} from {package.__path__[0]}: imported {count} modules and {len(getattr(package, '__all__', []))} public names"
+    )
     return 0
 
 

@@ -39,12 +39,16 @@ def write_index(wheels: Iterable[Path], root: Path) -> Path:
     for wheel in wheels:
         folder = simple / project_name(wheel)
         folder.mkdir(parents=True, exist_ok=True)
-        projects.setdefault(project_name(wheel), []).append(Path(shutil.copy2(wheel, folder / wheel.name)))
+        projects.setdefault(project_name(wheel), []).append(
+            Path(shutil.copy2(wheel, folder / wheel.name))
+        )
     for project, files in projects.items():
         links = []
         for file in sorted(files):
             digest = hashlib.sha256(file.read_bytes()).hexdigest()
-            links.append(f'<a href="{html.escape(file.name)}#sha256={digest}">{html.escape(file.name)}</a><br>')
+            links.append(
+                f'<a href="{html.escape(file.name)}#sha256={digest}">{html.escape(file.name)}</a><br>'
+            )
         (simple / project / "index.html").write_text(_page(f"Links for {project}", links))
     top = [f'<a href="{project}/">{project}</a><br>' for project in sorted(projects)]
     (simple / "index.html").write_text(_page("Simple index", top))
@@ -53,8 +57,10 @@ def write_index(wheels: Iterable[Path], root: Path) -> Path:
 
 def _page(title: str, lines: list[str]) -> str:
     body = "\n".join(lines)
-    return (f'<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0">'
-            f"<title>{title}</title></head><body>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta name="pypi:repository-version" content="1.0">'
+        f"<title>{title}</title></head><body>\n{body}\n</body></html>\n"
+    )
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -41,7 +41,9 @@ class ReleaseError(RuntimeError):
 
 
 def _version(package: str) -> str:
-    return str(tomllib.loads((PACKAGES_DIR / package / "pyproject.toml").read_text())["project"]["version"])
+    return str(
+        tomllib.loads((PACKAGES_DIR / package / "pyproject.toml").read_text())["project"]["version"]
+    )
 
 
 def package_of_tag(tag: str) -> str:
@@ -49,10 +51,14 @@ def package_of_tag(tag: str) -> str:
     match = re.fullmatch(r"(?P<dist>[a-z0-9-]+)-v(?P<version>\d[^\s]*)", tag)
     if match is None or not (PACKAGES_DIR / match["dist"] / "pyproject.toml").is_file():
         known = ", ".join(sorted(p.parent.name for p in PACKAGES_DIR.glob("*/pyproject.toml")))
-        raise ReleaseError(f"tag {tag!r} is not <dist>-v<version> for a package of this repository ({known})")
+        raise ReleaseError(
+            f"tag {tag!r} is not <dist>-v<version> for a package of this repository ({known})"
+        )
     if _version(match["dist"]) != match["version"]:
-        raise ReleaseError(f"tag {tag} does not match packages/{match['dist']}/pyproject.toml version "
-                           f"{_version(match['dist'])}; tag the commit that sets version = \"{match['version']}\"")
+        raise ReleaseError(
+            f"tag {tag} does not match packages/{match['dist']}/pyproject.toml version "
+            f'{_version(match["dist"])}; tag the commit that sets version = "{match["version"]}"'
+        )
     return match["dist"]
 
 
@@ -69,7 +75,16 @@ def build_and_check(package: str, outdir: Path, pip_args: list[str]) -> list[Pat
     outdir.mkdir(parents=True, exist_ok=True)
     for old in [*outdir.glob(f"{stem}-*.whl"), *outdir.glob(f"{stem}-*.tar.gz")]:
         old.unlink()
-    _run(sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(outdir), str(PACKAGES_DIR / package))
+    _run(
+        sys.executable,
+        "-m",
+        "build",
+        "--sdist",
+        "--wheel",
+        "--outdir",
+        str(outdir),
+        str(PACKAGES_DIR / package),
+    )
     wheel = outdir / f"{stem}-{version}-py3-none-any.whl"
     sdist = outdir / f"{stem}-{version}.tar.gz"
     for artifact in (wheel, sdist):
@@ -78,13 +93,26 @@ def build_and_check(package: str, outdir: Path, pip_args: list[str]) -> list[Pat
     _run(sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel))
     with zipfile.ZipFile(wheel) as archive:
         if f"{stem}/py.typed" not in archive.namelist():
-            raise ReleaseError(f"{wheel.name} does not ship {stem}/py.typed; keep the marker file in src/{stem}/")
+            raise ReleaseError(
+                f"{wheel.name} does not ship {stem}/py.typed; keep the marker file in src/{stem}/"
+            )
     with tempfile.TemporaryDirectory(prefix=f"release-{package}-") as tmp:
         venv = Path(tmp) / "venv"
         _run(sys.executable, "-m", "venv", str(venv))
         python = str(venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python"))
-        _run(python, "-m", "pip", "install", "-q", "--only-binary", package, "--find-links", str(outdir),
-             *pip_args, f"{package}=={version}")
+        _run(
+            python,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--only-binary",
+            package,
+            "--find-links",
+            str(outdir),
+            *pip_args,
+            f"{package}=={version}",
+        )
         _run(python, str(ROOT / "tools" / "import_check.py"), stem)
     return [sdist, wheel]
 
@@ -93,10 +121,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("package", nargs="?", help="distribution name, for example model-adapter")
-    which.add_argument("--tag", help="a release tag <dist>-v<version> (the workflow passes the pushed tag)")
+    which.add_argument(
+        "--tag", help="a release tag <dist>-v<version> (the workflow passes the pushed tag)"
+    )
     parser.add_argument("--outdir", type=Path, help="where the artifacts go (default dist/<dist>/)")
-    parser.add_argument("--pip-arg", action="append", default=[], metavar="ARG",
-                        help="an extra pip option for the clean-venv install (repeatable; --pip-arg=--extra-index-url=URL)")
+    parser.add_argument(
+        "--pip-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="an extra pip option for the clean-venv install (repeatable; --pip-arg=--extra-index-url=URL)",
+    )
     args = parser.parse_args(argv)
     try:
         package = package_of_tag(args.tag) if args.tag else args.package

@@ -73,7 +73,9 @@ def _version_in(text: str | None) -> str | None:
 
 
 def _file_at(root: Path, commit: str, path: str) -> str | None:
-    result = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, text=True, check=False
+    )
     return result.stdout if result.returncode == 0 else None
 
 
@@ -84,8 +86,10 @@ def bump_commit(root: Path, package: str) -> Bump | None:
     would look like a bump and hide every later src change).
     """
     if _git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
-        raise GitError("this clone is shallow, so the commit that set each version may be missing; "
-                       "run `git fetch --unshallow` (CI: actions/checkout with fetch-depth: 0)")
+        raise GitError(
+            "this clone is shallow, so the commit that set each version may be missing; "
+            "run `git fetch --unshallow` (CI: actions/checkout with fetch-depth: 0)"
+        )
     path = f"packages/{package}/pyproject.toml"
     for commit in _git(root, "log", "--format=%H", "--", path).split():
         version = _version_in(_file_at(root, commit, path))
@@ -102,8 +106,8 @@ def _changelog_section(changelog: str, version: str) -> str | None:
     match = heading.search(changelog)
     if match is None:
         return None
-    following = re.search(r"^## ", changelog[match.end():], flags=re.M)
-    return changelog[match.end(): match.end() + following.start() if following else None]
+    following = re.search(r"^## ", changelog[match.end() :], flags=re.M)
+    return changelog[match.end() : match.end() + following.start() if following else None]
 
 
 def _pyproject(root: Path, package: str) -> dict:
@@ -121,16 +125,24 @@ def check(root: Path, only: str | None = None) -> tuple[list[str], list[str]]:
     problems: list[str] = []
     packages = sorted(p.parent.name for p in (root / "packages").glob("*/pyproject.toml"))
     if only is not None and only not in packages:
-        raise GitError(f"no package {only!r} under {root / 'packages'} (packages: {', '.join(packages)})")
+        raise GitError(
+            f"no package {only!r} under {root / 'packages'} (packages: {', '.join(packages)})"
+        )
     versions = {p: str(_pyproject(root, p)["project"]["version"]) for p in packages}
     for package, version in versions.items():
         if only is not None and package != only:
             continue
         changelog_path = root / "packages" / package / "CHANGELOG.md"
-        section = _changelog_section(changelog_path.read_text(), version) if changelog_path.exists() else None
+        section = (
+            _changelog_section(changelog_path.read_text(), version)
+            if changelog_path.exists()
+            else None
+        )
         if section is None:
-            problems.append(f"{package}: CHANGELOG.md has no '## {version}' section for the pyproject version; "
-                            "move the Unreleased entries under it")
+            problems.append(
+                f"{package}: CHANGELOG.md has no '## {version}' section for the pyproject version; "
+                "move the Unreleased entries under it"
+            )
         elif not re.search(r"^\s*[-*] ", section, flags=re.M):
             problems.append(f"{package}: CHANGELOG.md's '## {version}' section lists no changes")
 
@@ -140,9 +152,17 @@ def check(root: Path, only: str | None = None) -> tuple[list[str], list[str]]:
             # commit is still to come, so nothing released can differ from it.
             notes.append(f"{package} {version}: version not committed yet (release pending)")
             continue
-        if bump.previous is not None and _is_version(bump.previous) and Version(version) < Version(bump.previous):
-            problems.append(f"{package}: version went down from {bump.previous} to {version} in {bump.commit[:12]}")
-        changed = _git(root, "diff", "--name-only", bump.commit, "--", f"packages/{package}/src").split()
+        if (
+            bump.previous is not None
+            and _is_version(bump.previous)
+            and Version(version) < Version(bump.previous)
+        ):
+            problems.append(
+                f"{package}: version went down from {bump.previous} to {version} in {bump.commit[:12]}"
+            )
+        changed = _git(
+            root, "diff", "--name-only", bump.commit, "--", f"packages/{package}/src"
+        ).split()
         if changed:
             shown = ", ".join(path.removeprefix(f"packages/{package}/") for path in changed[:8])
             more = f" and {len(changed) - 8} more" if len(changed) > 8 else ""
@@ -159,8 +179,12 @@ def check(root: Path, only: str | None = None) -> tuple[list[str], list[str]]:
             dep = _name(requirement)
             if only is not None and only not in (package, dep):
                 continue
-            if dep in versions and not Requirement(requirement).specifier.contains(versions[dep], prereleases=True):
-                problems.append(f"{package}: requirement '{requirement}' excludes {dep} {versions[dep]}; widen the range")
+            if dep in versions and not Requirement(requirement).specifier.contains(
+                versions[dep], prereleases=True
+            ):
+                problems.append(
+                    f"{package}: requirement '{requirement}' excludes {dep} {versions[dep]}; widen the range"
+                )
     return notes, problems
 
 
@@ -174,9 +198,15 @@ def _is_version(text: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
-                        help="the monorepo's root (a git clone with full history)")
-    parser.add_argument("--package", help="check only what releasing this package needs (the release workflow)")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="the monorepo's root (a git clone with full history)",
+    )
+    parser.add_argument(
+        "--package", help="check only what releasing this package needs (the release workflow)"
+    )
     args = parser.parse_args(argv)
     try:
         notes, problems = check(args.root, args.package)
@@ -188,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"PROBLEM {problem}", file=sys.stderr)
     if problems:
-        print(f"{len(problems)} release problem(s); the convention is in tools/release_check.py", file=sys.stderr)
+        print(
+            f"{len(problems)} release problem(s); the convention is in tools/release_check.py",
+            file=sys.stderr,
+        )
         return 1
     print("every package is releasable")
     return 0

@@ -19,10 +19,14 @@ dependencies = [{deps}]
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
 
 
-def _write_package(repo: Path, name: str, version: str, deps: str = "", changelog: str | None = None) -> None:
+def _write_package(
+    repo: Path, name: str, version: str, deps: str = "", changelog: str | None = None
+) -> None:
     folder = repo / "packages" / name
     (folder / "src" / name.replace("-", "_")).mkdir(parents=True, exist_ok=True)
     (folder / "pyproject.toml").write_text(PYPROJECT.format(name=name, version=version, deps=deps))
@@ -85,8 +89,12 @@ def test_a_change_outside_src_needs_no_bump(repo: Path) -> None:
 def test_a_bump_after_the_change_passes_and_is_found_as_the_bump_commit(repo: Path) -> None:
     (repo / "packages/model-adapter/src/model_adapter/__init__.py").write_text("VALUE = 2\n")
     _commit(repo, "change")
-    _write_package(repo, "model-adapter", "0.1.1",
-                   changelog="# Changelog\n\n## Unreleased\n\n## 0.1.1\n\n- VALUE is 2.\n\n## 0.1.0\n\n- First.\n")
+    _write_package(
+        repo,
+        "model-adapter",
+        "0.1.1",
+        changelog="# Changelog\n\n## Unreleased\n\n## 0.1.1\n\n- VALUE is 2.\n\n## 0.1.0\n\n- First.\n",
+    )
     bumped = _commit(repo, "model-adapter 0.1.1")
     assert bump_commit(repo, "model-adapter").commit == bumped
     assert bump_commit(repo, "model-adapter").previous == "0.1.0"
@@ -96,8 +104,9 @@ def test_a_bump_after_the_change_passes_and_is_found_as_the_bump_commit(repo: Pa
 def test_a_bump_in_the_working_tree_is_a_pending_release(repo: Path) -> None:
     (repo / "packages/model-adapter/src/model_adapter/__init__.py").write_text("VALUE = 2\n")
     _commit(repo, "change")
-    _write_package(repo, "model-adapter", "0.1.1",
-                   changelog="# Changelog\n\n## 0.1.1\n\n- VALUE is 2.\n")
+    _write_package(
+        repo, "model-adapter", "0.1.1", changelog="# Changelog\n\n## 0.1.1\n\n- VALUE is 2.\n"
+    )
     notes, problems = check(repo)
     assert problems == []
     assert "model-adapter 0.1.1: version not committed yet (release pending)" in notes
@@ -106,14 +115,22 @@ def test_a_bump_in_the_working_tree_is_a_pending_release(repo: Path) -> None:
 def test_version_going_down_changelog_and_sibling_range_are_named(repo: Path) -> None:
     _write_package(repo, "model-adapter", "0.0.9", changelog="# Changelog\n\n## Unreleased\n")
     _commit(repo, "bad release")
-    _write_package(repo, "model-export", "0.3.0", deps='"model-adapter>=0.1,<0.2"',
-                   changelog="# Changelog\n\n## 0.3.0\n\nnothing listed\n")
+    _write_package(
+        repo,
+        "model-export",
+        "0.3.0",
+        deps='"model-adapter>=0.1,<0.2"',
+        changelog="# Changelog\n\n## 0.3.0\n\nnothing listed\n",
+    )
     _commit(repo, "model-export 0.3.0")
     problems = check(repo)[1]
     assert "model-adapter: version went down from 0.1.0 to 0.0.9" in problems[1]
     assert problems[0].startswith("model-adapter: CHANGELOG.md has no '## 0.0.9' section")
     assert "model-export: CHANGELOG.md's '## 0.3.0' section lists no changes" in problems
-    assert "model-export: requirement 'model-adapter>=0.1,<0.2' excludes model-adapter 0.0.9; widen the range" in problems
+    assert (
+        "model-export: requirement 'model-adapter>=0.1,<0.2' excludes model-adapter 0.0.9; widen the range"
+        in problems
+    )
 
 
 def test_a_shallow_clone_is_refused_with_the_fix(repo: Path, tmp_path: Path) -> None:
@@ -129,7 +146,9 @@ def test_the_command_exits_1_and_prints_the_problem(repo: Path) -> None:
     (repo / "packages/model-adapter/src/model_adapter/__init__.py").write_text("VALUE = 2\n")
     _commit(repo, "change")
     script = Path(__file__).resolve().parents[1] / "release_check.py"
-    result = subprocess.run([sys.executable, str(script), "--root", str(repo)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(script), "--root", str(repo)], capture_output=True, text=True
+    )
     assert result.returncode == 1
     assert "PROBLEM model-adapter: src changed since version 0.1.0" in result.stderr
 

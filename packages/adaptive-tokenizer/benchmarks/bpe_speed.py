@@ -37,8 +37,9 @@ SPECIALS = SpecialTokens().all()
 
 def raw_train(lines: list[str], target: int) -> int:
     tok = ByteLevelBPETokenizer()
-    tok.train_from_iterator(lines, vocab_size=target, min_frequency=2, special_tokens=SPECIALS,
-                            show_progress=False)
+    tok.train_from_iterator(
+        lines, vocab_size=target, min_frequency=2, special_tokens=SPECIALS, show_progress=False
+    )
     return tok.get_vocab_size()
 
 
@@ -65,15 +66,24 @@ def compare(lines: list[str], target: int, repeats: int) -> dict:
     sizes: dict[str, int] = {}
     for i in range(repeats):
         with tempfile.TemporaryDirectory() as cache:
-            order = [("raw", raw_train, (lines, target)), ("ours", ours_train, (lines, target, cache))]
+            order = [
+                ("raw", raw_train, (lines, target)),
+                ("ours", ours_train, (lines, target, cache)),
+            ]
             for name, fn, args in order if i % 2 == 0 else order[::-1]:
                 wall, cpu, sizes[name] = timed_cpu(fn, *args)
                 times[name].append((wall, cpu))
     raw_wall, ours_wall = ([w for w, _ in times[k]] for k in ("raw", "ours"))
     raw_cpu, ours_cpu = ([c for _, c in times[k]] for k in ("raw", "ours"))
-    return {"raw_s": min(raw_wall), "ours_s": min(ours_wall), "ratio": min(ours_wall) / min(raw_wall),
-            "median_ratio": statistics.median(ours_wall) / statistics.median(raw_wall),
-            "cpu_ratio": min(ours_cpu) / min(raw_cpu), "raw_size": sizes["raw"], "our_size": sizes["ours"]}
+    return {
+        "raw_s": min(raw_wall),
+        "ours_s": min(ours_wall),
+        "ratio": min(ours_wall) / min(raw_wall),
+        "median_ratio": statistics.median(ours_wall) / statistics.median(raw_wall),
+        "cpu_ratio": min(ours_cpu) / min(raw_cpu),
+        "raw_size": sizes["raw"],
+        "our_size": sizes["ours"],
+    }
 
 
 def cache_hit_times(lines: list[str], target: int, data_path: Path) -> tuple[float, float]:
@@ -88,8 +98,11 @@ def cache_hit_times(lines: list[str], target: int, data_path: Path) -> tuple[flo
             f"tok = FastBPETrainer(show_progress=False).train_on_dataset(lines, {target}, cache_dir={cache!r});"
             "print(time.perf_counter() - t)"
         )
-        fresh = float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                                     text=True).stdout.strip())
+        fresh = float(
+            subprocess.run(
+                [sys.executable, "-c", code], check=True, capture_output=True, text=True
+            ).stdout.strip()
+        )
     return warm, fresh
 
 
@@ -104,13 +117,17 @@ def main() -> None:
     raw_train(lines[:1000], 300)
 
     print("\n== speed: ours (full train_on_dataset, cold cache) vs raw ByteLevelBPETokenizer ==")
-    print(f"{'data':>12} {'target':>7} {'raw s':>7} {'ours s':>7} {'ratio':>6} {'median ratio':>13} "
-          f"{'CPU-time ratio':>15} {'sizes raw/ours':>15}")
+    print(
+        f"{'data':>12} {'target':>7} {'raw s':>7} {'ours s':>7} {'ratio':>6} {'median ratio':>13} "
+        f"{'CPU-time ratio':>15} {'sizes raw/ours':>15}"
+    )
     for label, data in (("10K samples", lines[:10_000]), ("whole", lines)):
         for target in (3001, 8000, 32000):
             r = compare(data, target, args.repeats)
-            print(f"{label:>12} {target:>7} {r['raw_s']:7.3f} {r['ours_s']:7.3f} {r['ratio']:6.2f} "
-                  f"{r['median_ratio']:13.2f} {r['cpu_ratio']:15.2f} {r['raw_size']:>7}/{r['our_size']:<7}")
+            print(
+                f"{label:>12} {target:>7} {r['raw_s']:7.3f} {r['ours_s']:7.3f} {r['ratio']:6.2f} "
+                f"{r['median_ratio']:13.2f} {r['cpu_ratio']:15.2f} {r['raw_size']:>7}/{r['our_size']:<7}"
+            )
 
     print("\n== sizes reached on the whole corpus ==")
     print(f"{'target':>7} {'raw':>7} {'ours':>7}")
@@ -120,8 +137,10 @@ def main() -> None:
         print(f"{target:>7} {raw_size:>7} {our_size:>7}{'' if our_size == target else '  MISSED'}")
 
     warm, fresh = cache_hit_times(lines, 32000, args.data)
-    print(f"\n== cache hit (whole corpus, target 32000) ==\nrepeat call in the same process: {warm:.3f} s"
-          f"\nfresh process, imports and file read included: {fresh:.3f} s")
+    print(
+        f"\n== cache hit (whole corpus, target 32000) ==\nrepeat call in the same process: {warm:.3f} s"
+        f"\nfresh process, imports and file read included: {fresh:.3f} s"
+    )
 
 
 if __name__ == "__main__":

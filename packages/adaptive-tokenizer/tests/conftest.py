@@ -12,7 +12,35 @@ from pathlib import Path
 
 import pytest
 
-WORDS = ["the", "king", "queen", "crown", "castle", "sword", "river", "bread", "wine", "night", "morning", "storm", "letter", "horse", "garden", "winter", "summer", "voice", "silence", "battle", "peace", "honour", "truth", "friend", "enemy", "father", "mother"]
+WORDS = [
+    "the",
+    "king",
+    "queen",
+    "crown",
+    "castle",
+    "sword",
+    "river",
+    "bread",
+    "wine",
+    "night",
+    "morning",
+    "storm",
+    "letter",
+    "horse",
+    "garden",
+    "winter",
+    "summer",
+    "voice",
+    "silence",
+    "battle",
+    "peace",
+    "honour",
+    "truth",
+    "friend",
+    "enemy",
+    "father",
+    "mother",
+]
 UNICODE_LINES = [
     "naïve café — déjà vu",
     "日本語のテキストと中文文本",
@@ -46,12 +74,19 @@ def save_gpt2_like(folder: Path, texts: list[str], target: int) -> int:
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=target, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=target,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     backend.train_from_iterator(texts, trainer=trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<|endoftext|>",
-                                  eos_token="<|endoftext|>", unk_token="<|endoftext|>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+    )
     tok.save_pretrained(str(folder))
     return len(tok)
 
@@ -65,11 +100,20 @@ def save_bert_like(folder: Path, texts: list[str]) -> int:
     backend.normalizer = normalizers.BertNormalizer(lowercase=True)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     backend.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=400, show_progress=False,
-                                        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=400,
+        show_progress=False,
+        special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+    )
     backend.train_from_iterator(texts, trainer=trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="[PAD]", unk_token="[UNK]",
-                                  cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
     tok.save_pretrained(str(folder))
     return len(tok)
 

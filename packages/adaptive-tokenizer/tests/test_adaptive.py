@@ -72,7 +72,9 @@ def test_pretrained_of_exact_size_is_used_as_is_and_pad_reuses_eos(gpt2_like, co
 def test_smaller_pretrained_is_padded_and_gets_a_real_pad_token(gpt2_like):
     folder, size = gpt2_like
 
-    tok = AdaptiveTokenizer.load_or_create(size + 25, known_tokenizers=_known(folder, size + 25, size))
+    tok = AdaptiveTokenizer.load_or_create(
+        size + 25, known_tokenizers=_known(folder, size + 25, size)
+    )
 
     assert len(tok) == size + 25
     assert tok.pad_token == "<pad>" and tok.pad_token_id == size
@@ -84,7 +86,9 @@ def test_smaller_pretrained_is_padded_and_gets_a_real_pad_token(gpt2_like):
 def test_larger_pretrained_is_rejected_with_a_clear_message(gpt2_like):
     folder, size = gpt2_like
 
-    with pytest.raises(VocabSizeMismatchError, match=f"has {size} tokens but the model's vocab is 300"):
+    with pytest.raises(
+        VocabSizeMismatchError, match=f"has {size} tokens but the model's vocab is 300"
+    ):
         AdaptiveTokenizer.load_or_create(300, pretrained=str(folder))
 
 
@@ -103,8 +107,9 @@ def test_unreachable_hub_falls_through_to_bpe_and_says_why(corpus, caplog):
     known = {700: KnownTokenizer(700, "no-such-org/no-such-tokenizer", 700, "nowhere")}
 
     with caplog.at_level(logging.INFO, logger="adaptive_tokenizer"):
-        tok = AdaptiveTokenizer.load_or_create(700, corpus, local_files_only=True,
-                                               known_tokenizers=known, show_progress=False)
+        tok = AdaptiveTokenizer.load_or_create(
+            700, corpus, local_files_only=True, known_tokenizers=known, show_progress=False
+        )
 
     assert len(tok) == 700
     assert tok.pad_token_id == 0  # our BPE layout
@@ -116,8 +121,9 @@ def test_unreachable_hub_with_explicit_pretrained_strategy_raises(corpus):
     known = {700: KnownTokenizer(700, "no-such-org/no-such-tokenizer", 700, "nowhere")}
 
     with pytest.raises(PretrainedUnavailableError, match="not in the local cache"):
-        AdaptiveTokenizer.load_or_create(700, corpus, strategy="pretrained", local_files_only=True,
-                                         known_tokenizers=known)
+        AdaptiveTokenizer.load_or_create(
+            700, corpus, strategy="pretrained", local_files_only=True, known_tokenizers=known
+        )
 
 
 def test_hub_probe_reports_unreachable_host(monkeypatch):
@@ -162,7 +168,9 @@ def test_datasets_dataset_is_accepted(corpus):
     assert len(tok) == 500
 
 
-@pytest.mark.parametrize("form", ["folder", "tokenizer.json", "vocab+merges", "vocab+merges folder"])
+@pytest.mark.parametrize(
+    "form", ["folder", "tokenizer.json", "vocab+merges", "vocab+merges folder"]
+)
 def test_uploaded_tokenizer_in_every_form_meets_the_contract(tmp_path, gpt2_like, form):
     folder, size = gpt2_like
     if form == "folder":
@@ -171,7 +179,11 @@ def test_uploaded_tokenizer_in_every_form_meets_the_contract(tmp_path, gpt2_like
         path = folder / "tokenizer.json"
     else:
         Tokenizer.from_file(str(folder / "tokenizer.json")).model.save(str(tmp_path))
-        path = tmp_path if form == "vocab+merges folder" else [tmp_path / "vocab.json", tmp_path / "merges.txt"]
+        path = (
+            tmp_path
+            if form == "vocab+merges folder"
+            else [tmp_path / "vocab.json", tmp_path / "merges.txt"]
+        )
 
     tok = AdaptiveTokenizer.load_or_create(size + 10, tokenizer_path=path)
 
@@ -200,15 +212,26 @@ def test_upload_without_specials_and_without_room_is_rejected(tmp_path, corpus):
 
     backend = Tokenizer(models.BPE())
     backend.pre_tokenizer = pre_tokenizers.ByteLevel()
-    backend.train_from_iterator(corpus, trainer=trainers.BpeTrainer(vocab_size=300, show_progress=False,
-                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    backend.train_from_iterator(
+        corpus,
+        trainer=trainers.BpeTrainer(
+            vocab_size=300,
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
     backend.save(str(tmp_path / "tokenizer.json"))
     size = backend.get_vocab_size()
 
     with pytest.raises(VocabSizeMismatchError, match="no pad token and no free slot"):
         AdaptiveTokenizer.load_or_create(size, tokenizer_path=tmp_path / "tokenizer.json")
     tok = AdaptiveTokenizer.load_or_create(size + 4, tokenizer_path=tmp_path / "tokenizer.json")
-    assert [tok.pad_token, tok.unk_token, tok.bos_token, tok.eos_token] == ["<pad>", "<unk>", "<s>", "</s>"]
+    assert [tok.pad_token, tok.unk_token, tok.bos_token, tok.eos_token] == [
+        "<pad>",
+        "<unk>",
+        "<s>",
+        "</s>",
+    ]
     assert len(tok) == size + 4
 
 
@@ -224,7 +247,9 @@ def test_setting_pad_never_grows_the_vocab(gpt2_like, tmp_path):
 
 
 def test_padding_an_already_padded_upload_keeps_reserved_names_unique(tmp_path, corpus):
-    first = AdaptiveTokenizer.load_or_create(2000, corpus, show_progress=False)  # has reserved tokens
+    first = AdaptiveTokenizer.load_or_create(
+        2000, corpus, show_progress=False
+    )  # has reserved tokens
     first.save_pretrained(str(tmp_path))
 
     tok = AdaptiveTokenizer.load_or_create(2010, tokenizer_path=tmp_path)
@@ -236,7 +261,9 @@ def test_padding_an_already_padded_upload_keeps_reserved_names_unique(tmp_path, 
     assert vocab["<|reserved_0|>"] == first.convert_tokens_to_ids("<|reserved_0|>")
 
 
-def test_real_download_path_falls_through_when_the_hub_host_is_unreachable(monkeypatch, tmp_path, corpus, caplog):
+def test_real_download_path_falls_through_when_the_hub_host_is_unreachable(
+    monkeypatch, tmp_path, corpus, caplog
+):
     from huggingface_hub import constants
 
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
@@ -246,8 +273,9 @@ def test_real_download_path_falls_through_when_the_hub_host_is_unreachable(monke
     known = {700: KnownTokenizer(700, "some-org/some-tokenizer", 700, "somewhere")}
 
     with caplog.at_level(logging.WARNING, logger="adaptive_tokenizer"):
-        tok = AdaptiveTokenizer.load_or_create(700, corpus, cache_dir=tmp_path, known_tokenizers=known,
-                                               show_progress=False)
+        tok = AdaptiveTokenizer.load_or_create(
+            700, corpus, cache_dir=tmp_path, known_tokenizers=known, show_progress=False
+        )
 
     assert len(tok) == 700
     assert "cannot reach the Hugging Face Hub to download some-org/some-tokenizer" in caplog.text

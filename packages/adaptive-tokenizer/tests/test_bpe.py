@@ -45,13 +45,22 @@ def test_bpe_special_tokens_have_fixed_ids(trainer, corpus):
     tok = trainer.train_on_dataset(corpus, 300)
 
     assert (tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2, 3)
-    assert (tok.pad_token, tok.unk_token, tok.bos_token, tok.eos_token) == ("<pad>", "<unk>", "<s>", "</s>")
+    assert (tok.pad_token, tok.unk_token, tok.bos_token, tok.eos_token) == (
+        "<pad>",
+        "<unk>",
+        "<s>",
+        "</s>",
+    )
 
 
 def test_bpe_custom_special_tokens_take_the_first_ids(trainer, corpus):
-    tok = trainer.train_on_dataset(corpus, 400, special_tokens=["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[SEP]"])
+    tok = trainer.train_on_dataset(
+        corpus, 400, special_tokens=["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[SEP]"]
+    )
 
-    assert [tok.convert_tokens_to_ids(t) for t in ["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[SEP]"]] == [0, 1, 2, 3, 4]
+    assert [
+        tok.convert_tokens_to_ids(t) for t in ["[PAD]", "[UNK]", "[BOS]", "[EOS]", "[SEP]"]
+    ] == [0, 1, 2, 3, 4]
     assert len(tok) == 400
 
 
@@ -97,8 +106,13 @@ def test_trained_ids_match_raw_tokenizers_training(trainer, corpus):
     from tokenizers import ByteLevelBPETokenizer
 
     raw = ByteLevelBPETokenizer()
-    raw.train_from_iterator(corpus, vocab_size=500, min_frequency=2,
-                            special_tokens=SpecialTokens().all(), show_progress=False)
+    raw.train_from_iterator(
+        corpus,
+        vocab_size=500,
+        min_frequency=2,
+        special_tokens=SpecialTokens().all(),
+        show_progress=False,
+    )
     ours = trainer.train_on_dataset(corpus, 500)
 
     text = "".join(corpus[:20])
@@ -132,7 +146,9 @@ def test_cache_key_follows_data_and_settings(tmp_path, corpus):
     trainer.train_on_dataset(corpus, 450, cache_dir=tmp_path)
     trainer.train_on_dataset([*corpus, "one more line\n"], 450, cache_dir=tmp_path)
     trainer.train_on_dataset(corpus, 451, cache_dir=tmp_path)
-    _CountingTrainer(min_frequency=3, show_progress=False).train_on_dataset(corpus, 450, cache_dir=tmp_path)
+    _CountingTrainer(min_frequency=3, show_progress=False).train_on_dataset(
+        corpus, 450, cache_dir=tmp_path
+    )
 
     assert _CountingTrainer.trainings == 4
     assert len(list(tmp_path.glob("bpe-*"))) == 4
@@ -180,8 +196,12 @@ def test_hf_dataset_input_uses_its_text_column(tmp_path, corpus_factory):
     datasets = pytest.importorskip("datasets")
     ds = datasets.Dataset.from_dict({"id": list(range(300)), "content": corpus_factory(300)[:300]})
 
-    tok = FastBPETrainer(show_progress=False, text_column="content").train_on_dataset(ds, 400, cache_dir=tmp_path)
-    again = FastBPETrainer(show_progress=False, text_column="content").train_on_dataset(ds, 400, cache_dir=tmp_path)
+    tok = FastBPETrainer(show_progress=False, text_column="content").train_on_dataset(
+        ds, 400, cache_dir=tmp_path
+    )
+    again = FastBPETrainer(show_progress=False, text_column="content").train_on_dataset(
+        ds, 400, cache_dir=tmp_path
+    )
 
     assert len(tok) == 400
     assert again.get_vocab() == tok.get_vocab()

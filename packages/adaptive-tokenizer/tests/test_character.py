@@ -20,7 +20,12 @@ def char_tok(corpus) -> PreTrainedTokenizerFast:
 def test_character_tokenizer_is_a_real_fast_tokenizer_of_exact_size(char_tok):
     assert isinstance(char_tok, PreTrainedTokenizerFast)
     assert len(char_tok) == 200
-    assert (char_tok.pad_token_id, char_tok.unk_token_id, char_tok.bos_token_id, char_tok.eos_token_id) == (0, 1, 2, 3)
+    assert (
+        char_tok.pad_token_id,
+        char_tok.unk_token_id,
+        char_tok.bos_token_id,
+        char_tok.eos_token_id,
+    ) == (0, 1, 2, 3)
     assert TokenizerValidator.validate(char_tok, 200, sample_text="the king\n").passed
 
 
@@ -62,14 +67,22 @@ def test_small_alphabet_is_padded_with_reserved_tokens():
 
 
 def test_padding_truncation_and_numpy_tensors_work(char_tok):
-    batch = char_tok(["king", "the queen rides"], padding=True, truncation=True, max_length=8,
-                     return_tensors="np")
+    batch = char_tok(
+        ["king", "the queen rides"],
+        padding=True,
+        truncation=True,
+        max_length=8,
+        return_tensors="np",
+    )
 
     assert isinstance(batch["input_ids"], np.ndarray)
     assert batch["input_ids"].shape == (2, 8)
     assert batch["input_ids"][0, 4:].tolist() == [char_tok.pad_token_id] * 4
     assert batch["attention_mask"][0].tolist() == [1, 1, 1, 1, 0, 0, 0, 0]
-    assert char_tok.batch_decode(batch["input_ids"], skip_special_tokens=True) == ["king", "the quee"]
+    assert char_tok.batch_decode(batch["input_ids"], skip_special_tokens=True) == [
+        "king",
+        "the quee",
+    ]
 
 
 def test_saved_character_tokenizer_round_trips(tmp_path, char_tok, unicode_lines):

@@ -17,14 +17,25 @@ PYTHON = sys.executable
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    return subprocess.run([PYTHON, "-c", textwrap.dedent(code), *args], capture_output=True, text=True,
-                          timeout=240, env=env)
+    return subprocess.run(
+        [PYTHON, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
 
 
 def _cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    return subprocess.run([PYTHON, "-m", "adaptive_tokenizer", *args], capture_output=True, text=True,
-                          timeout=240, env=env, cwd=cwd)
+    return subprocess.run(
+        [PYTHON, "-m", "adaptive_tokenizer", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=cwd,
+    )
 
 
 def test_import_loads_neither_torch_nor_transformers():
@@ -57,18 +68,26 @@ def test_every_tier_loads_in_plain_autotokenizer(tmp_path, corpus, gpt2_like, un
         "bpe": AdaptiveTokenizer.load_or_create(700, corpus, show_progress=False),
         "character": AdaptiveTokenizer.load_or_create(150, corpus, strategy="character"),
         "pretrained": AdaptiveTokenizer.load_or_create(
-            size + 3, known_tokenizers={size + 3: KnownTokenizer(size + 3, str(folder), size, "t")}),
-        "upload": AdaptiveTokenizer.load_or_create(size + 5, tokenizer_path=folder / "tokenizer.json"),
+            size + 3, known_tokenizers={size + 3: KnownTokenizer(size + 3, str(folder), size, "t")}
+        ),
+        "upload": AdaptiveTokenizer.load_or_create(
+            size + 5, tokenizer_path=folder / "tokenizer.json"
+        ),
         "bytes": AdaptiveTokenizer.load_or_create(300),
     }
     expected = {}
     text = "the king rides\n" + unicode_lines[2]
     for name, tok in built.items():
         tok.save_pretrained(str(tmp_path / name))
-        expected[name] = {"len": len(tok), "ids": tok(text)["input_ids"], "pad": tok.pad_token_id,
-                          "eos": tok.eos_token_id}
+        expected[name] = {
+            "len": len(tok),
+            "ids": tok(text)["input_ids"],
+            "pad": tok.pad_token_id,
+            "eos": tok.eos_token_id,
+        }
 
-    result = _run("""
+    result = _run(
+        """
         import json, sys
         from transformers import AutoTokenizer
         root, text = sys.argv[1], sys.argv[2]
@@ -79,7 +98,10 @@ def test_every_tier_loads_in_plain_autotokenizer(tmp_path, corpus, gpt2_like, un
                          "eos": tok.eos_token_id}
         assert "adaptive_tokenizer" not in sys.modules
         print(json.dumps(out))
-    """, str(tmp_path), text)
+    """,
+        str(tmp_path),
+        text,
+    )
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == expected
@@ -103,7 +125,10 @@ def test_cli_create_then_validate(tmp_path, text_file):
     assert "1234 tokens" in created.stdout
     assert (out / "tokenizer.json").is_file()
     assert valid.returncode == 0 and "PASSED" in valid.stdout
-    assert invalid.returncode == 1 and "has 1234 tokens but the model's vocab is 1000" in invalid.stdout
+    assert (
+        invalid.returncode == 1
+        and "has 1234 tokens but the model's vocab is 1000" in invalid.stdout
+    )
 
 
 def test_cli_bad_inputs_fail_in_one_line_with_exit_2(tmp_path, text_file):
@@ -127,7 +152,7 @@ def test_cli_bad_inputs_fail_in_one_line_with_exit_2(tmp_path, text_file):
         if "--vocab-size" in extra:
             args[1:3] = []
         if "--out" in extra:
-            args[args.index("--out"):args.index("--out") + 2] = []
+            args[args.index("--out") : args.index("--out") + 2] = []
 
         result = _cli(*args)
 
@@ -151,8 +176,15 @@ def test_cli_create_from_an_uploaded_tokenizer(tmp_path, gpt2_like):
     folder, size = gpt2_like
     out = tmp_path / "uploaded"
 
-    result = _cli("create", "--vocab-size", str(size + 5), "--tokenizer", str(folder / "tokenizer.json"),
-                  "--out", str(out))
+    result = _cli(
+        "create",
+        "--vocab-size",
+        str(size + 5),
+        "--tokenizer",
+        str(folder / "tokenizer.json"),
+        "--out",
+        str(out),
+    )
 
     assert result.returncode == 0, result.stderr
     added = [t["content"] for t in json.loads((out / "tokenizer.json").read_text())["added_tokens"]]
@@ -163,11 +195,23 @@ def test_cli_create_from_an_uploaded_tokenizer(tmp_path, gpt2_like):
 def test_cli_create_into_a_read_only_folder_is_one_line(tmp_path, text_file):
     read_only = tmp_path / "read-only"
     read_only.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(read_only)], capture_output=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(read_only)], capture_output=True
+    )
     if made.returncode != 0:  # root ignores chmod, so only a real read-only mount tests this
-        pytest.skip(f"cannot mount a read-only tmpfs here ({made.stderr.decode(errors='replace').strip()[:100]})")
+        pytest.skip(
+            f"cannot mount a read-only tmpfs here ({made.stderr.decode(errors='replace').strip()[:100]})"
+        )
     try:
-        result = _cli("create", "--vocab-size", "300", "--data", str(text_file), "--out", str(read_only / "tok"))
+        result = _cli(
+            "create",
+            "--vocab-size",
+            "300",
+            "--data",
+            str(text_file),
+            "--out",
+            str(read_only / "tok"),
+        )
     finally:
         subprocess.run(["umount", "--lazy", str(read_only)], check=False)
 

@@ -21,7 +21,13 @@ def test_valid_tokenizer_passes_every_check(good):
 
     assert report.passed and not report.errors and not report.warnings
     assert [c.name for c in report.checks] == [
-        "size", "id_range", "special_tokens", "pad_token", "encoded_ids", "round_trip"]
+        "size",
+        "id_range",
+        "special_tokens",
+        "pad_token",
+        "encoded_ids",
+        "round_trip",
+    ]
     assert "PASSED" in report.to_text()
     assert report.to_dict()["passed"] is True
 
@@ -31,8 +37,10 @@ def test_size_mismatch_says_what_to_do(good):
 
     assert not report.passed
     assert {"size", "id_range", "encoded_ids"} <= _failed(report)
-    assert any("has 400 tokens but the model's vocab is 300" in e and "load_or_create(300" in e
-               for e in report.errors)
+    assert any(
+        "has 400 tokens but the model's vocab is 300" in e and "load_or_create(300" in e
+        for e in report.errors
+    )
 
 
 def test_missing_pad_token_fails_and_hints_at_an_existing_token():
@@ -51,8 +59,13 @@ def test_missing_pad_token_fails_and_hints_at_an_existing_token():
 def test_lossy_round_trip_is_an_error_unless_allowed(good):
     backend = Tokenizer.from_str(good.backend_tokenizer.to_str())
     backend.normalizer = normalizers.Lowercase()
-    lossy = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>",
-                                    bos_token="<s>", eos_token="</s>")
+    lossy = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+    )
 
     strict = TokenizerValidator.validate(lossy, 400)
     lenient = TokenizerValidator.validate(lossy, 400, require_round_trip=False)

@@ -27,20 +27,38 @@ def make_state(scale: int) -> dict:
 
     model, config = load_model(example_export_path())
     adapter = UniversalModelAdapter(model, config)
-    weights = {k: v.repeat(scale, *([1] * (v.dim() - 1))) if v.dim() else v for k, v in adapter.state_dict().items()}
-    moments = {i: {"step": torch.tensor(100.0), "exp_avg": torch.randn_like(v.float()),
-                   "exp_avg_sq": torch.rand_like(v.float())} for i, v in enumerate(weights.values())}
+    weights = {
+        k: v.repeat(scale, *([1] * (v.dim() - 1))) if v.dim() else v
+        for k, v in adapter.state_dict().items()
+    }
+    moments = {
+        i: {
+            "step": torch.tensor(100.0),
+            "exp_avg": torch.randn_like(v.float()),
+            "exp_avg_sq": torch.rand_like(v.float()),
+        }
+        for i, v in enumerate(weights.values())
+    }
     return {
-        "epoch": 0, "global_step": 100, "pytorch-lightning_version": "2", "state_dict": weights,
-        "optimizer_states": [{"state": moments, "param_groups": [{"lr": 3e-4, "params": list(moments)}]}],
-        "lr_schedulers": [{"last_epoch": 100}], "loops": {}, "callbacks": {},
+        "epoch": 0,
+        "global_step": 100,
+        "pytorch-lightning_version": "2",
+        "state_dict": weights,
+        "optimizer_states": [
+            {"state": moments, "param_groups": [{"lr": 3e-4, "params": list(moments)}]}
+        ],
+        "lr_schedulers": [{"last_epoch": 100}],
+        "loops": {},
+        "callbacks": {},
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--scale", type=int, default=4, help="widen the example model's tensors this many times")
+    parser.add_argument(
+        "--scale", type=int, default=4, help="widen the example model's tensors this many times"
+    )
     args = parser.parse_args()
 
     import torch
@@ -74,13 +92,21 @@ def main() -> None:
     def median(side: str, index: int) -> float:
         return statistics.median(t[index] for t in timings[side])
 
-    print(f"checkpoint of {size / 1e6:.1f} MB, {args.rounds} alternating rounds, cores {os.cpu_count()}")
-    print(f"wall  torch.save+fsync {median('plain', 0) * 1e3:7.1f} ms   AtomicCheckpointIO {median('atomic', 0) * 1e3:7.1f} ms   "
-          f"ratio {median('atomic', 0) / median('plain', 0):.3f} (target <= 1.15)")
-    print(f"CPU   torch.save+fsync {median('plain', 1) * 1e3:7.1f} ms   AtomicCheckpointIO {median('atomic', 1) * 1e3:7.1f} ms   "
-          f"ratio {median('atomic', 1) / median('plain', 1):.3f}")
+    print(
+        f"checkpoint of {size / 1e6:.1f} MB, {args.rounds} alternating rounds, cores {os.cpu_count()}"
+    )
+    print(
+        f"wall  torch.save+fsync {median('plain', 0) * 1e3:7.1f} ms   AtomicCheckpointIO {median('atomic', 0) * 1e3:7.1f} ms   "
+        f"ratio {median('atomic', 0) / median('plain', 0):.3f} (target <= 1.15)"
+    )
+    print(
+        f"CPU   torch.save+fsync {median('plain', 1) * 1e3:7.1f} ms   AtomicCheckpointIO {median('atomic', 1) * 1e3:7.1f} ms   "
+        f"ratio {median('atomic', 1) / median('plain', 1):.3f}"
+    )
     pairs = [a[0] / p[0] for p, a in zip(timings["plain"], timings["atomic"])]
-    print(f"per-round wall ratios: median {statistics.median(pairs):.3f}, min {min(pairs):.3f}, max {max(pairs):.3f}")
+    print(
+        f"per-round wall ratios: median {statistics.median(pairs):.3f}, min {min(pairs):.3f}, max {max(pairs):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -88,7 +88,9 @@ def _usage() -> dict[str, float]:
     }
 
 
-def child_token_store(text: Path, tokenizer_dir: Path, work: Path, seq_len: int) -> dict[str, float]:
+def child_token_store(
+    text: Path, tokenizer_dir: Path, work: Path, seq_len: int
+) -> dict[str, float]:
     from transformers import AutoTokenizer
 
     from lightning_pipeline import AdaptiveTokenizerDataModule, load_text_dataset
@@ -103,7 +105,10 @@ def child_token_store(text: Path, tokenizer_dir: Path, work: Path, seq_len: int)
     for index, _batch in enumerate(module.train_dataloader()):
         if index == 200:
             break
-    return {"tokens": module.store.info.num_tokens, "rows": len(module.train_data) + len(module.val_data or [])}
+    return {
+        "tokens": module.store.info.num_tokens,
+        "rows": len(module.train_data) + len(module.val_data or []),
+    }
 
 
 def child_baseline(text: Path, tokenizer_dir: Path, work: Path, seq_len: int) -> dict[str, float]:
@@ -113,7 +118,9 @@ def child_baseline(text: Path, tokenizer_dir: Path, work: Path, seq_len: int) ->
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     eos = tokenizer.eos_token_id
-    raw = datasets.load_dataset("text", data_files={"train": str(text)}, split="train", cache_dir=str(work / "hf"))
+    raw = datasets.load_dataset(
+        "text", data_files={"train": str(text)}, split="train", cache_dir=str(work / "hf")
+    )
 
     def tokenize(batch):
         ids = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
@@ -137,9 +144,25 @@ def child_baseline(text: Path, tokenizer_dir: Path, work: Path, seq_len: int) ->
 def run_child(side: str, text: Path, tokenizer_dir: Path, seq_len: int) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix=f"bench-{side}-", dir=text.parent))
     try:
-        env = {**os.environ, "HF_DATASETS_CACHE": str(work / "hf"), "TOKENIZERS_PARALLELISM": "true"}
-        command = [sys.executable, __file__, "--child", side, "--text", str(text), "--tokenizer", str(tokenizer_dir),
-                   "--workdir", str(work), "--seq-len", str(seq_len)]
+        env = {
+            **os.environ,
+            "HF_DATASETS_CACHE": str(work / "hf"),
+            "TOKENIZERS_PARALLELISM": "true",
+        }
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            side,
+            "--text",
+            str(text),
+            "--tokenizer",
+            str(tokenizer_dir),
+            "--workdir",
+            str(work),
+            "--seq-len",
+            str(seq_len),
+        ]
         started = time.perf_counter()
         result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
         wall = time.perf_counter() - started
@@ -173,7 +196,9 @@ def make_tokenizer(folder: Path) -> Path:
 
     target = folder / "tokenizer"
     if not (target / "tokenizer.json").exists():
-        lines = [line for line in SHAKESPEARE.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = [
+            line for line in SHAKESPEARE.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
         tokenizer = AdaptiveTokenizer.load_or_create(
             vocab_size=VOCAB, dataset=datasets.Dataset.from_dict({"text": lines}), strategy="bpe"
         )
@@ -183,10 +208,16 @@ def make_tokenizer(folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100", help="MB of text, comma-separated (1000 = 1 GB)")
+    parser.add_argument(
+        "--sizes", default="10,100", help="MB of text, comma-separated (1000 = 1 GB)"
+    )
     parser.add_argument("--seq-len", type=int, default=128)
-    parser.add_argument("--workdir", default=None, help="where the generated text goes (default: a temp folder)")
-    parser.add_argument("--sides", default="store,baseline", help="which sides to run (store, baseline)")
+    parser.add_argument(
+        "--workdir", default=None, help="where the generated text goes (default: a temp folder)"
+    )
+    parser.add_argument(
+        "--sides", default="store,baseline", help="which sides to run (store, baseline)"
+    )
     parser.add_argument("--child", choices=("store", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--text", help=argparse.SUPPRESS)
     parser.add_argument("--tokenizer", help=argparse.SUPPRESS)
@@ -203,7 +234,9 @@ def main() -> None:
             record = child_token_store(Path(args.text), Path(args.tokenizer), work, args.seq_len)
         else:
             record = child_baseline(Path(args.text), Path(args.tokenizer), work, args.seq_len)
-        record.update(_usage(), inner_wall_s=time.perf_counter() - started, anon_mb=anonymous.stop())
+        record.update(
+            _usage(), inner_wall_s=time.perf_counter() - started, anon_mb=anonymous.stop()
+        )
         print(json.dumps(record))
         return
 
@@ -215,9 +248,13 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         tokenizer_dir = make_tokenizer(folder)
-        print(f"cores: {os.cpu_count()}, tokenizer: BPE {VOCAB}, seq_len {args.seq_len}, documents: one per line")
-        print(f"{'size':>7} {'side':<18} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'anon MB':>8} "
-              f"{'worker RSS MB':>14} {'tokens':>12}")
+        print(
+            f"cores: {os.cpu_count()}, tokenizer: BPE {VOCAB}, seq_len {args.seq_len}, documents: one per line"
+        )
+        print(
+            f"{'size':>7} {'side':<18} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'anon MB':>8} "
+            f"{'worker RSS MB':>14} {'tokens':>12}"
+        )
         results = {}
         for size in sizes:
             text = make_text(folder, size)
@@ -225,15 +262,20 @@ def main() -> None:
                 record = run_child(side, text, tokenizer_dir, args.seq_len)
                 results[(size, side)] = record
                 name = "token store" if side == "store" else "datasets baseline"
-                print(f"{size:>5}MB {name:<18} {record['wall_s']:>8.1f} {record['cpu_s']:>8.1f} "
-                      f"{record['rss_mb']:>12.0f} {record['anon_mb']:>8.0f} {record['worker_rss_mb']:>14.0f} {record['tokens']:>12,}", flush=True)
+                print(
+                    f"{size:>5}MB {name:<18} {record['wall_s']:>8.1f} {record['cpu_s']:>8.1f} "
+                    f"{record['rss_mb']:>12.0f} {record['anon_mb']:>8.0f} {record['worker_rss_mb']:>14.0f} {record['tokens']:>12,}",
+                    flush=True,
+                )
             text.unlink()
         print()
         for size in sizes if args.sides == "store,baseline" else ():
             store, base = results[(size, "store")], results[(size, "baseline")]
-            print(f"{size:>5}MB ratios (token store / baseline): wall {store['wall_s'] / base['wall_s']:.2f}, "
-                  f"CPU {store['cpu_s'] / base['cpu_s']:.2f}, peak RSS {store['rss_mb'] / base['rss_mb']:.2f} "
-                  f"(baseline workers peak at {base['worker_rss_mb']:.0f} MB more each)")
+            print(
+                f"{size:>5}MB ratios (token store / baseline): wall {store['wall_s'] / base['wall_s']:.2f}, "
+                f"CPU {store['cpu_s'] / base['cpu_s']:.2f}, peak RSS {store['rss_mb'] / base['rss_mb']:.2f} "
+                f"(baseline workers peak at {base['worker_rss_mb']:.0f} MB more each)"
+            )
         if len(sizes) > 1:
             low, high = sizes[0], sizes[-1]
             for side, name in (("store", "token store"), ("baseline", "datasets baseline")):
@@ -242,8 +284,10 @@ def main() -> None:
                 for key, label in (("rss_mb", "peak RSS"), ("anon_mb", "peak anonymous RSS")):
                     grow = results[(high, side)][key] - results[(low, side)][key]
                     per_mb = grow / (high - low)
-                    print(f"{name}: {label} grows {grow:.0f} MB from {low} to {high} MB of text "
-                          f"({per_mb:.2f} MB per MB of text; extrapolated to 1 GB: +{per_mb * (1000 - low):.0f} MB)")
+                    print(
+                        f"{name}: {label} grows {grow:.0f} MB from {low} to {high} MB of text "
+                        f"({per_mb:.2f} MB per MB of text; extrapolated to 1 GB: +{per_mb * (1000 - low):.0f} MB)"
+                    )
     finally:
         if own_tmp:
             shutil.rmtree(folder, ignore_errors=True)

@@ -32,7 +32,12 @@ import tempfile
 import time
 from pathlib import Path
 
-DEMO_ARGS = {"max_steps": 600, "batch_size": 16, "lr": 1e-3, "seq_len": 128}  # noxfile.py's demo session
+DEMO_ARGS = {
+    "max_steps": 600,
+    "batch_size": 16,
+    "lr": 1e-3,
+    "seq_len": 128,
+}  # noxfile.py's demo session
 PROMPT = "ROMEO:"
 TARGET_BPB = 2.8
 TARGET_TRAINING_S = 300.0
@@ -66,25 +71,40 @@ def run_demo(out: Path, steps: int) -> list[tuple[float, float, int, float]]:
             if bpb is not None and trainer.state.fn == "fit":
                 wall, cpu = clock.read()
                 rows.append((wall, cpu, trainer.global_step, float(bpb)))
-                print(f"  demo  step {trainer.global_step:5d}  wall {wall:6.0f}s  cpu/core {cpu:6.0f}s  "
-                      f"{float(bpb):.3f} bits/byte", flush=True)
+                print(
+                    f"  demo  step {trainer.global_step:5d}  wall {wall:6.0f}s  cpu/core {cpu:6.0f}s  "
+                    f"{float(bpb):.3f} bits/byte",
+                    flush=True,
+                )
 
     settings = {**DEMO_ARGS, "max_steps": steps}
     clock = Clock()
     result = train(
-        TrainingConfig(model=str(example_export_path()), data="example", out=str(out), progress_bar=False,
-                       dashboard=False, eval_every=max(1, steps // 10), checkpoint_every=max(1, steps // 10),
-                       warmup_steps=max(1, steps // 10), **settings),
+        TrainingConfig(
+            model=str(example_export_path()),
+            data="example",
+            out=str(out),
+            progress_bar=False,
+            dashboard=False,
+            eval_every=max(1, steps // 10),
+            checkpoint_every=max(1, steps // 10),
+            warmup_steps=max(1, steps // 10),
+            **settings,
+        ),
         callbacks=[Record()],
     )
     wall, cpu = clock.read()
-    print(f"  demo  final (best weights): {result.val_bits_per_byte:.3f} bits/byte, wall {wall:.0f}s, cpu/core {cpu:.0f}s")
+    print(
+        f"  demo  final (best weights): {result.val_bits_per_byte:.3f} bits/byte, wall {wall:.0f}s, cpu/core {cpu:.0f}s"
+    )
     print("  sample:")
     print(generate(out, PROMPT, max_new_tokens=80, temperature=0.8, top_k=50, seed=0))
     return rows
 
 
-def run_nanogpt(text: str, budget_cpu_s: float, max_iters: int = 2000) -> list[tuple[float, float, int, float]]:
+def run_nanogpt(
+    text: str, budget_cpu_s: float, max_iters: int = 2000
+) -> list[tuple[float, float, int, float]]:
     """nanoGPT's char-level Shakespeare recipe for `budget_cpu_s` per-core CPU seconds."""
     import torch
     from torch import nn
@@ -100,20 +120,28 @@ def run_nanogpt(text: str, budget_cpu_s: float, max_iters: int = 2000) -> list[t
 
     def get_batch(source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         ix = torch.randint(len(source) - block, (batch,))
-        return torch.stack([source[i : i + block] for i in ix]), torch.stack([source[i + 1 : i + 1 + block] for i in ix])
+        return torch.stack([source[i : i + block] for i in ix]), torch.stack(
+            [source[i + 1 : i + 1 + block] for i in ix]
+        )
 
     class Block(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.ln_1, self.ln_2 = nn.LayerNorm(n_embd), nn.LayerNorm(n_embd)
             self.c_attn, self.c_proj = nn.Linear(n_embd, 3 * n_embd), nn.Linear(n_embd, n_embd)
-            self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd))
+            self.mlp = nn.Sequential(
+                nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd)
+            )
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             B, T, C = x.shape
             q, k, v = self.c_attn(self.ln_1(x)).split(n_embd, dim=2)
             q, k, v = (t.view(B, T, n_head, C // n_head).transpose(1, 2) for t in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, C)
+            y = (
+                F.scaled_dot_product_attention(q, k, v, is_causal=True)
+                .transpose(1, 2)
+                .reshape(B, T, C)
+            )
             x = x + self.c_proj(y)
             return x + self.mlp(self.ln_2(x))
 
@@ -141,8 +169,11 @@ def run_nanogpt(text: str, budget_cpu_s: float, max_iters: int = 2000) -> list[t
     model = GPT()
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=1e-3, betas=(0.9, 0.99))
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=1e-3,
+        betas=(0.9, 0.99),
+    )
 
     def lr_at(it: int) -> float:
         if it < 100:
@@ -164,7 +195,10 @@ def run_nanogpt(text: str, budget_cpu_s: float, max_iters: int = 2000) -> list[t
             bpb = val_loss() / math.log(2)
             wall, cpu = clock.read()
             rows.append((wall, cpu, it, bpb))
-            print(f"  nanoGPT iter {it:5d}  wall {wall:6.0f}s  cpu/core {cpu:6.0f}s  {bpb:.3f} bits/byte", flush=True)
+            print(
+                f"  nanoGPT iter {it:5d}  wall {wall:6.0f}s  cpu/core {cpu:6.0f}s  {bpb:.3f} bits/byte",
+                flush=True,
+            )
             if cpu >= budget_cpu_s:
                 break
         for group in optimizer.param_groups:
@@ -177,7 +211,9 @@ def run_nanogpt(text: str, budget_cpu_s: float, max_iters: int = 2000) -> list[t
     return rows
 
 
-def first_at_or_below(rows: list[tuple[float, float, int, float]], target: float) -> tuple[float, float, int, float] | None:
+def first_at_or_below(
+    rows: list[tuple[float, float, int, float]], target: float
+) -> tuple[float, float, int, float] | None:
     return next((row for row in rows if row[3] <= target), None)
 
 
@@ -187,9 +223,15 @@ def main() -> None:
     from lightning_pipeline.example_data import example_texts
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=DEMO_ARGS["max_steps"], help="demo training steps")
-    parser.add_argument("--budget-s", type=float, default=TARGET_TRAINING_S, help="nanoGPT's per-core CPU seconds")
-    parser.add_argument("--out", type=Path, default=None, help="run folder for the demo (default: a temp folder)")
+    parser.add_argument(
+        "--steps", type=int, default=DEMO_ARGS["max_steps"], help="demo training steps"
+    )
+    parser.add_argument(
+        "--budget-s", type=float, default=TARGET_TRAINING_S, help="nanoGPT's per-core CPU seconds"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run folder for the demo (default: a temp folder)"
+    )
     parser.add_argument("--skip-nanogpt", action="store_true", help="only the demo side")
     parser.add_argument("--skip-demo", action="store_true", help="only the nanoGPT side")
     args = parser.parse_args()
@@ -201,7 +243,9 @@ def main() -> None:
     text = "\n\n".join(example_texts())
     nano = [] if args.skip_nanogpt else run_nanogpt(text, args.budget_s)
 
-    print("\nbits per byte of held-out text against time (cpu/core = process CPU seconds / torch threads)")
+    print(
+        "\nbits per byte of held-out text against time (cpu/core = process CPU seconds / torch threads)"
+    )
     print(f"{'':8} {'wall s':>8} {'cpu/core s':>10} {'step':>6} {'bits/byte':>9}")
     for name, rows in (("demo", demo), ("nanoGPT", nano)):
         for wall, cpu, step, bpb in rows:
@@ -209,15 +253,21 @@ def main() -> None:
     if not demo:
         return
     hit = first_at_or_below(demo, TARGET_BPB)
-    verdict = (f"reached {hit[3]:.3f} <= {TARGET_BPB} bits/byte at step {hit[2]}, {hit[1]:.0f} cpu/core s "
-               f"({hit[0]:.0f} wall s)" if hit else f"did NOT reach {TARGET_BPB} bits/byte")
+    verdict = (
+        f"reached {hit[3]:.3f} <= {TARGET_BPB} bits/byte at step {hit[2]}, {hit[1]:.0f} cpu/core s "
+        f"({hit[0]:.0f} wall s)"
+        if hit
+        else f"did NOT reach {TARGET_BPB} bits/byte"
+    )
     print(f"\ndemo {verdict}; target: within {TARGET_TRAINING_S:.0f} s of training on 2 cores")
     if nano:
         at = demo[-1][1]
         bar = min((r for r in nano if r[1] <= at * 1.05), key=lambda r: r[3], default=None)
         if bar is not None:
-            print(f"at {at:.0f} cpu/core s: demo {demo[-1][3]:.3f} bits/byte vs nanoGPT {bar[3]:.3f} "
-                  f"(ratio {demo[-1][3] / bar[3]:.2f}; < 1 beats the bar)")
+            print(
+                f"at {at:.0f} cpu/core s: demo {demo[-1][3]:.3f} bits/byte vs nanoGPT {bar[3]:.3f} "
+                f"(ratio {demo[-1][3] / bar[3]:.2f}; < 1 beats the bar)"
+            )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,12 @@ def _datamodule(tokenizer, dataset, *, seq_len: int, batch_size: int, packing: b
     from lightning_pipeline import AdaptiveTokenizerDataModule
 
     dm = AdaptiveTokenizerDataModule(
-        tokenizer, dataset, seq_len=seq_len, batch_size=batch_size, packing=packing, model_vocab_size=vocab,
+        tokenizer,
+        dataset,
+        seq_len=seq_len,
+        batch_size=batch_size,
+        packing=packing,
+        model_vocab_size=vocab,
     )
     dm.setup("fit")
     return dm
@@ -70,7 +75,9 @@ def _batches(dm, count: int):
     raise SystemExit(f"not enough data for {count} batches; lower --steps")
 
 
-def hand_loop(state, batches, *, warmup: int, lr: float, make_adapter=_fresh_adapter) -> tuple[float, float]:
+def hand_loop(
+    state, batches, *, warmup: int, lr: float, make_adapter=_fresh_adapter
+) -> tuple[float, float]:
     """The loop a careful user writes by hand; tokens per wall-clock second and per CPU second
     over the batches after `warmup`."""
     import torch
@@ -80,7 +87,9 @@ def hand_loop(state, batches, *, warmup: int, lr: float, make_adapter=_fresh_ada
     torch.manual_seed(0)
     adapter = make_adapter(state).train()
     optimizer = torch.optim.AdamW(parameter_groups(adapter, 0.1), lr=lr, betas=(0.9, 0.95))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda_for("cosine", 2, len(batches), 0.1))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda_for("cosine", 2, len(batches), 0.1)
+    )
     start = cpu_start = None
     tokens = 0
     for index, batch in enumerate(batches):
@@ -100,7 +109,9 @@ def hand_loop(state, batches, *, warmup: int, lr: float, make_adapter=_fresh_ada
     return tokens / (time.perf_counter() - start), tokens / (time.process_time() - cpu_start)
 
 
-def pipeline(state, batches, *, warmup: int, lr: float, run_dir: Path, make_adapter=_fresh_adapter) -> tuple[float, float]:
+def pipeline(
+    state, batches, *, warmup: int, lr: float, run_dir: Path, make_adapter=_fresh_adapter
+) -> tuple[float, float]:
     """The pipeline's module and per-step callbacks in a real Lightning Trainer; tokens per
     wall-clock second and per CPU second after `warmup`."""
     import pytorch_lightning as pl
@@ -125,20 +136,39 @@ def pipeline(state, batches, *, warmup: int, lr: float, run_dir: Path, make_adap
                 self.end, self.cpu_end = time.perf_counter(), time.process_time()
 
     torch.manual_seed(0)
-    module = LanguageModelingModule(make_adapter(state), lr=lr, warmup_steps=2, total_steps=len(batches))
+    module = LanguageModelingModule(
+        make_adapter(state), lr=lr, warmup_steps=2, total_steps=len(batches)
+    )
     clock = Clock()
     trainer = pl.Trainer(
-        accelerator="cpu", devices=1, max_steps=len(batches), logger=RunMetricsLogger(run_dir),
-        callbacks=[pl.callbacks.LearningRateMonitor(logging_interval="step"), TokenThroughputMonitor(), clock],
-        gradient_clip_val=1.0, log_every_n_steps=10, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0, deterministic=True,
+        accelerator="cpu",
+        devices=1,
+        max_steps=len(batches),
+        logger=RunMetricsLogger(run_dir),
+        callbacks=[
+            pl.callbacks.LearningRateMonitor(logging_interval="step"),
+            TokenThroughputMonitor(),
+            clock,
+        ],
+        gradient_clip_val=1.0,
+        log_every_n_steps=10,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        deterministic=True,
     )
     trainer.fit(module, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
     assert clock.start is not None
-    return clock.tokens / (clock.end - clock.start), clock.tokens / (clock.cpu_end - clock.cpu_start)
+    return clock.tokens / (clock.end - clock.start), clock.tokens / (
+        clock.cpu_end - clock.cpu_start
+    )
 
 
-def framework_overhead(*, steps: int = 600, warmup: int = 50, rounds: int = 3) -> tuple[float, float]:
+def framework_overhead(
+    *, steps: int = 600, warmup: int = 50, rounds: int = 3
+) -> tuple[float, float]:
     """Milliseconds per step each side spends around a model so small that compute is ~0 (an
     embedding and a linear layer, batch 2 x 16): the pipeline's fixed per-step cost, which the
     tokens/s ratio hides in machine noise. Medians over `rounds` alternating runs."""
@@ -164,26 +194,46 @@ def framework_overhead(*, steps: int = 600, warmup: int = 50, rounds: int = 3) -
     batches = []
     for _ in range(steps):
         ids = torch.randint(0, 64, (2, 16), generator=generator)
-        batches.append({"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()})
+        batches.append(
+            {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids.clone()}
+        )
     state = UniversalModelAdapter(Tiny()).state_dict()
     tokens = 2 * 16
     hand_ms, ours_ms = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(rounds):
-            hand_ms.append(tokens / hand_loop(state, batches, warmup=warmup, lr=1e-3, make_adapter=tiny_adapter)[0] * 1e3)
-            ours_ms.append(tokens / pipeline(state, batches, warmup=warmup, lr=1e-3, run_dir=Path(tmp) / f"tiny{index}",
-                                             make_adapter=tiny_adapter)[0] * 1e3)
+            hand_ms.append(
+                tokens
+                / hand_loop(state, batches, warmup=warmup, lr=1e-3, make_adapter=tiny_adapter)[0]
+                * 1e3
+            )
+            ours_ms.append(
+                tokens
+                / pipeline(
+                    state,
+                    batches,
+                    warmup=warmup,
+                    lr=1e-3,
+                    run_dir=Path(tmp) / f"tiny{index}",
+                    make_adapter=tiny_adapter,
+                )[0]
+                * 1e3
+            )
     return statistics.median(hand_ms), statistics.median(ours_ms)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=40, help="batches per measurement (warmup included)")
+    parser.add_argument(
+        "--steps", type=int, default=40, help="batches per measurement (warmup included)"
+    )
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=128)
-    parser.add_argument("--data", default=None, help="text file or 'example' (default: tinyshakespeare if present)")
+    parser.add_argument(
+        "--data", default=None, help="text file or 'example' (default: tinyshakespeare if present)"
+    )
     args = parser.parse_args()
 
     import logging
@@ -200,13 +250,27 @@ def main() -> None:
     model, config = load_model(example_export_path())
     state = UniversalModelAdapter(model, config).state_dict()
     source = _data_source(args.data)
-    dataset = load_text_dataset(source, document_split="line")  # one document per line: the padding case
+    dataset = load_text_dataset(
+        source, document_split="line"
+    )  # one document per line: the padding case
     tokenizer = AdaptiveTokenizer.load_or_create(config.vocab_size, dataset=dataset)
 
-    packed = _datamodule(tokenizer, dataset, seq_len=args.seq_len, batch_size=args.batch_size, packing=True,
-                         vocab=config.vocab_size)
-    padded = _datamodule(tokenizer, dataset, seq_len=args.seq_len, batch_size=args.batch_size, packing=False,
-                         vocab=config.vocab_size)
+    packed = _datamodule(
+        tokenizer,
+        dataset,
+        seq_len=args.seq_len,
+        batch_size=args.batch_size,
+        packing=True,
+        vocab=config.vocab_size,
+    )
+    padded = _datamodule(
+        tokenizer,
+        dataset,
+        seq_len=args.seq_len,
+        batch_size=args.batch_size,
+        packing=False,
+        vocab=config.vocab_size,
+    )
     batches = _batches(packed, args.steps)
 
     hand: list[tuple[float, float]] = []
@@ -219,31 +283,51 @@ def main() -> None:
                 if side == "hand":
                     hand.append(hand_loop(state, batches, warmup=args.warmup, lr=3e-4))
                 else:
-                    ours.append(pipeline(state, batches, warmup=args.warmup, lr=3e-4,
-                                         run_dir=Path(tmp) / f"r{round_index}"))
-            print(f"round {round_index + 1}: hand loop {hand[-1][0]:,.0f} tokens/s ({hand[-1][1]:,.0f} per CPU-s), "
-                  f"pipeline {ours[-1][0]:,.0f} tokens/s ({ours[-1][1]:,.0f} per CPU-s)", flush=True)
+                    ours.append(
+                        pipeline(
+                            state,
+                            batches,
+                            warmup=args.warmup,
+                            lr=3e-4,
+                            run_dir=Path(tmp) / f"r{round_index}",
+                        )
+                    )
+            print(
+                f"round {round_index + 1}: hand loop {hand[-1][0]:,.0f} tokens/s ({hand[-1][1]:,.0f} per CPU-s), "
+                f"pipeline {ours[-1][0]:,.0f} tokens/s ({ours[-1][1]:,.0f} per CPU-s)",
+                flush=True,
+            )
 
     wall_hand = statistics.median(h[0] for h in hand)
     wall_ours = statistics.median(o[0] for o in ours)
     cpu_hand = statistics.median(h[1] for h in hand)
     cpu_ours = statistics.median(o[1] for o in ours)
     print()
-    print(f"model: bundled example export ({sum(p.numel() for p in model.parameters()):,} parameters), "
-          f"batch {args.batch_size} x seq {args.seq_len}, {args.steps - args.warmup} timed steps x {args.rounds} rounds, "
-          f"torch threads {torch.get_num_threads()}")
-    print(f"tokens/s (wall clock)  hand loop {wall_hand:,.0f}  pipeline {wall_ours:,.0f}  "
-          f"ratio {wall_ours / wall_hand:.3f}  (target >= 0.95)")
-    print(f"tokens per CPU-second  hand loop {cpu_hand:,.0f}  pipeline {cpu_ours:,.0f}  "
-          f"ratio {cpu_ours / cpu_hand:.3f}  (less sensitive to other processes on a shared machine)")
+    print(
+        f"model: bundled example export ({sum(p.numel() for p in model.parameters()):,} parameters), "
+        f"batch {args.batch_size} x seq {args.seq_len}, {args.steps - args.warmup} timed steps x {args.rounds} rounds, "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"tokens/s (wall clock)  hand loop {wall_hand:,.0f}  pipeline {wall_ours:,.0f}  "
+        f"ratio {wall_ours / wall_hand:.3f}  (target >= 0.95)"
+    )
+    print(
+        f"tokens per CPU-second  hand loop {cpu_hand:,.0f}  pipeline {cpu_ours:,.0f}  "
+        f"ratio {cpu_ours / cpu_hand:.3f}  (less sensitive to other processes on a shared machine)"
+    )
     per_round = [o[0] / h[0] for h, o in zip(hand, ours)]
-    print(f"per-round ratios (wall clock)  median {statistics.median(per_round):.3f}  "
-          f"min {min(per_round):.3f}  max {max(per_round):.3f}  over {len(per_round)} rounds")
+    print(
+        f"per-round ratios (wall clock)  median {statistics.median(per_round):.3f}  "
+        f"min {min(per_round):.3f}  max {max(per_round):.3f}  over {len(per_round)} rounds"
+    )
     hand_ms, ours_ms = framework_overhead()
     step_ms = args.batch_size * args.seq_len / wall_ours * 1e3
-    print(f"fixed cost per step (tiny model)  hand loop {hand_ms:.2f} ms  pipeline {ours_ms:.2f} ms  "
-          f"-> the pipeline adds {ours_ms - hand_ms:.2f} ms to each {step_ms:.0f} ms step here "
-          f"(expected ratio {step_ms / (step_ms + ours_ms - hand_ms):.3f} without machine noise)")
+    print(
+        f"fixed cost per step (tiny model)  hand loop {hand_ms:.2f} ms  pipeline {ours_ms:.2f} ms  "
+        f"-> the pipeline adds {ours_ms - hand_ms:.2f} ms to each {step_ms:.0f} ms step here "
+        f"(expected ratio {step_ms / (step_ms + ours_ms - hand_ms):.3f} without machine noise)"
+    )
     print()
     print(f"data: {source}, seq_len {args.seq_len}")
     print(f"real-token fraction, packed blocks:      {packed.real_token_fraction():.4f}")

@@ -9,7 +9,41 @@ import pytest
 import torch
 from torch import nn
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "wizards", "quietly", "judge", "boxing", "matches", "and", "many", "small", "birds", "sing", "near", "the", "old", "river", "as", "the", "morning", "light", "falls", "on", "green", "hills"]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "wizards",
+    "quietly",
+    "judge",
+    "boxing",
+    "matches",
+    "and",
+    "many",
+    "small",
+    "birds",
+    "sing",
+    "near",
+    "the",
+    "old",
+    "river",
+    "as",
+    "the",
+    "morning",
+    "light",
+    "falls",
+    "on",
+    "green",
+    "hills",
+]
 
 
 class TinyLM(nn.Module):
@@ -22,7 +56,9 @@ class TinyLM(nn.Module):
         self.drop = nn.Dropout(0.1)
         self.head = nn.Linear(d_model, vocab)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self.head(self.drop(self.norm(self.embed(input_ids))))
 
 
@@ -53,7 +89,9 @@ def builder_export(tmp_path: Path) -> Path:
     """A tiny fixed builder-style export (d_model 32, one block, vocab 300, max_seq_len 32)."""
     from model_adapter.testing import write_builder_export
 
-    return write_builder_export(tmp_path / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32)
+    return write_builder_export(
+        tmp_path / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32
+    )
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +101,27 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from model_adapter.testing import write_builder_export
 
     root = tmp_path_factory.mktemp("trained")
-    export = write_builder_export(root / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32)
+    export = write_builder_export(
+        root / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32
+    )
     corpus = write_corpus(root / "corpus.txt")
     config = TrainingConfig(
-        model=str(export), data=str(corpus), out=str(root / "run"), max_steps=40, seq_len=16, batch_size=8,
-        lr=5e-3, warmup_steps=4, eval_every=20, checkpoint_every=20, limit_val_batches=2, log_every=5,
-        progress_bar=False, dashboard=False, accelerator="cpu", devices=1,
+        model=str(export),
+        data=str(corpus),
+        out=str(root / "run"),
+        max_steps=40,
+        seq_len=16,
+        batch_size=8,
+        lr=5e-3,
+        warmup_steps=4,
+        eval_every=20,
+        checkpoint_every=20,
+        limit_val_batches=2,
+        log_every=5,
+        progress_bar=False,
+        dashboard=False,
+        accelerator="cpu",
+        devices=1,
     )
     train(config)
     return root / "run"

@@ -18,13 +18,19 @@ def check_logger_extra() -> int:
     from lightning_pipeline.experiment_loggers import check_loggers
 
     if importlib.util.find_spec("tensorboard") is not None:
-        print("tensorboard is installed in this venv: the base install must not pull it in", file=sys.stderr)
+        print(
+            "tensorboard is installed in this venv: the base install must not pull it in",
+            file=sys.stderr,
+        )
         return 1
     try:
         check_loggers(["tensorboard"])
     except ConfigError as error:
         if "lightning-pipeline[tensorboard]" not in str(error):
-            print(f"--logger tensorboard without tensorboard raised {error!r}, naming no extra", file=sys.stderr)
+            print(
+                f"--logger tensorboard without tensorboard raised {error!r}, naming no extra",
+                file=sys.stderr,
+            )
             return 1
         print(f"--logger tensorboard without tensorboard: {error}")
         return 0
@@ -36,7 +42,10 @@ def main() -> int:
     if check_logger_extra():
         return 1
     if importlib.util.find_spec("ipywidgets") is not None:
-        print("ipywidgets is installed in this venv: the base install must not pull it in", file=sys.stderr)
+        print(
+            "ipywidgets is installed in this venv: the base install must not pull it in",
+            file=sys.stderr,
+        )
         return 1
     from lightning_pipeline import SetupWizard
 
@@ -44,11 +53,17 @@ def main() -> int:
         SetupWizard()
     except ImportError as error:
         if EXTRA not in str(error):
-            print(f"SetupWizard() without ipywidgets raised {error!r}, which does not name {EXTRA}", file=sys.stderr)
+            print(
+                f"SetupWizard() without ipywidgets raised {error!r}, which does not name {EXTRA}",
+                file=sys.stderr,
+            )
             return 1
         print(f"SetupWizard() without ipywidgets: {error}")
         return 0
-    print("SetupWizard() built without ipywidgets; expected an ImportError naming the extra", file=sys.stderr)
+    print(
+        "SetupWizard() built without ipywidgets; expected an ImportError naming the extra",
+        file=sys.stderr,
+    )
     return 1
 
 

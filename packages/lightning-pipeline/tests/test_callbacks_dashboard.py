@@ -15,7 +15,9 @@ from lightning_pipeline.module import LanguageModelingModule
 
 def _data(n=40, seq=10, vocab=30):
     ids = torch.randint(0, vocab, (n, seq), generator=torch.Generator().manual_seed(1))
-    return [{"input_ids": r, "attention_mask": torch.ones_like(r), "labels": r.clone()} for r in ids]
+    return [
+        {"input_ids": r, "attention_mask": torch.ones_like(r), "labels": r.clone()} for r in ids
+    ]
 
 
 class _CurvesSeen(pl.Callback):
@@ -34,14 +36,25 @@ def _fit(tmp_path, TinyLM, *, max_steps=12, live=False):
     dashboard = LiveDashboard(metrics, tmp_path, live=live, refresh_every_s=0)
     seen = _CurvesSeen(tmp_path / "curves.png")
     trainer = pl.Trainer(
-        max_steps=max_steps, logger=metrics, log_every_n_steps=1, val_check_interval=4,
-        check_val_every_n_epoch=None, num_sanity_val_steps=0, enable_checkpointing=False,
-        enable_progress_bar=False, accelerator="cpu", enable_model_summary=False, default_root_dir=tmp_path,
+        max_steps=max_steps,
+        logger=metrics,
+        log_every_n_steps=1,
+        val_check_interval=4,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        accelerator="cpu",
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
         callbacks=[pl.callbacks.LearningRateMonitor(logging_interval="step"), dashboard, seen],
     )
     data = _data()
-    trainer.fit(LanguageModelingModule(TinyLM(30), warmup_steps=2, total_steps=max_steps),
-                DataLoader(data, batch_size=4), DataLoader(data[:8], batch_size=4))
+    trainer.fit(
+        LanguageModelingModule(TinyLM(30), warmup_steps=2, total_steps=max_steps),
+        DataLoader(data, batch_size=4),
+        DataLoader(data[:8], batch_size=4),
+    )
     return metrics, dashboard, seen
 
 
@@ -128,5 +141,8 @@ def test_single_points_are_drawn_as_markers():
     png = plot_curves([{"step": 1, "train_loss": 5.0, "lr-AdamW": 3e-4, "tokens_per_s": 900.0}])
     pixels = imread(io.BytesIO(png))[..., :3]
 
-    for color in ((1.0, 0.498, 0.055), (0.580, 0.404, 0.741)):  # tab:orange (lr), tab:purple (tokens/s)
+    for color in (
+        (1.0, 0.498, 0.055),
+        (0.580, 0.404, 0.741),
+    ):  # tab:orange (lr), tab:purple (tokens/s)
         assert (np.abs(pixels - np.array(color)).max(axis=-1) < 0.05).sum() > 10, color

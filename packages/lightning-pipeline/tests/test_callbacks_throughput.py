@@ -18,17 +18,28 @@ from lightning_pipeline.module import LanguageModelingModule
 
 def _data(n=48, seq=10, vocab=30):
     ids = torch.randint(0, vocab, (n, seq), generator=torch.Generator().manual_seed(0))
-    return [{"input_ids": r, "attention_mask": torch.ones_like(r), "labels": r.clone()} for r in ids]
+    return [
+        {"input_ids": r, "attention_mask": torch.ones_like(r), "labels": r.clone()} for r in ids
+    ]
 
 
 def test_tokens_per_second_is_logged_every_logged_step(tmp_path, tiny_lm):
     metrics = RunMetricsLogger(tmp_path)
     monitor = TokenThroughputMonitor(window=5)
     trainer = pl.Trainer(
-        max_steps=12, logger=metrics, callbacks=[monitor], log_every_n_steps=2, enable_checkpointing=False,
-        enable_progress_bar=False, accelerator="cpu", enable_model_summary=False, default_root_dir=tmp_path,
+        max_steps=12,
+        logger=metrics,
+        callbacks=[monitor],
+        log_every_n_steps=2,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        accelerator="cpu",
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
     )
-    trainer.fit(LanguageModelingModule(tiny_lm(30), warmup_steps=0), DataLoader(_data(), batch_size=4))
+    trainer.fit(
+        LanguageModelingModule(tiny_lm(30), warmup_steps=0), DataLoader(_data(), batch_size=4)
+    )
     rows = [r for r in metrics.rows if "tokens_per_s" in r]
     assert len(rows) >= 5
     assert all(r["tokens_per_s"] > 0 for r in rows)

@@ -31,7 +31,9 @@ def small_checkpoint(step: int = 3) -> dict:
 def test_save_writes_checkpoint_and_metadata_without_leftovers(tmp_path: Path) -> None:
     path = tmp_path / "ckpts" / "step=3.ckpt"
 
-    AtomicCheckpointIO().save_checkpoint({**small_checkpoint(), "metrics": {"val_loss": torch.tensor(2.5)}}, path)
+    AtomicCheckpointIO().save_checkpoint(
+        {**small_checkpoint(), "metrics": {"val_loss": torch.tensor(2.5)}}, path
+    )
 
     assert sorted(p.name for p in path.parent.iterdir()) == ["step=3.ckpt", "step=3.ckpt.json"]
     meta = json.loads(metadata_path(path).read_text())
@@ -39,12 +41,18 @@ def test_save_writes_checkpoint_and_metadata_without_leftovers(tmp_path: Path) -
     assert meta["size"] == path.stat().st_size
     assert meta["crc32"] == f"{zlib.crc32(path.read_bytes()):08x}"
     assert "T" in meta["time"]
-    assert torch.equal(AtomicCheckpointIO().load_checkpoint(path)["state_dict"]["w"], torch.full((4,), 3.0))
+    assert torch.equal(
+        AtomicCheckpointIO().load_checkpoint(path)["state_dict"]["w"], torch.full((4,), 3.0)
+    )
 
 
 def test_large_checkpoint_checksum_covers_every_byte(tmp_path: Path) -> None:
     path = tmp_path / "big.ckpt"  # tensors above the size checksummed on the second thread
-    state = {"global_step": 1, "epoch": 0, "state_dict": {f"w{i}": torch.randn(600, 600) for i in range(4)}}
+    state = {
+        "global_step": 1,
+        "epoch": 0,
+        "state_dict": {f"w{i}": torch.randn(600, 600) for i in range(4)},
+    }
 
     AtomicCheckpointIO().save_checkpoint(state, path)
 
@@ -90,7 +98,9 @@ def test_remove_of_a_missing_checkpoint_is_quiet(tmp_path: Path) -> None:
 
 def test_load_refuses_arbitrary_objects(tmp_path: Path) -> None:
     path = tmp_path / "evil.ckpt"
-    torch.save({"state_dict": {}, "payload": Path("x")}, path)  # a pickled class outside the allowlist
+    torch.save(
+        {"state_dict": {}, "payload": Path("x")}, path
+    )  # a pickled class outside the allowlist
 
     with pytest.raises(CheckpointError, match=r"PosixPath|WindowsPath|pathlib"):
         AtomicCheckpointIO().load_checkpoint(path)
@@ -112,7 +122,11 @@ def test_load_reports_truncated_and_empty_files(tmp_path: Path) -> None:
 
 def test_rng_states_load_with_weights_only(tmp_path: Path) -> None:
     path = tmp_path / "rng.ckpt"
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+    }
     AtomicCheckpointIO().save_checkpoint({"global_step": 1, "rng": state}, path)
 
     loaded = load_checkpoint_file(path)["rng"]
@@ -148,11 +162,22 @@ def regression_loaders() -> tuple[DataLoader, DataLoader]:
     return DataLoader(data, batch_size=8), DataLoader(data, batch_size=16)
 
 
-def fit(root: Path, max_steps: int, checkpoint: pl.callbacks.ModelCheckpoint, ckpt_path: Path | None = None) -> pl.Trainer:
+def fit(
+    root: Path,
+    max_steps: int,
+    checkpoint: pl.callbacks.ModelCheckpoint,
+    ckpt_path: Path | None = None,
+) -> pl.Trainer:
     trainer = pl.Trainer(
-        max_steps=max_steps, default_root_dir=root, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, val_check_interval=4, check_val_every_n_epoch=None,
-        num_sanity_val_steps=0, callbacks=[checkpoint, pl.callbacks.EarlyStopping("val_loss", patience=100)],
+        max_steps=max_steps,
+        default_root_dir=root,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        val_check_interval=4,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        callbacks=[checkpoint, pl.callbacks.EarlyStopping("val_loss", patience=100)],
         plugins=[AtomicCheckpointIO()],
     )
     trainer.fit(TinyRegression(), *regression_loaders(), ckpt_path=ckpt_path)
@@ -161,8 +186,13 @@ def fit(root: Path, max_steps: int, checkpoint: pl.callbacks.ModelCheckpoint, ck
 
 def retention_callback(folder: Path) -> pl.callbacks.ModelCheckpoint:
     return pl.callbacks.ModelCheckpoint(
-        dirpath=folder, filename="step-{step}", monitor="val_loss", mode="min",
-        save_top_k=2, save_last=True, every_n_train_steps=4,
+        dirpath=folder,
+        filename="step-{step}",
+        monitor="val_loss",
+        mode="min",
+        save_top_k=2,
+        save_last=True,
+        every_n_train_steps=4,
     )
 
 

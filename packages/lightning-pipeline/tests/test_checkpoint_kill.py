@@ -43,7 +43,9 @@ WRITER = textwrap.dedent(
 )
 
 
-def wait_for_partial_temp_file(folder: Path, process: subprocess.Popen, timeout: float = 120.0) -> Path:
+def wait_for_partial_temp_file(
+    folder: Path, process: subprocess.Popen, timeout: float = 120.0
+) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for candidate in folder.glob(".last.ckpt.tmp-*"):
@@ -64,7 +66,10 @@ def test_sigkill_during_checkpoint_write_keeps_the_previous_checkpoint(tmp_path:
     script = tmp_path / "writer.py"
     script.write_text(WRITER, encoding="utf-8")
     process = subprocess.Popen(
-        [sys.executable, str(script), str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(script), str(target)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         partial = wait_for_partial_temp_file(run.checkpoints_dir, process)

@@ -17,7 +17,24 @@ import pytest
 
 from lightning_pipeline import TrainingConfig
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "wizards", "quietly", "judge", "boxing", "matches"]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "wizards",
+    "quietly",
+    "judge",
+    "boxing",
+    "matches",
+]
 
 
 def _cli() -> list[str]:
@@ -41,7 +58,9 @@ def _error_line(result: subprocess.CompletedProcess) -> str:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +68,30 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from model_adapter.testing import write_builder_export
 
     root = tmp_path_factory.mktemp("cli_inputs")
-    export = write_builder_export(root / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32)
+    export = write_builder_export(
+        root / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32
+    )
     rng = random.Random(0)
-    lines = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 8))) + "." for _ in range(400)]
+    lines = [
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 8))) + "." for _ in range(400)
+    ]
     corpus = root / "corpus.txt"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {"root": root, "export": export, "corpus": corpus}
 
 
 def _config_values(inputs: dict[str, Path], out: Path) -> dict:
-    return {"model": str(inputs["export"]), "data": str(inputs["corpus"]), "out": str(out), "max_steps": 6,
-            "seq_len": 16, "batch_size": 4, "limit_val_batches": 2, "lr": 0.005, "accelerator": "cpu"}
+    return {
+        "model": str(inputs["export"]),
+        "data": str(inputs["corpus"]),
+        "out": str(out),
+        "max_steps": 6,
+        "seq_len": 16,
+        "batch_size": 4,
+        "limit_val_batches": 2,
+        "lr": 0.005,
+        "accelerator": "cpu",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +102,9 @@ def cli_run(inputs: dict[str, Path]) -> tuple[Path, subprocess.CompletedProcess]
     out = inputs["root"] / "run"
     config_file = inputs["root"] / "cfg.yaml"
     config_file.write_text(yaml.safe_dump(_config_values(inputs, out)), encoding="utf-8")
-    result = _run("train", "--config", str(config_file), "--max-steps", "4", "--logger", "csv,tensorboard")
+    result = _run(
+        "train", "--config", str(config_file), "--max-steps", "4", "--logger", "csv,tensorboard"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return out, result
 
@@ -79,9 +113,15 @@ def test_config_file_with_a_flag_gives_the_librarys_config_for_the_same_values(c
     out, result = cli_run
     stored = json.loads((out / "run.json").read_text())["config"]
 
-    expected = TrainingConfig(**{**_config_values(inputs, out), "max_steps": 4, "loggers": ["csv", "tensorboard"]})
-    assert stored == expected.to_dict()  # derived cadence and warmup included: one policy, in the config
-    assert result.stdout.strip().splitlines() == [result.stdout.strip()]  # one result line on stdout
+    expected = TrainingConfig(
+        **{**_config_values(inputs, out), "max_steps": 4, "loggers": ["csv", "tensorboard"]}
+    )
+    assert (
+        stored == expected.to_dict()
+    )  # derived cadence and warmup included: one policy, in the config
+    assert result.stdout.strip().splitlines() == [
+        result.stdout.strip()
+    ]  # one result line on stdout
     assert result.stdout.startswith("done: step 4")
 
 
@@ -90,10 +130,23 @@ def test_console_is_quiet_and_prints_plain_progress_lines_into_a_pipe(cli_run):
     err = result.stderr
 
     config_lines = [line for line in err.splitlines() if line.startswith("Training configuration")]
-    assert len(config_lines) == 1 and "max_steps=4" in config_lines[0] and "eval_every" not in config_lines[0]
-    assert sum(line.startswith("model: ") for line in err.splitlines()) == 1  # the adapter line, once
+    assert (
+        len(config_lines) == 1
+        and "max_steps=4" in config_lines[0]
+        and "eval_every" not in config_lines[0]
+    )
+    assert (
+        sum(line.startswith("model: ") for line in err.splitlines()) == 1
+    )  # the adapter line, once
     assert "causal mask injected" in err and "causal=False" not in err
-    for banner in ("GPU available", "TPU available", "Tip:", "LeafSpec", "`Trainer.fit` stopped", "┏━"):
+    for banner in (
+        "GPU available",
+        "TPU available",
+        "Tip:",
+        "LeafSpec",
+        "`Trainer.fit` stopped",
+        "┏━",
+    ):
         assert banner not in err + result.stdout
     progress = [line for line in err.splitlines() if line.startswith("step ")]
     assert progress and progress[-1].startswith("step 4/4  loss ") and "tokens/s" in progress[-1]
@@ -133,9 +186,25 @@ def test_overwrite_moves_the_old_run_aside(cli_run, inputs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(cli_run[0], run)
     before = _snapshot(run)
-    args = ["train", "--model", str(inputs["export"]), "--data", str(inputs["corpus"]), "--out", str(run),
-            "--max-steps", "2", "--seq-len", "8", "--batch-size", "4", "--limit-val-batches", "1",
-            "--accelerator", "cpu"]
+    args = [
+        "train",
+        "--model",
+        str(inputs["export"]),
+        "--data",
+        str(inputs["corpus"]),
+        "--out",
+        str(run),
+        "--max-steps",
+        "2",
+        "--seq-len",
+        "8",
+        "--batch-size",
+        "4",
+        "--limit-val-batches",
+        "1",
+        "--accelerator",
+        "cpu",
+    ]
 
     refused = _run(*args)
     assert "--overwrite" in _error_line(refused) and _snapshot(run) == before
@@ -152,13 +221,33 @@ def test_tokenizer_flag_trains_with_the_users_tokenizer(inputs, tmp_path):
     from adaptive_tokenizer import AdaptiveTokenizer
 
     lines = inputs["corpus"].read_text().splitlines()
-    own = AdaptiveTokenizer.load_or_create(300, dataset=lines, strategy="character", show_progress=False)
+    own = AdaptiveTokenizer.load_or_create(
+        300, dataset=lines, strategy="character", show_progress=False
+    )
     own.save_pretrained(str(tmp_path / "tok"))
     out = tmp_path / "run"
 
-    result = _run("train", "--model", str(inputs["export"]), "--data", str(inputs["corpus"]), "--out", str(out),
-                  "--max-steps", "2", "--seq-len", "16", "--batch-size", "4", "--limit-val-batches", "1",
-                  "--accelerator", "cpu", "--tokenizer", str(tmp_path / "tok" / "tokenizer.json"))
+    result = _run(
+        "train",
+        "--model",
+        str(inputs["export"]),
+        "--data",
+        str(inputs["corpus"]),
+        "--out",
+        str(out),
+        "--max-steps",
+        "2",
+        "--seq-len",
+        "16",
+        "--batch-size",
+        "4",
+        "--limit-val-batches",
+        "1",
+        "--accelerator",
+        "cpu",
+        "--tokenizer",
+        str(tmp_path / "tok" / "tokenizer.json"),
+    )
 
     assert result.returncode == 0, result.stderr[-3000:]
     saved = json.loads((out / "tokenizer" / "tokenizer.json").read_text())["model"]["vocab"]
@@ -169,7 +258,9 @@ def _too_big_tokenizer(inputs: dict[str, Path], folder: Path) -> Path:
     from adaptive_tokenizer import AdaptiveTokenizer
 
     lines = inputs["corpus"].read_text().splitlines()
-    AdaptiveTokenizer.load_or_create(400, dataset=lines, strategy="bpe", show_progress=False).save_pretrained(str(folder))
+    AdaptiveTokenizer.load_or_create(
+        400, dataset=lines, strategy="bpe", show_progress=False
+    ).save_pretrained(str(folder))
     return folder
 
 
@@ -188,14 +279,29 @@ def _too_big_tokenizer(inputs: dict[str, Path], folder: Path) -> Path:
 )
 def test_bad_values_are_one_line_exit_2_and_write_no_run_folder(case, needle, inputs, tmp_path):
     out = tmp_path / "out"
-    base = ["train", "--model", str(inputs["export"]), "--data", str(inputs["corpus"]), "--out", str(out),
-            "--max-steps", "2", "--seq-len", "16", "--accelerator", "cpu"]
+    base = [
+        "train",
+        "--model",
+        str(inputs["export"]),
+        "--data",
+        str(inputs["corpus"]),
+        "--out",
+        str(out),
+        "--max-steps",
+        "2",
+        "--seq-len",
+        "16",
+        "--accelerator",
+        "cpu",
+    ]
     (tmp_path / "typo.yaml").write_text("max_stepz: 3\n", encoding="utf-8")
     args = {
         "config-missing": [*base, "--config", str(tmp_path / "nope.yaml")],
         "config-typo": [*base, "--config", str(tmp_path / "typo.yaml")],
         "tokenizer-missing": [*base, "--tokenizer", str(tmp_path / "no-tokenizer")],
-        "tokenizer-too-big": [*base, "--tokenizer", str(tmp_path / "big")] if case == "tokenizer-too-big" else [],
+        "tokenizer-too-big": [*base, "--tokenizer", str(tmp_path / "big")]
+        if case == "tokenizer-too-big"
+        else [],
         "logger-unknown": [*base, "--logger", "csv,comet"],
         "logger-extra-missing": [*base, "--logger", "wandb"],
         "flag-bad-type": [*base, "--seq-len", "long"],
@@ -203,7 +309,10 @@ def test_bad_values_are_one_line_exit_2_and_write_no_run_folder(case, needle, in
     }[case]
     if case == "tokenizer-too-big":
         _too_big_tokenizer(inputs, tmp_path / "big")
-    if case == "logger-extra-missing" and __import__("importlib").util.find_spec("wandb") is not None:
+    if (
+        case == "logger-extra-missing"
+        and __import__("importlib").util.find_spec("wandb") is not None
+    ):
         pytest.skip("wandb is installed here: the missing-extra message cannot show")
 
     line = _error_line(_run(*args))

@@ -21,9 +21,16 @@ def _train_args(*args: str) -> TrainingConfig:
 def test_cadence_and_warmup_are_derived_from_max_steps_in_the_config():
     config = TrainingConfig(model="m", max_steps=300)
 
-    assert (config.eval_every, config.checkpoint_every, config.log_every, config.warmup_steps) == (30, 30, 10, 30)
+    assert (config.eval_every, config.checkpoint_every, config.log_every, config.warmup_steps) == (
+        30,
+        30,
+        10,
+        30,
+    )
     assert TrainingConfig(model="m", max_steps=5000).eval_every == 100  # at most every 100 steps
-    assert TrainingConfig(model="m", max_epochs=2).eval_every == 100  # no step count: the plain default
+    assert (
+        TrainingConfig(model="m", max_epochs=2).eval_every == 100
+    )  # no step count: the plain default
 
 
 def test_cli_and_library_build_the_same_config():
@@ -75,22 +82,51 @@ def test_max_steps_and_max_epochs_exclude_each_other(capsys):
 
 def test_flags_parse_types_none_booleans_lists_and_aliases():
     config = _train_args(
-        "--model", "m", "--max-epochs", "2", "--grad-clip", "none", "--no-packing", "--no-causal-repair",
-        "--logger", "csv,tensorboard", "--betas", "0.8", "0.9", "--limit-val-batches", "0.5", "--accumulate", "2",
-        "--devices", "1", "--tokenizer", "vocab.json", "merges.txt", "--extra", '{"note": "x"}',
+        "--model",
+        "m",
+        "--max-epochs",
+        "2",
+        "--grad-clip",
+        "none",
+        "--no-packing",
+        "--no-causal-repair",
+        "--logger",
+        "csv,tensorboard",
+        "--betas",
+        "0.8",
+        "0.9",
+        "--limit-val-batches",
+        "0.5",
+        "--accumulate",
+        "2",
+        "--devices",
+        "1",
+        "--tokenizer",
+        "vocab.json",
+        "merges.txt",
+        "--extra",
+        '{"note": "x"}',
     )
 
     assert (config.max_steps, config.max_epochs, config.grad_clip) == (-1, 2, None)
     assert not config.packing and not config.repair_causal_leak
     assert config.loggers == ["csv", "tensorboard"] and config.betas == (0.8, 0.9)
-    assert config.limit_val_batches == 0.5 and config.accumulate_grad_batches == 2 and config.devices == 1
+    assert (
+        config.limit_val_batches == 0.5
+        and config.accumulate_grad_batches == 2
+        and config.devices == 1
+    )
     assert config.tokenizer == ["vocab.json", "merges.txt"] and config.extra == {"note": "x"}
 
 
 def test_flags_override_the_config_file_and_a_length_flag_replaces_the_files_length(tmp_path: Path):
-    (tmp_path / "cfg.yaml").write_text("model: m\nmax_epochs: 3\nlr: 0.01\nseq_len: 64\n", encoding="utf-8")
+    (tmp_path / "cfg.yaml").write_text(
+        "model: m\nmax_epochs: 3\nlr: 0.01\nseq_len: 64\n", encoding="utf-8"
+    )
 
-    config = _train_args("--config", str(tmp_path / "cfg.yaml"), "--max-steps", "40", "--seq-len", "32")
+    config = _train_args(
+        "--config", str(tmp_path / "cfg.yaml"), "--max-steps", "40", "--seq-len", "32"
+    )
 
     assert (config.max_steps, config.max_epochs, config.lr, config.seq_len) == (40, None, 0.01, 32)
     assert config.eval_every == 4  # derived from the final max_steps
@@ -99,13 +135,27 @@ def test_flags_override_the_config_file_and_a_length_flag_replaces_the_files_len
 def test_config_files_json_yaml_and_a_whole_run_json_give_the_same_values(tmp_path: Path):
     values = {"model": "m", "max_steps": 12, "betas": [0.8, 0.9]}
     (tmp_path / "a.json").write_text(json.dumps(values), encoding="utf-8")
-    (tmp_path / "b.yml").write_text("model: m\nmax_steps: 12\nbetas: [0.8, 0.9]\n", encoding="utf-8")
-    run_json = {"format_version": 1, "config": TrainingConfig(**values).to_dict(), "status": "completed"}
+    (tmp_path / "b.yml").write_text(
+        "model: m\nmax_steps: 12\nbetas: [0.8, 0.9]\n", encoding="utf-8"
+    )
+    run_json = {
+        "format_version": 1,
+        "config": TrainingConfig(**values).to_dict(),
+        "status": "completed",
+    }
     (tmp_path / "run.json").write_text(json.dumps(run_json), encoding="utf-8")
 
-    configs = [TrainingConfig.from_dict(load_config_file(tmp_path / n)) for n in ("a.json", "b.yml", "run.json")]
+    configs = [
+        TrainingConfig.from_dict(load_config_file(tmp_path / n))
+        for n in ("a.json", "b.yml", "run.json")
+    ]
 
-    assert configs[0] == configs[1] == configs[2] == TrainingConfig(model="m", max_steps=12, betas=(0.8, 0.9))
+    assert (
+        configs[0]
+        == configs[1]
+        == configs[2]
+        == TrainingConfig(model="m", max_steps=12, betas=(0.8, 0.9))
+    )
 
 
 @pytest.mark.parametrize(
@@ -147,7 +197,9 @@ def test_bad_values_are_config_errors(values, needle):
 def test_console_summary_lists_only_values_set_on_purpose():
     text = TrainingConfig(model="m", max_steps=300, lr=1e-3).to_text(changed_only=True)
 
-    assert text == "model='m', max_steps=300, lr=0.001"  # derived cadence and defaults stay in run.json
+    assert (
+        text == "model='m', max_steps=300, lr=0.001"
+    )  # derived cadence and defaults stay in run.json
 
 
 def test_derived_fields_are_named_in_their_help():

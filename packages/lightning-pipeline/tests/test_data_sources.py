@@ -34,9 +34,13 @@ def test_txt_file_gives_one_row_per_nonblank_line_when_split_by_line(tmp_path: P
     assert dataset["text"] == ["first line", "second line", "third"]
 
 
-def test_txt_file_is_split_into_paragraphs_that_keep_their_newlines_by_default(tmp_path: Path) -> None:
+def test_txt_file_is_split_into_paragraphs_that_keep_their_newlines_by_default(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "play.txt"
-    path.write_text("ROMEO:\nBut soft!\n\n\nJULIET:\nAy me!\n  \n\nNURSE:\nAnon!\n", encoding="utf-8")
+    path.write_text(
+        "ROMEO:\nBut soft!\n\n\nJULIET:\nAy me!\n  \n\nNURSE:\nAnon!\n", encoding="utf-8"
+    )
 
     dataset = load_text_dataset(path)
 
@@ -72,7 +76,10 @@ def test_csv_single_string_column_is_detected(tmp_path: Path) -> None:
 
 
 def test_jsonl_prefers_content_over_other_string_columns(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "rows.jsonl", [{"title": "t1", "content": "body one"}, {"title": "t2", "content": "body two"}])
+    path = write_jsonl(
+        tmp_path / "rows.jsonl",
+        [{"title": "t1", "content": "body one"}, {"title": "t2", "content": "body two"}],
+    )
 
     dataset = load_text_dataset(path)
 
@@ -81,7 +88,9 @@ def test_jsonl_prefers_content_over_other_string_columns(tmp_path: Path) -> None
 
 def test_parquet_with_named_column(tmp_path: Path) -> None:
     path = tmp_path / "rows.parquet"
-    datasets.Dataset.from_dict({"a": ["x y", "z"], "b": ["keep me", "and me"]}).to_parquet(str(path))
+    datasets.Dataset.from_dict({"a": ["x y", "z"], "b": ["keep me", "and me"]}).to_parquet(
+        str(path)
+    )
 
     dataset = load_text_dataset(path, text_column="b")
 
@@ -104,7 +113,9 @@ def test_script_free_dataset_folder_uses_load_dataset_with_split(tmp_path: Path)
     folder = tmp_path / "hub_like"
     (folder / "data").mkdir(parents=True)
     write_jsonl(folder / "data" / "train.jsonl", [{"text": "train row"}])
-    write_jsonl(folder / "data" / "validation.jsonl", [{"text": "val row one"}, {"text": "val row two"}])
+    write_jsonl(
+        folder / "data" / "validation.jsonl", [{"text": "val row one"}, {"text": "val row two"}]
+    )
 
     train = load_text_dataset(folder)
     validation = load_text_dataset(folder, split="validation")
@@ -200,7 +211,9 @@ def test_example_dataset_is_offline_deterministic_and_sizeable() -> None:
     assert len(set(texts)) > 1000
 
 
-def test_example_data_is_shakespeare_by_paragraph_with_line_breaks_and_docstrings_as_fallback(monkeypatch, tmp_path):
+def test_example_data_is_shakespeare_by_paragraph_with_line_breaks_and_docstrings_as_fallback(
+    monkeypatch, tmp_path
+):
     from lightning_pipeline import example_data
 
     texts = example_data.shakespeare_texts()

@@ -15,7 +15,24 @@ from transformers import PreTrainedTokenizerFast
 from lightning_pipeline.datamodule import IGNORE_INDEX, AdaptiveTokenizerDataModule
 from lightning_pipeline.errors import DataModuleError, VocabSizeMismatchError
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "wizards", "quietly", "judge", "boxing", "matches"]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "wizards",
+    "quietly",
+    "judge",
+    "boxing",
+    "matches",
+]
 
 
 def word_tokenizer(*, pad_is_eos: bool = False) -> PreTrainedTokenizerFast:
@@ -42,7 +59,9 @@ def sentences(count: int, *, seed: int = 0) -> datasets.Dataset:
     return datasets.Dataset.from_dict({"text": rows})
 
 
-def make(dataset: datasets.Dataset, tokenizer: PreTrainedTokenizerFast | None = None, **kwargs) -> AdaptiveTokenizerDataModule:
+def make(
+    dataset: datasets.Dataset, tokenizer: PreTrainedTokenizerFast | None = None, **kwargs
+) -> AdaptiveTokenizerDataModule:
     options = {"seq_len": 16, "batch_size": 4, "val_fraction": 0.1, "seed": 0}
     options.update(kwargs)
     module = AdaptiveTokenizerDataModule(tokenizer or word_tokenizer(), dataset, **options)
@@ -76,10 +95,15 @@ def test_packing_keeps_every_token_in_document_order() -> None:
 
     expected = []
     for text in dataset["text"]:
-        expected += [*tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+        expected += [
+            *tokenizer(text, add_special_tokens=False)["input_ids"],
+            tokenizer.eos_token_id,
+        ]
     data = module.train_data
     assert data is not None
-    stream = data.input_ids[data.attention_mask == 1].tolist()  # rows are kept in order without a split
+    stream = data.input_ids[
+        data.attention_mask == 1
+    ].tolist()  # rows are kept in order without a split
     assert stream == expected
     assert int((data.attention_mask == 0).sum()) < 16  # only the last block is padded
 
@@ -112,7 +136,9 @@ def test_padded_rows_start_each_document_and_waste_positions() -> None:
 
 def test_long_documents_are_split_not_truncated_when_padding() -> None:
     long_text = " ".join(WORDS * 3)  # 48 words + eos = 49 tokens
-    module = make(datasets.Dataset.from_dict({"text": [long_text]}), packing=False, val_fraction=0.0)
+    module = make(
+        datasets.Dataset.from_dict({"text": [long_text]}), packing=False, val_fraction=0.0
+    )
 
     assert module.num_train_tokens == 49
     assert len(module.train_data) == 4  # 16 + 16 + 16 + 1
@@ -152,11 +178,15 @@ def test_pad_id_outside_the_model_vocab_is_refused() -> None:
 def test_bad_sizes_are_refused_with_a_fix() -> None:
     dataset = sentences(10)
     with pytest.raises(DataModuleError, match="val_fraction"):
-        AdaptiveTokenizerDataModule(word_tokenizer(), dataset, seq_len=16, batch_size=2, val_fraction=1.0)
+        AdaptiveTokenizerDataModule(
+            word_tokenizer(), dataset, seq_len=16, batch_size=2, val_fraction=1.0
+        )
     with pytest.raises(DataModuleError, match="seq_len"):
         AdaptiveTokenizerDataModule(word_tokenizer(), dataset, seq_len=1, batch_size=2)
     with pytest.raises(DataModuleError, match="load_text_dataset"):
-        AdaptiveTokenizerDataModule(word_tokenizer(), dataset.rename_column("text", "body"), seq_len=8, batch_size=2)
+        AdaptiveTokenizerDataModule(
+            word_tokenizer(), dataset.rename_column("text", "body"), seq_len=8, batch_size=2
+        )
 
 
 def test_too_little_data_for_a_validation_split_is_explained() -> None:
@@ -176,7 +206,9 @@ def test_validation_loader_is_in_order_and_complete() -> None:
 
     batches = list(module.val_dataloader())
 
-    assert torch.equal(torch.cat([b["input_ids"] for b in batches]), module.val_data.input_ids.long())
+    assert torch.equal(
+        torch.cat([b["input_ids"] for b in batches]), module.val_data.input_ids.long()
+    )
 
 
 def test_tokenization_is_cached_on_disk_and_reused(tmp_path: Path) -> None:
@@ -191,13 +223,17 @@ def test_tokenization_is_cached_on_disk_and_reused(tmp_path: Path) -> None:
 
     assert stores[0].stat().st_mtime_ns == stamp  # read, not rewritten
     assert torch.equal(all_rows(first), all_rows(second))
-    assert len(list(tmp_path.glob("tokens-*/tokens.bin"))) == 2  # a different tokenizer, a new store
+    assert (
+        len(list(tmp_path.glob("tokens-*/tokens.bin"))) == 2
+    )  # a different tokenizer, a new store
     assert not torch.equal(all_rows(first), all_rows(other_tokenizer))
     assert not list(tmp_path.glob(".*tmp*"))  # no temporary folder left behind
 
 
 def test_prepare_data_fills_the_cache_that_setup_reads(tmp_path: Path) -> None:
-    module = AdaptiveTokenizerDataModule(word_tokenizer(), sentences(80), seq_len=16, batch_size=4, cache_dir=tmp_path)
+    module = AdaptiveTokenizerDataModule(
+        word_tokenizer(), sentences(80), seq_len=16, batch_size=4, cache_dir=tmp_path
+    )
 
     module.prepare_data()  # Lightning: one process only
     (cached,) = tmp_path.glob("tokens-*/tokens.bin")
@@ -217,14 +253,21 @@ def test_token_store_is_a_flat_uint16_file_with_a_sidecar(tmp_path: Path) -> Non
 
     expected = []
     for text in dataset["text"]:
-        expected += [*tokenizer(text, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+        expected += [
+            *tokenizer(text, add_special_tokens=False)["input_ids"],
+            tokenizer.eos_token_id,
+        ]
     on_disk = np.fromfile(store / "tokens.bin", dtype=np.uint16)
     ends = np.fromfile(store / "documents.bin", dtype=np.int64)
 
     assert meta["dtype"] == "uint16" and meta["num_tokens"] == len(expected) == on_disk.size
     assert on_disk.tolist() == expected
     assert meta["num_documents"] == 50 == ends.size and int(ends[-1]) == len(expected)
-    assert meta["max_id"] == max(expected) and meta["tokenizer_fingerprint"] and meta["source_fingerprint"]
+    assert (
+        meta["max_id"] == max(expected)
+        and meta["tokenizer_fingerprint"]
+        and meta["source_fingerprint"]
+    )
     assert isinstance(module.store.tokens, np.memmap)  # training reads the file, not a copy
 
 
@@ -258,8 +301,12 @@ def test_streamed_dataset_gives_the_same_rows_as_the_arrow_one(tmp_path: Path) -
 def test_a_streamed_local_dataset_is_tokenized_into_the_store(tmp_path: Path) -> None:
     rows = sentences(90)
     data_file = tmp_path / "rows.jsonl"
-    data_file.write_text("".join(json.dumps({"text": t}) + "\n" for t in rows["text"]), encoding="utf-8")
-    streamed = datasets.load_dataset("json", data_files=str(data_file), split="train", streaming=True)
+    data_file.write_text(
+        "".join(json.dumps({"text": t}) + "\n" for t in rows["text"]), encoding="utf-8"
+    )
+    streamed = datasets.load_dataset(
+        "json", data_files=str(data_file), split="train", streaming=True
+    )
 
     module = make(streamed, cache_dir=tmp_path / "cache", val_fraction=0.0)
     reference = make(rows, cache_dir=tmp_path / "reference", val_fraction=0.0)

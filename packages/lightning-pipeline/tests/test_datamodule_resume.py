@@ -113,22 +113,33 @@ class NumberedData(pl.LightningDataModule):
 
 def trainer(root: Path, max_steps: int, callbacks=()) -> pl.Trainer:
     return pl.Trainer(
-        max_steps=max_steps, default_root_dir=root, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, callbacks=list(callbacks), plugins=[AtomicCheckpointIO()],
+        max_steps=max_steps,
+        default_root_dir=root,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=list(callbacks),
+        plugins=[AtomicCheckpointIO()],
         enable_checkpointing=bool(callbacks),
     )
 
 
 @pytest.mark.parametrize("stop_at", [3, 7, 10])  # mid-epoch, exactly at an epoch end, second epoch
-def test_lightning_resume_sees_exactly_the_uninterrupted_batches(tmp_path: Path, stop_at: int) -> None:
+def test_lightning_resume_sees_exactly_the_uninterrupted_batches(
+    tmp_path: Path, stop_at: int
+) -> None:
     full = RecordingModule()
     trainer(tmp_path / "full", 17).fit(full, datamodule=NumberedData())
 
     first = RecordingModule()
-    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, every_n_train_steps=stop_at)
+    checkpoint = pl.callbacks.ModelCheckpoint(
+        dirpath=tmp_path / "ckpt", save_last=True, every_n_train_steps=stop_at
+    )
     trainer(tmp_path / "a", stop_at, [checkpoint]).fit(first, datamodule=NumberedData())
     second = RecordingModule()
-    trainer(tmp_path / "b", 17).fit(second, datamodule=NumberedData(), ckpt_path=tmp_path / "ckpt" / "last.ckpt")
+    trainer(tmp_path / "b", 17).fit(
+        second, datamodule=NumberedData(), ckpt_path=tmp_path / "ckpt" / "last.ckpt"
+    )
 
     assert len(full.seen) == 17
     assert first.seen + second.seen == full.seen

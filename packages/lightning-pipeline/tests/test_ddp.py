@@ -12,10 +12,34 @@ def test_two_process_ddp_on_cpu_trains_and_writes_one_run_folder(tmp_path, build
     out = tmp_path / "run"
     script = Path(sys.executable).with_name("lightning-pipeline")
     result = subprocess.run(
-        [str(script), "train", "--model", str(builder_export), "--data", str(corpus), "--out", str(out),
-         "--max-steps", "4", "--seq-len", "16", "--batch-size", "4", "--limit-val-batches", "2",
-         "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--no-progress-bar"],
-        capture_output=True, text=True, timeout=400,
+        [
+            str(script),
+            "train",
+            "--model",
+            str(builder_export),
+            "--data",
+            str(corpus),
+            "--out",
+            str(out),
+            "--max-steps",
+            "4",
+            "--seq-len",
+            "16",
+            "--batch-size",
+            "4",
+            "--limit-val-batches",
+            "2",
+            "--accelerator",
+            "cpu",
+            "--devices",
+            "2",
+            "--strategy",
+            "ddp",
+            "--no-progress-bar",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     record = json.loads((out / "run.json").read_text())

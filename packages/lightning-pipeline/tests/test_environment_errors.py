@@ -30,8 +30,23 @@ def _cli() -> list[str]:
 
 
 def _train_args(export: Path, corpus: Path, out: Path, *extra: str) -> list[str]:
-    return ["train", "--model", str(export), "--data", str(corpus), "--out", str(out), "--seq-len", "16",
-            "--batch-size", "4", "--limit-val-batches", "2", "--no-progress-bar", *extra]
+    return [
+        "train",
+        "--model",
+        str(export),
+        "--data",
+        str(corpus),
+        "--out",
+        str(out),
+        "--seq-len",
+        "16",
+        "--batch-size",
+        "4",
+        "--limit-val-batches",
+        "2",
+        "--no-progress-bar",
+        *extra,
+    ]
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess:
@@ -56,9 +71,13 @@ def tmpfs(tmp_path: Path):
     def mount(name: str, size: str, *, read_only: bool = False) -> Path:
         point = tmp_path / name
         point.mkdir()
-        made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True)
+        made = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True
+        )
         if made.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({made.stderr.decode(errors='replace').strip()[:100]})")
+            pytest.skip(
+                f"cannot mount a tmpfs here ({made.stderr.decode(errors='replace').strip()[:100]})"
+            )
         mounted.append(point)
         if read_only:
             subprocess.run(["mount", "-o", "remount,ro", str(point)], check=True)
@@ -74,18 +93,37 @@ def test_out_in_a_read_only_folder_is_one_line(tmp_path, tmpfs, builder_export, 
 
     result = _run(_train_args(builder_export, corpus, read_only / "run", "--max-steps", "2"))
 
-    _assert_one_line_error(result, str(read_only / "run"), "Read-only file system", "choose an output folder")
+    _assert_one_line_error(
+        result, str(read_only / "run"), "Read-only file system", "choose an output folder"
+    )
 
 
-def test_a_disk_that_fills_up_during_training_is_one_line_and_keeps_what_was_written(tmp_path, tmpfs, builder_export, corpus):
+def test_a_disk_that_fills_up_during_training_is_one_line_and_keeps_what_was_written(
+    tmp_path, tmpfs, builder_export, corpus
+):
     small = tmpfs("small-disk", "1m")
     out = small / "run"
 
-    result = _run(_train_args(builder_export, corpus, out, "--max-steps", "40", "--checkpoint-every", "4",
-                              "--eval-every", "4", "--keep-last", "3"))
+    result = _run(
+        _train_args(
+            builder_export,
+            corpus,
+            out,
+            "--max-steps",
+            "40",
+            "--checkpoint-every",
+            "4",
+            "--eval-every",
+            "4",
+            "--keep-last",
+            "3",
+        )
+    )
 
     _assert_one_line_error(result, "disk is full")
-    assert (out / "run.json").is_file() and json.loads((out / "run.json").read_text())  # still whole JSON
+    assert (out / "run.json").is_file() and json.loads(
+        (out / "run.json").read_text()
+    )  # still whole JSON
     for path in (out / "checkpoints").glob("*.ckpt"):
         load_checkpoint_file(path)  # nothing under a checkpoint name is half written
 
@@ -98,7 +136,9 @@ def test_a_disk_that_fills_up_during_training_is_one_line_and_keeps_what_was_wri
     ],
     ids=["misspelt-strategy", "gpu-without-gpu"],
 )
-def test_trainer_settings_this_machine_cannot_use_are_one_line(tmp_path, builder_export, corpus, flags, needles):
+def test_trainer_settings_this_machine_cannot_use_are_one_line(
+    tmp_path, builder_export, corpus, flags, needles
+):
     if "gpu" in flags and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
 
@@ -107,22 +147,38 @@ def test_trainer_settings_this_machine_cannot_use_are_one_line(tmp_path, builder
     _assert_one_line_error(result, *needles)
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="needs POSIX signals")
+@pytest.mark.skipif(
+    not hasattr(signal, "SIGINT") or os.name != "posix", reason="needs POSIX signals"
+)
 def test_ctrl_c_keeps_the_checkpoint_marks_the_run_interrupted_and_prints_the_resume_command(
     tmp_path, builder_export, corpus
 ):
     out = tmp_path / "run"
-    args = _train_args(builder_export, corpus, out, "--max-steps", "100000", "--checkpoint-every", "2",
-                       "--eval-every", "1000")
+    args = _train_args(
+        builder_export,
+        corpus,
+        out,
+        "--max-steps",
+        "100000",
+        "--checkpoint-every",
+        "2",
+        "--eval-every",
+        "1000",
+    )
     # A shell's background job inherits SIGINT ignored (and Python then installs no KeyboardInterrupt
     # handler); a terminal's Ctrl-C reaches a process with the default disposition, as here.
     process = subprocess.Popen(
-        [*_cli(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [*_cli(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 300
     while not list((out / "checkpoints").glob("step-*.ckpt.json")):
-        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][-3000:]
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[1][
+            -3000:
+        ]
         time.sleep(0.05)
 
     process.send_signal(signal.SIGINT)
@@ -131,7 +187,9 @@ def test_ctrl_c_keeps_the_checkpoint_marks_the_run_interrupted_and_prints_the_re
     except subprocess.TimeoutExpired:
         process.kill()
         stdout, stderr = process.communicate()
-        pytest.fail(f"still running 300 s after Ctrl-C; stdout: {stdout[-1500:]} stderr: {stderr[-3000:]}")
+        pytest.fail(
+            f"still running 300 s after Ctrl-C; stdout: {stdout[-1500:]} stderr: {stderr[-3000:]}"
+        )
 
     assert process.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr, stderr[-3000:]

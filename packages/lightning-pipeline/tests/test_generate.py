@@ -26,7 +26,10 @@ def test_sampling_is_reproducible_with_a_seed_and_varies_without_one(trained_run
     a = generate(trained_run, "the", max_new_tokens=20, temperature=1.5, top_k=50, seed=1)
     b = generate(trained_run, "the", max_new_tokens=20, temperature=1.5, top_k=50, seed=1)
     assert a == b
-    others = {generate(trained_run, "the", max_new_tokens=20, temperature=1.5, top_k=50, seed=s) for s in range(2, 6)}
+    others = {
+        generate(trained_run, "the", max_new_tokens=20, temperature=1.5, top_k=50, seed=s)
+        for s in range(2, 6)
+    }
     assert len(others | {a}) > 1
 
 
@@ -53,8 +56,14 @@ def test_trained_weights_beat_the_untrained_model(trained_run):
     adapter, tokenizer = load_trained_model(trained_run)
     fresh_model, config = load_model(str(trained_run / "model"))
     fresh = UniversalModelAdapter(fresh_model, config).eval()
-    ids = torch.tensor([tokenizer("the quick brown fox jumps over a lazy dog while seven wizards",
-                                  add_special_tokens=False)["input_ids"]])[:, : config.max_seq_len]
+    ids = torch.tensor(
+        [
+            tokenizer(
+                "the quick brown fox jumps over a lazy dog while seven wizards",
+                add_special_tokens=False,
+            )["input_ids"]
+        ]
+    )[:, : config.max_seq_len]
     with torch.no_grad():
         trained_loss = causal_lm_loss(adapter(ids), ids)
         fresh_loss = causal_lm_loss(fresh(ids), ids)
@@ -69,9 +78,15 @@ def test_bad_arguments_and_folders_have_clear_errors(trained_run, tmp_path):
 
 
 def test_several_samples_are_reproducible_and_the_first_equals_a_single_sample(trained_run):
-    three = generate_samples(trained_run, "the", max_new_tokens=15, temperature=1.2, top_p=0.9, num_samples=3, seed=4)
-    again = generate_samples(trained_run, "the", max_new_tokens=15, temperature=1.2, top_p=0.9, num_samples=3, seed=4)
-    one = generate_samples(trained_run, "the", max_new_tokens=15, temperature=1.2, top_p=0.9, seed=4)
+    three = generate_samples(
+        trained_run, "the", max_new_tokens=15, temperature=1.2, top_p=0.9, num_samples=3, seed=4
+    )
+    again = generate_samples(
+        trained_run, "the", max_new_tokens=15, temperature=1.2, top_p=0.9, num_samples=3, seed=4
+    )
+    one = generate_samples(
+        trained_run, "the", max_new_tokens=15, temperature=1.2, top_p=0.9, seed=4
+    )
 
     assert [s.token_ids for s in three] == [s.token_ids for s in again]
     assert len({tuple(s.token_ids) for s in three}) > 1
@@ -81,7 +96,9 @@ def test_several_samples_are_reproducible_and_the_first_equals_a_single_sample(t
 
 def test_unseeded_samples_report_the_seed_that_repeats_them(trained_run):
     first = generate_samples(trained_run, "the", max_new_tokens=10, temperature=1.0)[0]
-    repeat = generate_samples(trained_run, "the", max_new_tokens=10, temperature=1.0, seed=first.seed)[0]
+    repeat = generate_samples(
+        trained_run, "the", max_new_tokens=10, temperature=1.0, seed=first.seed
+    )[0]
     assert repeat.token_ids == first.token_ids
 
 
@@ -96,10 +113,17 @@ def test_stop_string_cuts_the_text_and_is_reported(trained_run):
     assert len(sample.token_ids) < len(free.token_ids) or free.stop_reason != "max_new_tokens"
 
 
-@pytest.mark.parametrize(("setting", "value", "fragment"), [
-    ("top_p", 0.0, "top_p"), ("top_p", 1.5, "top_p"), ("repetition_penalty", 0.0, "repetition_penalty"),
-    ("num_samples", 0, "num_samples"), ("max_new_tokens", 0, "max_new_tokens"), ("stop", [""], "stop string"),
-])
+@pytest.mark.parametrize(
+    ("setting", "value", "fragment"),
+    [
+        ("top_p", 0.0, "top_p"),
+        ("top_p", 1.5, "top_p"),
+        ("repetition_penalty", 0.0, "repetition_penalty"),
+        ("num_samples", 0, "num_samples"),
+        ("max_new_tokens", 0, "max_new_tokens"),
+        ("stop", [""], "stop string"),
+    ],
+)
 def test_bad_sampling_settings_name_the_setting(trained_run, setting, value, fragment):
     with pytest.raises(ConfigError, match=fragment):
         generate_samples(trained_run, "x", **{setting: value})

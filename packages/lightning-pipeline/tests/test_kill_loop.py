@@ -26,22 +26,39 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 
 CHILD = Path(__file__).with_name("resume_child.py")
 KILLS = 12
-PAUSE_MS = 300  # each checkpoint write in the child pauses this long with its temporary file on disk
+PAUSE_MS = (
+    300  # each checkpoint write in the child pauses this long with its temporary file on disk
+)
 TIMING_COLUMNS = {"tokens_per_s"}  # wall-clock measurements differ between any two runs
 
 
 def _config(export: Path, corpus: Path, out: Path) -> TrainingConfig:
     return TrainingConfig(
-        model=str(export), data=str(corpus), out=str(out), max_steps=48, seq_len=16, batch_size=4,
-        lr=3e-3, warmup_steps=3, checkpoint_every=2, eval_every=6, limit_val_batches=2, keep_last=2,
-        log_every=1, progress_bar=False, dashboard=False, accelerator="cpu", devices=1,
+        model=str(export),
+        data=str(corpus),
+        out=str(out),
+        max_steps=48,
+        seq_len=16,
+        batch_size=4,
+        lr=3e-3,
+        warmup_steps=3,
+        checkpoint_every=2,
+        eval_every=6,
+        limit_val_batches=2,
+        keep_last=2,
+        log_every=1,
+        progress_bar=False,
+        dashboard=False,
+        accelerator="cpu",
+        devices=1,
     )
 
 
 def _published_step(run_dir: Path) -> int:
     """The step of the newest step checkpoint with its metadata (what a resume would start from)."""
     steps = [
-        meta["step"] for path in (run_dir / "checkpoints").glob("step-*.ckpt")
+        meta["step"]
+        for path in (run_dir / "checkpoints").glob("step-*.ckpt")
         if (meta := read_metadata(path)) is not None and isinstance(meta.get("step"), int)
     ]
     return max(steps, default=0)
@@ -84,10 +101,17 @@ def test_a_dozen_sigkills_lose_nothing(tmp_path, builder_export, corpus):
         start = _published_step(run_dir)
         process = subprocess.Popen(
             [sys.executable, str(CHILD), str(config_file), "slow_writes", str(PAUSE_MS)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         if kills % 2 == 0:  # while a checkpoint of a step after the next one is half written
-            killed = _kill_when(process, lambda start=start: any(s > start + 2 for s in _temporary_checkpoint_steps(run_dir)))
+            killed = _kill_when(
+                process,
+                lambda start=start: any(
+                    s > start + 2 for s in _temporary_checkpoint_steps(run_dir)
+                ),
+            )
             during_write += killed
         else:  # at a random moment after the run has published a new checkpoint
             moment: list[float] = []
@@ -111,7 +135,10 @@ def test_a_dozen_sigkills_lose_nothing(tmp_path, builder_export, corpus):
     assert resumed.status == "completed" and resumed.global_step == 48
 
     # weights
-    expected, actual = load_file(str(reference.final_weights)), load_file(str(resumed.final_weights))
+    expected, actual = (
+        load_file(str(reference.final_weights)),
+        load_file(str(resumed.final_weights)),
+    )
     assert expected.keys() == actual.keys()
     for name in expected:
         assert (actual[name] - expected[name]).abs().max().item() < 5e-5, name
@@ -136,7 +163,12 @@ def test_a_dozen_sigkills_lose_nothing(tmp_path, builder_export, corpus):
     assert got_json["best_checkpoint"] == want_json["best_checkpoint"]
     for key in ("val_loss", "val_perplexity", "train_loss"):
         assert got_json["metrics"][key] is not None
-        assert got_json["metrics"][key] == pytest.approx(want_json["metrics"][key], rel=1e-4, abs=1e-5), key
+        assert got_json["metrics"][key] == pytest.approx(
+            want_json["metrics"][key], rel=1e-4, abs=1e-5
+        ), key
     for key in ("global_step", "train_tokens"):
         assert got_json["metrics"][key] == want_json["metrics"][key]
-    assert RunFolder(run_dir).latest_valid_checkpoint(pattern="step-*.ckpt").name == "step-0000048.ckpt"
+    assert (
+        RunFolder(run_dir).latest_valid_checkpoint(pattern="step-*.ckpt").name
+        == "step-0000048.ckpt"
+    )

@@ -45,7 +45,9 @@ def test_loss_ignores_minus_100_but_keeps_eos_equal_to_pad():
 def test_label_smoothing_changes_the_loss():
     logits = torch.randn(2, 6, 7)
     labels = torch.randint(0, 7, (2, 6))
-    assert not torch.allclose(causal_lm_loss(logits, labels), causal_lm_loss(logits, labels, label_smoothing=0.1))
+    assert not torch.allclose(
+        causal_lm_loss(logits, labels), causal_lm_loss(logits, labels, label_smoothing=0.1)
+    )
 
 
 def test_no_weight_decay_on_norms_biases_and_embeddings(tiny_lm):
@@ -85,7 +87,13 @@ def _batches(vocab: int, n: int = 64, seq: int = 12) -> list[dict[str, torch.Ten
     rows = []
     for i in range(n):
         ids = (torch.arange(seq) + i) % vocab
-        rows.append({"input_ids": ids, "attention_mask": torch.ones(seq, dtype=torch.long), "labels": ids.clone()})
+        rows.append(
+            {
+                "input_ids": ids,
+                "attention_mask": torch.ones(seq, dtype=torch.long),
+                "labels": ids.clone(),
+            }
+        )
     return rows
 
 
@@ -97,8 +105,13 @@ def test_fit_lowers_validation_loss_and_logs_perplexity(tmp_path, tiny_lm):
     train = DataLoader(data, batch_size=8, shuffle=True)
     val = DataLoader(data[:16], batch_size=8)
     trainer = pl.Trainer(
-        max_steps=40, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        default_root_dir=tmp_path, accelerator="cpu", enable_model_summary=False,
+        max_steps=40,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        accelerator="cpu",
+        enable_model_summary=False,
     )
     before = trainer.validate(module, val, verbose=False)[0]
     trainer.fit(module, train, val)
@@ -111,13 +124,21 @@ def test_validation_loss_is_token_weighted_over_batches(tmp_path, tiny_lm):
     vocab = 11
     module = LanguageModelingModule(tiny_lm(vocab))
     module.eval()
-    full = {"input_ids": torch.randint(0, vocab, (3, 8)), "attention_mask": torch.ones(3, 8, dtype=torch.long)}
+    full = {
+        "input_ids": torch.randint(0, vocab, (3, 8)),
+        "attention_mask": torch.ones(3, 8, dtype=torch.long),
+    }
     full["labels"] = full["input_ids"].clone()
     full["labels"][2, 3:] = IGNORE_INDEX  # the last row has fewer real targets
     # two uneven batches: mean of batch means would differ from the token-weighted mean
     batches = [{k: v[:2] for k, v in full.items()}, {k: v[2:] for k, v in full.items()}]
-    trainer = pl.Trainer(logger=False, enable_progress_bar=False, accelerator="cpu", default_root_dir=tmp_path,
-                         enable_model_summary=False)
+    trainer = pl.Trainer(
+        logger=False,
+        enable_progress_bar=False,
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+        enable_model_summary=False,
+    )
     result = trainer.validate(module, DataLoader(batches, batch_size=None), verbose=False)[0]
     with torch.no_grad():
         expected = causal_lm_loss(module(full["input_ids"]), full["labels"]).item()

@@ -17,12 +17,19 @@ pytest.importorskip("rich", reason="the rich bar is only used when rich is insta
 
 def _fit(tmp_path: Path, tiny_lm, **bounds) -> pl.Callback:
     ids = torch.randint(0, 30, (8, 8), generator=torch.Generator().manual_seed(0))
-    data = [{"input_ids": r, "attention_mask": torch.ones_like(r), "labels": r.clone()} for r in ids]
+    data = [
+        {"input_ids": r, "attention_mask": torch.ones_like(r), "labels": r.clone()} for r in ids
+    ]
     bar = step_bounded_progress_bar()
     assert bar is not None
     trainer = pl.Trainer(
-        callbacks=[bar], logger=False, enable_checkpointing=False, accelerator="cpu",
-        enable_model_summary=False, default_root_dir=tmp_path, **bounds,
+        callbacks=[bar],
+        logger=False,
+        enable_checkpointing=False,
+        accelerator="cpu",
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        **bounds,
     )
     trainer.fit(LanguageModelingModule(tiny_lm(30), warmup_steps=0), DataLoader(data, batch_size=4))
     return bar

@@ -22,20 +22,38 @@ CHILD = Path(__file__).with_name("resume_child.py")
 
 def _config(export: Path, corpus: Path, out: Path, **changes) -> TrainingConfig:
     values = dict(
-        model=str(export), data=str(corpus), out=str(out), max_steps=16, seq_len=16, batch_size=4,
-        lr=3e-3, warmup_steps=3, checkpoint_every=4, eval_every=6, limit_val_batches=2, keep_last=2,
-        log_every=1, progress_bar=False, dashboard=False, accelerator="cpu", devices=1,
+        model=str(export),
+        data=str(corpus),
+        out=str(out),
+        max_steps=16,
+        seq_len=16,
+        batch_size=4,
+        lr=3e-3,
+        warmup_steps=3,
+        checkpoint_every=4,
+        eval_every=6,
+        limit_val_batches=2,
+        keep_last=2,
+        log_every=1,
+        progress_bar=False,
+        dashboard=False,
+        accelerator="cpu",
+        devices=1,
     )
     values.update(changes)
     return TrainingConfig(**values)
 
 
-def _run_child(config: TrainingConfig, tmp_path: Path, kind: str, step: int) -> subprocess.CompletedProcess:
+def _run_child(
+    config: TrainingConfig, tmp_path: Path, kind: str, step: int
+) -> subprocess.CompletedProcess:
     config_file = tmp_path / f"config-{kind}-{step}.json"
     config_file.write_text(config.to_json())
     return subprocess.run(
         [sys.executable, str(CHILD), str(config_file), kind, str(step)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -46,7 +64,9 @@ def _assert_every_checkpoint_loads(run_dir: Path) -> None:
         load_checkpoint_file(path)  # raises CheckpointError on a truncated or corrupt file
 
 
-def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path, builder_export, corpus):
+def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(
+    tmp_path, builder_export, corpus
+):
     reference = train(_config(builder_export, corpus, tmp_path / "reference"))
     assert reference.status == "completed" and reference.global_step == 16
 
@@ -63,7 +83,9 @@ def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path,
         assert latest is not None
         assert load_checkpoint_file(latest)["global_step"] == resume_step, (kind, latest)
         if kind == "during_write":
-            assert list((run_dir / "checkpoints").glob(f".*{TEMP_MARKER}*")), "the kill left no half-written file"
+            assert list((run_dir / "checkpoints").glob(f".*{TEMP_MARKER}*")), (
+                "the kill left no half-written file"
+            )
 
     resumed = train(config)
     assert resumed.status == "completed" and resumed.global_step == 16
@@ -84,7 +106,6 @@ def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path,
     names = sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
     assert [n for n in names if n.startswith("step-")] == ["step-0000012.ckpt", "step-0000016.ckpt"]
     assert len([n for n in names if n.startswith("best-")]) == 1
-
 
     # the same command again: the finished run is recognised, nothing is trained or evaluated twice
     metrics_csv = (run_dir / "metrics.csv").read_bytes()

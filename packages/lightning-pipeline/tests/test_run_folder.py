@@ -15,7 +15,15 @@ from lightning_pipeline.errors import RunFolderConflictError, RunFolderError
 from lightning_pipeline.run_folder import FORMAT_VERSION, RunFolder
 
 CONFIG = {"lr": 0.001, "seq_len": 64, "batch_size": 8, "max_steps": 100, "data": "example"}
-MODEL = {"vocab_size": 300, "d_model": 32, "heads": 2, "layers": 1, "max_seq_len": 64, "name": "M", "source": "/a/export"}
+MODEL = {
+    "vocab_size": 300,
+    "d_model": 32,
+    "heads": 2,
+    "layers": 1,
+    "max_seq_len": 64,
+    "name": "M",
+    "source": "/a/export",
+}
 
 
 def create(path: Path, **kwargs) -> RunFolder:
@@ -26,7 +34,9 @@ def create(path: Path, **kwargs) -> RunFolder:
 
 def save(run: RunFolder, name: str, step: int) -> Path:
     path = run.checkpoints_dir / name
-    AtomicCheckpointIO().save_checkpoint({"global_step": step, "epoch": 0, "state_dict": {"w": torch.ones(2) * step}}, path)
+    AtomicCheckpointIO().save_checkpoint(
+        {"global_step": step, "epoch": 0, "state_dict": {"w": torch.ones(2) * step}}, path
+    )
     return path
 
 
@@ -49,7 +59,11 @@ def test_same_run_reopens_and_keeps_its_checkpoints(tmp_path: Path) -> None:
     run = create(tmp_path / "run")
     kept = save(run, "last.ckpt", 10)
 
-    again = create(tmp_path / "run", config={**CONFIG, "max_steps": 500}, model_config={**MODEL, "source": "/elsewhere"})
+    again = create(
+        tmp_path / "run",
+        config={**CONFIG, "max_steps": 500},
+        model_config={**MODEL, "source": "/elsewhere"},
+    )
 
     assert kept.exists()
     assert again.read_run_json()["config"]["max_steps"] == 500  # max_steps may grow on resume
@@ -61,8 +75,12 @@ def test_a_different_run_is_refused_and_left_untouched(tmp_path: Path) -> None:
     kept = save(run, "last.ckpt", 10)
     before = run.run_json_path.read_bytes()
 
-    with pytest.raises(RunFolderConflictError, match=r"model_config\.d_model.*config\.lr.*overwrite") as caught:
-        create(tmp_path / "run", config={**CONFIG, "lr": 0.1}, model_config={**MODEL, "d_model": 64})
+    with pytest.raises(
+        RunFolderConflictError, match=r"model_config\.d_model.*config\.lr.*overwrite"
+    ) as caught:
+        create(
+            tmp_path / "run", config={**CONFIG, "lr": 0.1}, model_config={**MODEL, "d_model": 64}
+        )
 
     assert "\n" not in str(caught.value)
     assert kept.exists() and run.run_json_path.read_bytes() == before
@@ -78,7 +96,9 @@ def test_overwrite_moves_a_different_run_aside_and_starts_anew(tmp_path: Path) -
     assert not old.exists() and replaced.read_run_json()["model_config"]["d_model"] == 64
     assert replaced.checkpoints_dir.is_dir() and not replaced.checkpoint_paths()
     (moved,) = [p for p in tmp_path.iterdir() if p.name.startswith("run.replaced-")]
-    assert (moved / "checkpoints" / "last.ckpt").read_bytes() == old_bytes  # the old run is kept whole
+    assert (
+        moved / "checkpoints" / "last.ckpt"
+    ).read_bytes() == old_bytes  # the old run is kept whole
     assert metadata_path(moved / "checkpoints" / "last.ckpt").exists()
 
 
@@ -146,8 +166,17 @@ def test_save_model_source_copies_sibling_modules_and_local_packages(tmp_path: P
 
     run.save_model_source(export)
 
-    copied = sorted(p.relative_to(run.model_dir).as_posix() for p in run.model_dir.rglob("*") if p.is_file())
-    assert copied == ["blocks/__init__.py", "blocks/ffn.py", "blocks/norm.py", "config.json", "layers.py", "model.py"]
+    copied = sorted(
+        p.relative_to(run.model_dir).as_posix() for p in run.model_dir.rglob("*") if p.is_file()
+    )
+    assert copied == [
+        "blocks/__init__.py",
+        "blocks/ffn.py",
+        "blocks/norm.py",
+        "config.json",
+        "layers.py",
+        "model.py",
+    ]
     assert (run.model_dir / "layers.py").read_bytes() == (export / "layers.py").read_bytes()
 
 
@@ -165,7 +194,9 @@ def test_latest_valid_checkpoint_picks_the_highest_step(tmp_path: Path) -> None:
     assert run.latest_valid_checkpoint() == newest
 
 
-def test_truncated_and_corrupt_checkpoints_are_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_truncated_and_corrupt_checkpoints_are_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     run = create(tmp_path / "run")
     good = save(run, "step-10.ckpt", 10)
     truncated = save(run, "step-20.ckpt", 20)
@@ -186,7 +217,9 @@ def test_truncated_and_corrupt_checkpoints_are_skipped_with_a_warning(tmp_path: 
         assert bad.name in skipped
 
 
-def test_checkpoint_whose_bytes_changed_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_checkpoint_whose_bytes_changed_is_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     run = create(tmp_path / "run")
     good = save(run, "step-10.ckpt", 10)
     flipped = save(run, "step-20.ckpt", 20)
@@ -199,7 +232,9 @@ def test_checkpoint_whose_bytes_changed_is_skipped(tmp_path: Path, caplog: pytes
     assert "crc32 differs" in caplog.text
 
 
-def test_older_checkpoints_with_a_sha256_in_their_metadata_are_still_verified(tmp_path: Path) -> None:
+def test_older_checkpoints_with_a_sha256_in_their_metadata_are_still_verified(
+    tmp_path: Path,
+) -> None:
     import hashlib
     import json
 

@@ -23,9 +23,23 @@ CHILD = Path(__file__).with_name("resume_child.py")
 
 def _config(export: Path, corpus: Path, out: Path, **changes) -> TrainingConfig:
     values = dict(
-        model=str(export), data=str(corpus), out=str(out), max_steps=16, seq_len=16, batch_size=4,
-        lr=3e-3, warmup_steps=3, checkpoint_every=4, eval_every=6, limit_val_batches=2, keep_last=2,
-        log_every=1, progress_bar=False, dashboard=False, accelerator="cpu", devices=1,
+        model=str(export),
+        data=str(corpus),
+        out=str(out),
+        max_steps=16,
+        seq_len=16,
+        batch_size=4,
+        lr=3e-3,
+        warmup_steps=3,
+        checkpoint_every=4,
+        eval_every=6,
+        limit_val_batches=2,
+        keep_last=2,
+        log_every=1,
+        progress_bar=False,
+        dashboard=False,
+        accelerator="cpu",
+        devices=1,
     )
     values.update(changes)
     return TrainingConfig(**values)
@@ -35,14 +49,19 @@ def _checkpoint_names(run_dir: Path) -> list[str]:
     return sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
 
 
-def test_a_run_moved_then_renamed_between_resumes_keeps_its_checkpoints(tmp_path, builder_export, corpus):
+def test_a_run_moved_then_renamed_between_resumes_keeps_its_checkpoints(
+    tmp_path, builder_export, corpus
+):
     reference = train(_config(builder_export, corpus, tmp_path / "reference"))
 
     first = tmp_path / "drive" / "run"
     config_file = tmp_path / "config.json"
     config_file.write_text(_config(builder_export, corpus, first).to_json())
     child = subprocess.run(
-        [sys.executable, str(CHILD), str(config_file), "after_step", "10"], capture_output=True, text=True, timeout=300
+        [sys.executable, str(CHILD), str(config_file), "after_step", "10"],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
     assert "best-step-0000006.ckpt" in _checkpoint_names(first)
@@ -60,11 +79,17 @@ def test_a_run_moved_then_renamed_between_resumes_keeps_its_checkpoints(tmp_path
     assert resumed.status == "completed" and resumed.global_step == 16
     assert resumed.resumed_from == moved / "checkpoints" / "step-0000008.ckpt"
     assert _checkpoint_names(moved) == _checkpoint_names(tmp_path / "reference")
-    assert resumed.best_checkpoint is not None and resumed.best_checkpoint.parent == moved / "checkpoints"
+    assert (
+        resumed.best_checkpoint is not None
+        and resumed.best_checkpoint.parent == moved / "checkpoints"
+    )
     best = json.loads((moved / "run.json").read_text())["best_checkpoint"]
     assert not Path(best).is_absolute() and (moved / best).is_file()
     assert resumed.val_loss == pytest.approx(reference.val_loss, abs=1e-5)
-    expected, actual = load_file(str(reference.final_weights)), load_file(str(resumed.final_weights))
+    expected, actual = (
+        load_file(str(reference.final_weights)),
+        load_file(str(resumed.final_weights)),
+    )
     for name in expected:
         assert (actual[name] - expected[name]).abs().max().item() < 5e-5, name
 

@@ -15,9 +15,23 @@ from lightning_pipeline.errors import RunFolderError
 
 def _config(export: Path, corpus: Path, out: Path, **changes) -> TrainingConfig:
     values = dict(
-        model=str(export), data=str(corpus), out=str(out), max_steps=8, seq_len=16, batch_size=4,
-        lr=3e-3, warmup_steps=2, checkpoint_every=4, eval_every=4, limit_val_batches=2, keep_last=2,
-        log_every=1, progress_bar=False, dashboard=False, accelerator="cpu", devices=1,
+        model=str(export),
+        data=str(corpus),
+        out=str(out),
+        max_steps=8,
+        seq_len=16,
+        batch_size=4,
+        lr=3e-3,
+        warmup_steps=2,
+        checkpoint_every=4,
+        eval_every=4,
+        limit_val_batches=2,
+        keep_last=2,
+        log_every=1,
+        progress_bar=False,
+        dashboard=False,
+        accelerator="cpu",
+        devices=1,
     )
     values.update(changes)
     return TrainingConfig(**values)
@@ -34,7 +48,9 @@ def test_a_run_whose_checkpoints_are_all_damaged_is_refused_until_overwrite_move
     damaged = sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
     run_json = (run_dir / "run.json").read_bytes()
 
-    with pytest.raises(RunFolderError) as caught:  # extending the run (a finished one is only reported)
+    with pytest.raises(
+        RunFolderError
+    ) as caught:  # extending the run (a finished one is only reported)
         train(_config(builder_export, corpus, run_dir, max_steps=16))
 
     message = str(caught.value)
@@ -62,7 +78,9 @@ def test_final_weights_without_checkpoints_are_not_trained_over(tmp_path, builde
     assert first.final_weights.is_file()
 
 
-def test_a_damaged_best_checkpoint_is_named_and_foreign_files_are_kept(tmp_path, builder_export, corpus, caplog):
+def test_a_damaged_best_checkpoint_is_named_and_foreign_files_are_kept(
+    tmp_path, builder_export, corpus, caplog
+):
     run_dir = tmp_path / "run"
     train(_config(builder_export, corpus, run_dir))
     checkpoints = run_dir / "checkpoints"
@@ -71,7 +89,9 @@ def test_a_damaged_best_checkpoint_is_named_and_foreign_files_are_kept(tmp_path,
     foreign = {
         "notes.txt": b"my notes",
         "step-mine.ckpt": (checkpoints / "step-0000008.ckpt").read_bytes(),
-        "best-step-0000099.ckpt": (checkpoints / "step-0000008.ckpt").read_bytes(),  # not written by the run
+        "best-step-0000099.ckpt": (
+            checkpoints / "step-0000008.ckpt"
+        ).read_bytes(),  # not written by the run
     }
     for name, data in foreign.items():
         (checkpoints / name).write_bytes(data)
@@ -80,6 +100,9 @@ def test_a_damaged_best_checkpoint_is_named_and_foreign_files_are_kept(tmp_path,
         result = train(_config(builder_export, corpus, run_dir, max_steps=16))
 
     assert result.status == "completed" and result.global_step == 16
-    assert any(best.name in record.getMessage() and "damaged" in record.getMessage() for record in caplog.records)
+    assert any(
+        best.name in record.getMessage() and "damaged" in record.getMessage()
+        for record in caplog.records
+    )
     for name, data in foreign.items():
         assert (checkpoints / name).read_bytes() == data, name

@@ -21,8 +21,14 @@ def checked_state(tmp_path_factory: pytest.TempPathFactory) -> WizardState:
     """A state whose step 1 passed on a tiny builder export (the model is loaded and checked once)."""
     from model_adapter.testing import write_builder_export
 
-    export = write_builder_export(tmp_path_factory.mktemp("wizard") / "export", vocab_size=300, d_model=32,
-                                  n_heads=2, n_blocks=1, max_seq_len=32)
+    export = write_builder_export(
+        tmp_path_factory.mktemp("wizard") / "export",
+        vocab_size=300,
+        d_model=32,
+        n_heads=2,
+        n_blocks=1,
+        max_seq_len=32,
+    )
     wizard = SetupWizard()
     _fill_model(wizard, export)
     assert wizard.next(), wizard.error_text
@@ -49,7 +55,9 @@ def _walk_to_training(wizard: SetupWizard, corpus: Path) -> None:
     assert wizard.next(), wizard.error_text  # tokenizer: auto
 
 
-def test_five_steps_produce_the_cli_config(builder_export: Path, corpus: Path, tmp_path: Path) -> None:
+def test_five_steps_produce_the_cli_config(
+    builder_export: Path, corpus: Path, tmp_path: Path
+) -> None:
     received: list[TrainingConfig] = []
     wizard = SetupWizard(out=str(tmp_path / "run"), on_finish=received.append)
     _fill_model(wizard, builder_export)
@@ -64,15 +72,42 @@ def test_five_steps_produce_the_cli_config(builder_export: Path, corpus: Path, t
     wizard.next_button.click()
 
     expected = TrainingConfig(
-        model=str(builder_export), data=str(corpus), out=str(tmp_path / "run"), max_steps=30, batch_size=4,
-        seq_len=32, lr=1e-3, schedule="linear",
+        model=str(builder_export),
+        data=str(corpus),
+        out=str(tmp_path / "run"),
+        max_steps=30,
+        batch_size=4,
+        seq_len=32,
+        lr=1e-3,
+        schedule="linear",
     )
-    from_cli = config_from_args(build_parser().parse_args([
-        "train", "--model", str(builder_export), "--data", str(corpus), "--out", str(tmp_path / "run"),
-        "--max-steps", "30", "--batch-size", "4", "--seq-len", "32", "--lr", "1e-3", "--schedule", "linear",
-    ]))
+    from_cli = config_from_args(
+        build_parser().parse_args(
+            [
+                "train",
+                "--model",
+                str(builder_export),
+                "--data",
+                str(corpus),
+                "--out",
+                str(tmp_path / "run"),
+                "--max-steps",
+                "30",
+                "--batch-size",
+                "4",
+                "--seq-len",
+                "32",
+                "--lr",
+                "1e-3",
+                "--schedule",
+                "linear",
+            ]
+        )
+    )
     assert wizard.config == expected == from_cli
-    assert wizard.config.changed_from_defaults() == from_cli.changed_from_defaults()  # cadence derived in both
+    assert (
+        wizard.config.changed_from_defaults() == from_cli.changed_from_defaults()
+    )  # cadence derived in both
     assert received == [expected]
     assert wizard.state.confirmed and wizard.next_button.disabled
     assert TrainingConfig.from_json(wizard.config.to_json()) == expected
@@ -108,8 +143,15 @@ def test_empty_model_source_is_refused(tmp_path: Path) -> None:
 def test_causal_leak_is_refused_unless_repaired(tmp_path: Path) -> None:
     from model_adapter.testing import write_builder_export
 
-    export = write_builder_export(tmp_path / "leaky", vocab_size=300, d_model=32, n_heads=2, n_blocks=1,
-                                  max_seq_len=32, defects=("unmasked_attention",))
+    export = write_builder_export(
+        tmp_path / "leaky",
+        vocab_size=300,
+        d_model=32,
+        n_heads=2,
+        n_blocks=1,
+        max_seq_len=32,
+        defects=("unmasked_attention",),
+    )
     wizard = SetupWizard()
     _fill_model(wizard, export, repair=False)
     assert not wizard.next()
@@ -128,7 +170,9 @@ def test_causal_leak_is_refused_unless_repaired(tmp_path: Path) -> None:
         ("hub", "not a name!", "is not a Hub dataset name"),
     ],
 )
-def test_dataset_step_rejects_bad_sources(at_data_step: SetupWizard, choice: str, source: str, message: str) -> None:
+def test_dataset_step_rejects_bad_sources(
+    at_data_step: SetupWizard, choice: str, source: str, message: str
+) -> None:
     wizard = at_data_step
     wizard.data_choice.value = choice
     wizard.data_source.value = source
@@ -137,7 +181,9 @@ def test_dataset_step_rejects_bad_sources(at_data_step: SetupWizard, choice: str
     assert message in wizard.error_text
 
 
-def test_dataset_step_rejects_unsupported_file_type(at_data_step: SetupWizard, tmp_path: Path) -> None:
+def test_dataset_step_rejects_unsupported_file_type(
+    at_data_step: SetupWizard, tmp_path: Path
+) -> None:
     data = tmp_path / "notes.docx"
     data.write_bytes(b"PK")
     wizard = at_data_step
@@ -166,10 +212,14 @@ def test_pretrained_tokenizer_needs_a_published_vocab_size(at_data_step: SetupWi
     assert wizard.state.tokenizer_strategy == "character"
 
 
-def test_presets_fit_the_sequence_length_to_the_model(at_data_step: SetupWizard, corpus: Path) -> None:
+def test_presets_fit_the_sequence_length_to_the_model(
+    at_data_step: SetupWizard, corpus: Path
+) -> None:
     wizard = at_data_step
     _walk_to_training(wizard, corpus)
-    assert wizard.fields["seq_len"].value == 32  # the default (128) is cut on arrival: max_seq_len is 32
+    assert (
+        wizard.fields["seq_len"].value == 32
+    )  # the default (128) is cut on arrival: max_seq_len is 32
     for name in PRESETS:
         wizard.preset.value = name
         assert PRESETS[name]["seq_len"] > 32
@@ -200,7 +250,9 @@ def test_training_config_errors_show_inline(at_data_step: SetupWizard, corpus: P
     assert wizard.error_text == ""
 
 
-def test_derived_fields_follow_the_steps_until_the_user_edits_them(at_data_step: SetupWizard, corpus: Path) -> None:
+def test_derived_fields_follow_the_steps_until_the_user_edits_them(
+    at_data_step: SetupWizard, corpus: Path
+) -> None:
     wizard = at_data_step
     _walk_to_training(wizard, corpus)
     wizard.preset.value = "quick-check"
@@ -208,12 +260,16 @@ def test_derived_fields_follow_the_steps_until_the_user_edits_them(at_data_step:
 
     wizard.fields["max_steps"].value = 300
 
-    assert wizard.advanced_fields["warmup_steps"].value == TrainingConfig(max_steps=300).warmup_steps
+    assert (
+        wizard.advanced_fields["warmup_steps"].value == TrainingConfig(max_steps=300).warmup_steps
+    )
     assert wizard.advanced_fields["checkpoint_every"].value == 30
     assert wizard.advanced_fields["eval_every"].value == 5  # the user's own value stays
 
 
-def test_preset_fills_fields_and_advanced_values_survive(at_data_step: SetupWizard, corpus: Path) -> None:
+def test_preset_fills_fields_and_advanced_values_survive(
+    at_data_step: SetupWizard, corpus: Path
+) -> None:
     wizard = at_data_step
     _walk_to_training(wizard, corpus)
     wizard.advanced_fields["seed"].value = 7
@@ -224,7 +280,9 @@ def test_preset_fills_fields_and_advanced_values_survive(at_data_step: SetupWiza
     assert wizard.advanced_fields["seed"].value == 7
 
 
-def test_back_keeps_choices_and_state_rebuilds_the_wizard(at_data_step: SetupWizard, corpus: Path) -> None:
+def test_back_keeps_choices_and_state_rebuilds_the_wizard(
+    at_data_step: SetupWizard, corpus: Path
+) -> None:
     wizard = at_data_step
     _walk_to_training(wizard, corpus)
     wizard.back_button.click()
@@ -240,10 +298,21 @@ def test_back_keeps_choices_and_state_rebuilds_the_wizard(at_data_step: SetupWiz
 
 
 def test_state_to_config_is_the_training_config() -> None:
-    state = WizardState(model_choice="path", model_source="export/", data_choice="hub", data_source="owner/data",
-                        text_column="content", out="runs/x")
+    state = WizardState(
+        model_choice="path",
+        model_source="export/",
+        data_choice="hub",
+        data_source="owner/data",
+        text_column="content",
+        out="runs/x",
+    )
     config = state.to_config()
-    assert (config.model, config.data, config.text_column, config.max_steps) == ("export/", "owner/data", "content", 1000)
+    assert (config.model, config.data, config.text_column, config.max_steps) == (
+        "export/",
+        "owner/data",
+        "content",
+        1000,
+    )
 
 
 def test_without_ipywidgets_the_error_names_the_extra() -> None:
@@ -260,5 +329,7 @@ def test_without_ipywidgets_the_error_names_the_extra() -> None:
         "except ImportError as error:\n"
         "    print(error)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     assert "pip install 'lightning-pipeline[notebook]'" in result.stdout

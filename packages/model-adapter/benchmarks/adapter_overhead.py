@@ -45,12 +45,19 @@ class Block(nn.Module):
         self.qkv = nn.Linear(config.n_embd, 3 * config.n_embd)
         self.proj = nn.Linear(config.n_embd, config.n_embd)
         self.ln_2 = nn.LayerNorm(config.n_embd)
-        self.mlp = nn.Sequential(nn.Linear(config.n_embd, 4 * config.n_embd), nn.GELU(), nn.Linear(4 * config.n_embd, config.n_embd))
+        self.mlp = nn.Sequential(
+            nn.Linear(config.n_embd, 4 * config.n_embd),
+            nn.GELU(),
+            nn.Linear(4 * config.n_embd, config.n_embd),
+        )
         self.n_head = config.n_head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
-        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in self.qkv(self.ln_1(x)).split(c, dim=2))
+        q, k, v = (
+            z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2)
+            for z in self.qkv(self.ln_1(x)).split(c, dim=2)
+        )
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, c)
         x = x + self.proj(y)
         return x + self.mlp(self.ln_2(x))
@@ -125,8 +132,10 @@ def per_call_overhead(calls: int = 3000) -> float:
             adapter(ids)
             ours.append(time.perf_counter() - start)
     overhead = (statistics.median(ours) - statistics.median(direct)) * 1e6
-    print(f"{'per-call overhead (tiny)':<28} direct {statistics.median(direct) * 1e6:8.1f} us   "
-          f"adapter {statistics.median(ours) * 1e6:8.1f} us   overhead {overhead:.1f} us per call")
+    print(
+        f"{'per-call overhead (tiny)':<28} direct {statistics.median(direct) * 1e6:8.1f} us   "
+        f"adapter {statistics.median(ours) * 1e6:8.1f} us   overhead {overhead:.1f} us per call"
+    )
     return overhead
 
 
@@ -137,8 +146,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--seq", type=int, default=128)
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, seq {args.seq}, "
-          f"median of {args.steps} interleaved forward+backward steps")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, seq {args.seq}, "
+        f"median of {args.steps} interleaved forward+backward steps"
+    )
 
     torch.manual_seed(0)
     gpt = GPT(GPTConfig(block_size=max(128, args.seq)))
@@ -146,9 +157,16 @@ def main() -> None:
     ratios = [measure("nanoGPT-style (forward)", gpt, gpt_adapter, lambda ids: gpt(ids)[0], args)]
 
     with tempfile.TemporaryDirectory() as folder:
-        export, config = load_model(write_builder_export(
-            folder, vocab_size=3001, d_model=128, n_heads=4, n_blocks=2, max_seq_len=max(128, args.seq)
-        ))
+        export, config = load_model(
+            write_builder_export(
+                folder,
+                vocab_size=3001,
+                d_model=128,
+                n_heads=4,
+                n_blocks=2,
+                max_seq_len=max(128, args.seq),
+            )
+        )
         export_adapter = UniversalModelAdapter(export, config)
         assert export_adapter.strategy == "graph"
         ratios.append(measure("builder export (graph)", export, export_adapter, export, args))

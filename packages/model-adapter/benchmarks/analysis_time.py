@@ -42,15 +42,27 @@ class _Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
-        q, k, v = (z.view(b, t, self.heads, -1).transpose(1, 2) for z in self.qkv(self.ln_1(x)).split(c, dim=2))
-        x = x + self.proj(F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, c))
+        q, k, v = (
+            z.view(b, t, self.heads, -1).transpose(1, 2)
+            for z in self.qkv(self.ln_1(x)).split(c, dim=2)
+        )
+        x = x + self.proj(
+            F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, c)
+        )
         return x + self.out(F.gelu(self.fc(self.ln_2(x))))
 
 
 class SDPAGPT(nn.Module):
     """nanoGPT's shape: wte/wpe, a ModuleList of pre-norm blocks, a tied head."""
 
-    def __init__(self, vocab: int = 10_000, d: int = 256, heads: int = 4, layers: int = 9, max_seq_len: int = 256) -> None:
+    def __init__(
+        self,
+        vocab: int = 10_000,
+        d: int = 256,
+        heads: int = 4,
+        layers: int = 9,
+        max_seq_len: int = 256,
+    ) -> None:
         super().__init__()
         self.max_seq_len = max_seq_len
         self.wte, self.wpe = nn.Embedding(vocab, d), nn.Embedding(max_seq_len, d)
@@ -71,7 +83,9 @@ def training_step_s(adapter: nn.Module, batch: int, length: int, repeats: int = 
     for _ in range(repeats + 1):
         start = time.perf_counter()
         logits = adapter(ids)
-        F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)).backward()
+        F.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)
+        ).backward()
         times.append(time.perf_counter() - start)
         adapter.zero_grad(set_to_none=True)
     return statistics.median(times[1:])
@@ -90,30 +104,54 @@ def bench(label: str, adapter: UniversalModelAdapter, sections: list[str], repea
     step = training_step_s(adapter, windows, length)
     wall, cpu = statistics.median(walls), statistics.median(cpus)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\n== {label}: {n_params / 1e6:.2f}M parameters, {windows} windows x {length} tokens, "
-          f"{torch.get_num_threads()} threads, load average {load:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"\n== {label}: {n_params / 1e6:.2f}M parameters, {windows} windows x {length} tokens, "
+        f"{torch.get_num_threads()} threads, load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"baseline: one training step (fwd+bwd) {step:8.3f} s")
     verdict = "within" if min(wall, cpu) <= BUDGET_S else "OVER"
-    print(f"analysis (median of {repeats})          {wall:8.3f} s = {wall / step:6.1f} training steps "
-          f"(CPU time {cpu:.1f} s) [{verdict} the {BUDGET_S:.0f} s budget]")
-    print("per section: " + ", ".join(f"{s.name} {s.duration_s:.2f}s ({s.status})" for s in report.sections))
+    print(
+        f"analysis (median of {repeats})          {wall:8.3f} s = {wall / step:6.1f} training steps "
+        f"(CPU time {cpu:.1f} s) [{verdict} the {BUDGET_S:.0f} s budget]"
+    )
+    print(
+        "per section: "
+        + ", ".join(f"{s.name} {s.duration_s:.2f}s ({s.status})" for s in report.sections)
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated sections (default: all)")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help="comma-separated sections (default: all)"
+    )
     args = parser.parse_args()
     sections = [s for s in args.sections.split(",") if s]
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_builder_export(
-            Path(tmp) / "ten_m", vocab_size=10_000, d_model=256, n_heads=4, n_blocks=6, max_seq_len=256,
+            Path(tmp) / "ten_m",
+            vocab_size=10_000,
+            d_model=256,
+            n_heads=4,
+            n_blocks=6,
+            max_seq_len=256,
             defects=("unmasked_attention",),
         )
         model, config = load_model(folder)
-        bench("~10M builder export (nn.MultiheadAttention)", UniversalModelAdapter(model, config), sections, args.repeats)
-    bench("~10M nanoGPT-style (scaled_dot_product_attention)", UniversalModelAdapter(SDPAGPT()), sections, args.repeats)
+        bench(
+            "~10M builder export (nn.MultiheadAttention)",
+            UniversalModelAdapter(model, config),
+            sections,
+            args.repeats,
+        )
+    bench(
+        "~10M nanoGPT-style (scaled_dot_product_attention)",
+        UniversalModelAdapter(SDPAGPT()),
+        sections,
+        args.repeats,
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ import time
 COMMANDS = {
     "python -c pass": [sys.executable, "-c", "pass"],
     "import model_adapter": [sys.executable, "-c", "import model_adapter"],
-    "model-adapter --help": [sys.executable, "-c", "import sys; from model_adapter.cli import main; sys.argv[0] = 'model-adapter'; main(['--help'])"],
+    "model-adapter --help": [
+        sys.executable,
+        "-c",
+        "import sys; from model_adapter.cli import main; sys.argv[0] = 'model-adapter'; main(['--help'])",
+    ],
     "import torch": [sys.executable, "-c", "import torch"],
 }
 

@@ -36,7 +36,9 @@ def training_step_s(adapter: torch.nn.Module, batch: int, length: int, repeats: 
     for _ in range(repeats + 1):
         start = time.perf_counter()
         logits = adapter(ids)
-        F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)).backward()
+        F.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)
+        ).backward()
         times.append(time.perf_counter() - start)
         adapter.zero_grad(set_to_none=True)
     return statistics.median(times[1:])
@@ -62,17 +64,26 @@ def bench(label: str, folder: Path, seq_len: int | None, repeats: int) -> None:
     step = training_step_s(adapter, report.settings["batch_size"], length, repeats=3)
     full_s, quick_s = statistics.median(full), statistics.median(quick)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\n== {label}: {n_params / 1e6:.2f}M parameters, vocab {config.vocab_size}, "
-          f"seq_len {length}, batch {report.settings['batch_size']}, {torch.get_num_threads()} threads, "
-          f"load average {load:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"\n== {label}: {n_params / 1e6:.2f}M parameters, vocab {config.vocab_size}, "
+        f"seq_len {length}, batch {report.settings['batch_size']}, {torch.get_num_threads()} threads, "
+        f"load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"baseline: one training step (fwd+bwd)  {step:8.3f} s")
     full_cpu_s, quick_cpu_s = statistics.median(full_cpu), statistics.median(quick_cpu)
-    print(f"Tier 1 full  (median of {repeats})          {full_s:8.3f} s  = {full_s / step:6.1f} training steps  "
-          f"(CPU time {full_cpu_s:.1f} s) [{'within' if min(full_s, full_cpu_s) < BUDGET_S else 'OVER'} "
-          f"the {BUDGET_S:.0f} s budget]")
-    print(f"Tier 1 quick (median of {repeats})          {quick_s:8.3f} s  = {quick_s / step:6.1f} training steps  "
-          f"(CPU time {quick_cpu_s:.1f} s)")
-    print("per check (last full run): " + ", ".join(f"{c.name} {c.duration_s:.2f}s" for c in report.checks))
+    print(
+        f"Tier 1 full  (median of {repeats})          {full_s:8.3f} s  = {full_s / step:6.1f} training steps  "
+        f"(CPU time {full_cpu_s:.1f} s) [{'within' if min(full_s, full_cpu_s) < BUDGET_S else 'OVER'} "
+        f"the {BUDGET_S:.0f} s budget]"
+    )
+    print(
+        f"Tier 1 quick (median of {repeats})          {quick_s:8.3f} s  = {quick_s / step:6.1f} training steps  "
+        f"(CPU time {quick_cpu_s:.1f} s)"
+    )
+    print(
+        "per check (last full run): "
+        + ", ".join(f"{c.name} {c.duration_s:.2f}s" for c in report.checks)
+    )
     print(f"verdict: {'PASSED' if report.passed else 'FAILED'}")
 
 
@@ -84,8 +95,13 @@ def main() -> None:
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         ten_m = write_builder_export(
-            Path(tmp) / "ten_m", vocab_size=10_000, d_model=256, n_heads=4, n_blocks=6,
-            max_seq_len=256, defects=("unmasked_attention", "leaked_intermediates"),
+            Path(tmp) / "ten_m",
+            vocab_size=10_000,
+            d_model=256,
+            n_heads=4,
+            n_blocks=6,
+            max_seq_len=256,
+            defects=("unmasked_attention", "leaked_intermediates"),
         )
         bench("~10M builder export", ten_m, args.seq_len, args.repeats)
     bench("bundled example export", example_export_path(), None, args.repeats)

@@ -102,7 +102,7 @@ class GPT(nn.Module):
 '''
 
 # A decoder built on nn.MultiheadAttention that never masks: causal only through the adapter.
-UNMASKED_MHA_SOURCE = '''
+UNMASKED_MHA_SOURCE = """
 import torch
 import torch.nn as nn
 
@@ -127,9 +127,9 @@ class UnmaskedDecoder(nn.Module):
             attended = attended.transpose(0, 1)
             x = x.transpose(0, 1)
         return self.head(self.norm(x + attended))
-'''
+"""
 
-DICT_OUTPUT_SOURCE = '''
+DICT_OUTPUT_SOURCE = """
 import torch.nn as nn
 
 
@@ -144,9 +144,9 @@ class DictLM(nn.Module):
         if attention_mask is not None:
             hidden = hidden * attention_mask.unsqueeze(-1)
         return {"logits": self.lm_head(hidden), "hidden": hidden}
-'''
+"""
 
-KEYWORD_ONLY_SOURCE = '''
+KEYWORD_ONLY_SOURCE = """
 import torch.nn as nn
 
 
@@ -158,7 +158,7 @@ class KeywordOnlyLM(nn.Module):
 
     def forward(self, *, input_ids, past_key_values=None):
         return self.lm_head(self.embed(input_ids))
-'''
+"""
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ from model_adapter import (
 from model_adapter.testing import write_builder_export
 
 
-def _earliest_logits_change(adapter: nn.Module, vocab_size: int, length: int = 10, changed_from: int = 6) -> float:
+def _earliest_logits_change(
+    adapter: nn.Module, vocab_size: int, length: int = 10, changed_from: int = 6
+) -> float:
     """Max change of the logits before `changed_from` when the tokens from there on change."""
     torch.manual_seed(1)
     ids = torch.randint(0, vocab_size, (2, length))
@@ -27,10 +29,13 @@ def _earliest_logits_change(adapter: nn.Module, vocab_size: int, length: int = 1
     changed[:, changed_from:] = (changed[:, changed_from:] + 1) % vocab_size
     adapter.eval()
     with torch.no_grad():
-        return (adapter(ids)[:, :changed_from] - adapter(changed)[:, :changed_from]).abs().max().item()
+        return (
+            (adapter(ids)[:, :changed_from] - adapter(changed)[:, :changed_from]).abs().max().item()
+        )
 
 
 # --- builder exports -------------------------------------------------------------------------
+
 
 def test_example_export_runs_through_the_graph_and_is_causal():
     model, config = load_model(example_export_path())
@@ -47,9 +52,13 @@ def test_example_export_runs_through_the_graph_and_is_causal():
     assert _earliest_logits_change(UniversalModelAdapter(model, config, causal=False), 3001) > 1e-4
 
 
-@pytest.mark.parametrize("defect", ["leaked_intermediates", "empty_signature", "missing_output_module"])
+@pytest.mark.parametrize(
+    "defect", ["leaked_intermediates", "empty_signature", "missing_output_module"]
+)
 def test_broken_builder_exports_train(tmp_path, defect):
-    model, config = load_model(write_builder_export(tmp_path, vocab_size=517, defects=(defect, "unmasked_attention")))
+    model, config = load_model(
+        write_builder_export(tmp_path, vocab_size=517, defects=(defect, "unmasked_attention"))
+    )
     adapter = UniversalModelAdapter(model, config)
     ids = torch.randint(0, 517, (2, 12))
 
@@ -62,7 +71,9 @@ def test_broken_builder_exports_train(tmp_path, defect):
 
 
 def test_working_builder_export_uses_the_graph_after_agreeing_with_forward(tmp_path):
-    model, config = load_model(write_builder_export(tmp_path, vocab_size=517, defects=("unmasked_attention",)))
+    model, config = load_model(
+        write_builder_export(tmp_path, vocab_size=517, defects=("unmasked_attention",))
+    )
 
     adapter = UniversalModelAdapter(model, config)
 
@@ -73,8 +84,10 @@ def test_working_builder_export_uses_the_graph_after_agreeing_with_forward(tmp_p
 def test_builder_graph_that_disagrees_with_working_forward_falls_back_to_forward(tmp_path):
     folder = write_builder_export(tmp_path, vocab_size=517, defects=("unmasked_attention",))
     source = (folder / "model.py").read_text()
-    source = source.replace("embedding_0_x = self.embedding_0_dropout(embedding_0_x)",
-                            "embedding_0_x = self.embedding_0_dropout(embedding_0_x) * 2.0")
+    source = source.replace(
+        "embedding_0_x = self.embedding_0_dropout(embedding_0_x)",
+        "embedding_0_x = self.embedding_0_dropout(embedding_0_x) * 2.0",
+    )
     (folder / "model.py").write_text(source)
     model, config = load_model(folder)
 
@@ -83,12 +96,16 @@ def test_builder_graph_that_disagrees_with_working_forward_falls_back_to_forward
 
     assert adapter.strategy == "forward"
     with torch.no_grad():
-        assert torch.equal(UniversalModelAdapter(model, config, causal=False).eval()(ids), model(ids))
+        assert torch.equal(
+            UniversalModelAdapter(model, config, causal=False).eval()(ids), model(ids)
+        )
     assert _earliest_logits_change(adapter, 517) == 0.0  # causal mask injected through the hooks
 
 
 def test_key_padding_reaches_the_graph(tmp_path):
-    model, config = load_model(write_builder_export(tmp_path, vocab_size=517, defects=("unmasked_attention",)))
+    model, config = load_model(
+        write_builder_export(tmp_path, vocab_size=517, defects=("unmasked_attention",))
+    )
     adapter = UniversalModelAdapter(model, config, causal=False).eval()
     ids = torch.randint(0, 517, (1, 8))
     mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0, 0]])
@@ -105,9 +122,14 @@ def test_key_padding_reaches_the_graph(tmp_path):
 
 # --- hand-written models ---------------------------------------------------------------------
 
+
 def test_nanogpt_style_returns_logits_for_every_position(write_model, nanogpt_source):
-    model, config = load_model(write_model(nanogpt_source, {"vocab_size": 211, "block_size": 16, "n_layer": 1,
-                                                            "n_head": 2, "n_embd": 16}))
+    model, config = load_model(
+        write_model(
+            nanogpt_source,
+            {"vocab_size": 211, "block_size": 16, "n_layer": 1, "n_head": 2, "n_embd": 16},
+        )
+    )
     adapter = UniversalModelAdapter(model, config).eval()
     ids = torch.randint(0, 211, (2, 10))
 
@@ -147,8 +169,12 @@ def test_causal_hooks_act_only_inside_the_adapter(write_model, unmasked_mha_sour
     assert len(model.attn._forward_pre_hooks) == 1
 
 
-def test_sequence_first_multihead_attention_gets_causal_and_padding_masks(write_model, unmasked_mha_source):
-    model, config = load_model(write_model(unmasked_mha_source, {"vocab_size": 301, "batch_first": False}))
+def test_sequence_first_multihead_attention_gets_causal_and_padding_masks(
+    write_model, unmasked_mha_source
+):
+    model, config = load_model(
+        write_model(unmasked_mha_source, {"vocab_size": 301, "batch_first": False})
+    )
     adapter = UniversalModelAdapter(model, config).eval()
     ids = torch.randint(0, 301, (2, 8))
     mask = torch.ones(2, 8, dtype=torch.long)
@@ -237,7 +263,9 @@ def test_wrong_output_shape_is_an_error():
         def forward(self, x):
             return self.head(self.embed(x)).mean(dim=1)
 
-    with pytest.raises(ModelValidationError, match=r"logits of shape \(2, 64\).*\[batch, seq, vocab_size\]"):
+    with pytest.raises(
+        ModelValidationError, match=r"logits of shape \(2, 64\).*\[batch, seq, vocab_size\]"
+    ):
         UniversalModelAdapter(Pooled())(torch.zeros(2, 3, dtype=torch.long))
 
 
@@ -263,7 +291,9 @@ def test_too_long_and_badly_shaped_inputs(tmp_path):
     model, config = load_model(write_builder_export(tmp_path, max_seq_len=8))
     adapter = UniversalModelAdapter(model, config)
 
-    with pytest.raises(ModelValidationError, match="sequence length 9 exceeds the model's max_seq_len 8"):
+    with pytest.raises(
+        ModelValidationError, match="sequence length 9 exceeds the model's max_seq_len 8"
+    ):
         adapter(torch.zeros(1, 9, dtype=torch.long))
     with pytest.raises(ModelValidationError, match="input_ids must be \\[batch, seq\\]"):
         adapter(torch.zeros(9, dtype=torch.long))
@@ -280,6 +310,7 @@ def test_state_dict_is_the_user_module(tmp_path):
 
 
 # --- Hugging Face models (optional: model-adapter does not depend on transformers) ------------
+
 
 def test_hugging_face_gpt2_with_padding():
     transformers = pytest.importorskip("transformers")
@@ -300,7 +331,7 @@ def test_hugging_face_gpt2_with_padding():
     assert torch.equal(logits, expected)
 
 
-HF_CUSTOM_SOURCE = '''
+HF_CUSTOM_SOURCE = """
 import torch.nn as nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutput
@@ -326,7 +357,7 @@ class TinyHFModel(PreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, labels=None, past_key_values=None, use_cache=None):
         return CausalLMOutput(logits=self.lm_head(self.embed_tokens(input_ids)))
-'''
+"""
 
 
 def test_hugging_face_pretrained_model_subclass_from_model_py(write_model):
@@ -342,7 +373,9 @@ def test_hugging_face_pretrained_model_subclass_from_model_py(write_model):
 
 
 def test_causal_flag_can_be_switched_on_an_existing_adapter(tmp_path):
-    model, config = load_model(write_builder_export(tmp_path, vocab_size=517, defects=("unmasked_attention",)))
+    model, config = load_model(
+        write_builder_export(tmp_path, vocab_size=517, defects=("unmasked_attention",))
+    )
     adapter = UniversalModelAdapter(model, config, causal=False)
 
     leaking = _earliest_logits_change(adapter, 517)
@@ -366,9 +399,15 @@ def test_deepcopy_of_a_graph_adapter_runs_its_own_copy(tmp_path):
 
 
 @pytest.mark.parametrize("strategy_fixture", ["builder", "mha"])
-def test_torch_export_keeps_the_repairs(tmp_path, write_model, unmasked_mha_source, strategy_fixture):
+def test_torch_export_keeps_the_repairs(
+    tmp_path, write_model, unmasked_mha_source, strategy_fixture
+):
     if strategy_fixture == "builder":
-        model, config = load_model(write_builder_export(tmp_path, vocab_size=301, defects=("leaked_intermediates", "unmasked_attention")))
+        model, config = load_model(
+            write_builder_export(
+                tmp_path, vocab_size=301, defects=("leaked_intermediates", "unmasked_attention")
+            )
+        )
     else:
         model, config = load_model(write_model(unmasked_mha_source, {"vocab_size": 301}))
     adapter = UniversalModelAdapter(model, config).eval()
@@ -388,12 +427,14 @@ def test_importing_the_package_imports_no_optional_library():
     import sys
 
     code = "import sys, model_adapter; print(sorted(m for m in ('transformers', 'lightning', 'pytorch_lightning') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
 
     assert result.stdout.strip() == "[]"
 
 
-KEY_PADDING_SOURCE = '''
+KEY_PADDING_SOURCE = """
 import torch
 import torch.nn as nn
 
@@ -409,7 +450,7 @@ class EncoderLM(nn.Module):
     def forward(self, src, src_key_padding_mask=None, mask=None):
         hidden = self.encoder(self.embed(src), mask=mask, src_key_padding_mask=src_key_padding_mask)
         return self.out(hidden)
-'''
+"""
 
 
 def test_key_padding_mask_parameter_gets_the_inverted_mask(write_model):
@@ -456,4 +497,8 @@ def test_inner_projection_named_out_is_not_taken_for_the_vocab_projection(write_
     model, config = load_model(write_model(source, {"vocab_size": 50}))
 
     assert config.vocab_size == 50
-    assert UniversalModelAdapter(model, config)(torch.zeros(1, 3, dtype=torch.long)).shape == (1, 3, 50)
+    assert UniversalModelAdapter(model, config)(torch.zeros(1, 3, dtype=torch.long)).shape == (
+        1,
+        3,
+        50,
+    )

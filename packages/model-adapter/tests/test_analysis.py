@@ -34,17 +34,28 @@ class MHABlock(nn.Module):
         super().__init__()
         self.attn = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
         self.norm = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.ReLU(), nn.Linear(4 * d_model, d_model))
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model), nn.ReLU(), nn.Linear(4 * d_model, d_model)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = torch.triu(torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=x.device), diagonal=1)
+        mask = torch.triu(
+            torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=x.device), diagonal=1
+        )
         attended, _ = self.attn(x, x, x, attn_mask=mask, need_weights=False)
         x = self.norm(x + attended)
         return x + self.mlp(x)
 
 
 class MHADecoder(nn.Module):
-    def __init__(self, vocab_size: int = 61, d_model: int = 32, n_heads: int = 4, n_layers: int = 2, max_seq_len: int = 32) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 61,
+        d_model: int = 32,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        max_seq_len: int = 32,
+    ) -> None:
         super().__init__()
         self.max_seq_len = max_seq_len
         self.tok_emb = nn.Embedding(vocab_size, d_model)
@@ -53,15 +64,23 @@ class MHADecoder(nn.Module):
         self.head = nn.Linear(d_model, vocab_size)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        x = self.tok_emb(input_ids) + self.pos_emb(torch.arange(input_ids.shape[1], device=input_ids.device))
+        x = self.tok_emb(input_ids) + self.pos_emb(
+            torch.arange(input_ids.shape[1], device=input_ids.device)
+        )
         for block in self.blocks:
             x = block(x)
         return self.head(x)
 
 
 class SDPAAttention(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, zero_query_head: int | None = None, leaky_head: int | None = None,
-                 sink_head: int | None = None) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        zero_query_head: int | None = None,
+        leaky_head: int | None = None,
+        sink_head: int | None = None,
+    ) -> None:
         super().__init__()
         self.sink_head = sink_head
         self.n_heads = n_heads
@@ -72,20 +91,31 @@ class SDPAAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
-        q, k, v = (z.view(b, t, self.n_heads, c // self.n_heads).transpose(1, 2) for z in self.qkv(x).split(c, dim=2))
+        q, k, v = (
+            z.view(b, t, self.n_heads, c // self.n_heads).transpose(1, 2)
+            for z in self.qkv(x).split(c, dim=2)
+        )
         if self.zero_query_head is not None:
             keep = torch.ones(self.n_heads, 1, 1, device=x.device)
             keep[self.zero_query_head] = 0
             q = q * keep
-        if self.sink_head is not None:  # an additive float mask: causal, and a strong pull to the first token
-            bias = torch.zeros(t, t, device=x.device).masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf"))
+        if (
+            self.sink_head is not None
+        ):  # an additive float mask: causal, and a strong pull to the first token
+            bias = torch.zeros(t, t, device=x.device).masked_fill(
+                torch.ones(t, t, dtype=torch.bool).triu(1), float("-inf")
+            )
             bias = bias.repeat(self.n_heads, 1, 1)
             bias[self.sink_head, :, 0] += 30.0
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
         elif self.leaky_head is None:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:
-            allowed = torch.ones(t, t, dtype=torch.bool, device=x.device).tril().repeat(self.n_heads, 1, 1)
+            allowed = (
+                torch.ones(t, t, dtype=torch.bool, device=x.device)
+                .tril()
+                .repeat(self.n_heads, 1, 1)
+            )
             allowed[self.leaky_head] = True  # this head sees the whole sequence, future included
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         return self.proj(y.transpose(1, 2).reshape(b, t, c))
@@ -106,17 +136,33 @@ class SDPABlock(nn.Module):
 
 
 class SDPADecoder(nn.Module):
-    def __init__(self, vocab_size: int = 53, d_model: int = 32, n_heads: int = 4, n_layers: int = 2, max_seq_len: int = 32,
-                 zero_query_head: int | None = None, leaky_head: int | None = None, sink_head: int | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 53,
+        d_model: int = 32,
+        n_heads: int = 4,
+        n_layers: int = 2,
+        max_seq_len: int = 32,
+        zero_query_head: int | None = None,
+        leaky_head: int | None = None,
+        sink_head: int | None = None,
+    ) -> None:
         super().__init__()
         self.max_seq_len = max_seq_len
         self.wte = nn.Embedding(vocab_size, d_model)
         self.wpe = nn.Embedding(max_seq_len, d_model)
-        self.h = nn.ModuleList([
-            SDPABlock(d_model, n_heads, zero_query_head=zero_query_head if i == 0 else None,
-                      leaky_head=leaky_head if i == 0 else None, sink_head=sink_head if i == 0 else None)
-            for i in range(n_layers)
-        ])
+        self.h = nn.ModuleList(
+            [
+                SDPABlock(
+                    d_model,
+                    n_heads,
+                    zero_query_head=zero_query_head if i == 0 else None,
+                    leaky_head=leaky_head if i == 0 else None,
+                    sink_head=sink_head if i == 0 else None,
+                )
+                for i in range(n_layers)
+            ]
+        )
         self.ln_f = nn.LayerNorm(d_model)
         self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
 
@@ -151,7 +197,9 @@ class HFStyleAttention(nn.Module):
         groups = self.heads // self.kv_heads
         k = k.repeat_interleave(groups, dim=1)  # transformers' repeat_kv
         v = v.repeat_interleave(groups, dim=1)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=0.0, is_causal=False)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
+        )
         return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
 
 
@@ -166,21 +214,39 @@ class HFStyleDecoderLayer(nn.Module):
         self.down_proj = nn.Linear(2 * hidden, hidden, bias=False)
         self.act_fn = nn.SiLU()
 
-    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor]:
-        hidden_states = hidden_states + self.self_attn(self.input_layernorm(hidden_states), attention_mask)
+    def forward(
+        self, hidden_states: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor]:
+        hidden_states = hidden_states + self.self_attn(
+            self.input_layernorm(hidden_states), attention_mask
+        )
         h = self.post_attention_layernorm(hidden_states)
         return (hidden_states + self.down_proj(self.act_fn(self.gate_proj(h)) * self.up_proj(h)),)
 
 
 class HFStyleForCausalLM(nn.Module):
-    def __init__(self, vocab_size: int = 97, hidden: int = 32, heads: int = 4, kv_heads: int = 2, layers: int = 2) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 97,
+        hidden: int = 32,
+        heads: int = 4,
+        kv_heads: int = 2,
+        layers: int = 2,
+    ) -> None:
         super().__init__()
         self.embed_tokens = nn.Embedding(vocab_size, hidden)
-        self.layers = nn.ModuleList([HFStyleDecoderLayer(hidden, heads, kv_heads) for _ in range(layers)])
+        self.layers = nn.ModuleList(
+            [HFStyleDecoderLayer(hidden, heads, kv_heads) for _ in range(layers)]
+        )
         self.norm = nn.LayerNorm(hidden)
         self.lm_head = nn.Linear(hidden, vocab_size, bias=False)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, use_cache: bool = False) -> CausalLMOutput:
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        use_cache: bool = False,
+    ) -> CausalLMOutput:
         b, t = input_ids.shape
         hidden = self.embed_tokens(input_ids)
         minimum = torch.finfo(hidden.dtype).min
@@ -226,7 +292,6 @@ class WindowLM(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-
 @pytest.fixture(autouse=True)
 def _one_thread():
     """These models are tiny: one thread is fastest, and it avoids oversubscribing a shared CPU."""
@@ -244,10 +309,18 @@ def test_sdpa_probabilities_reproduce_the_real_output():
     torch.manual_seed(0)
     q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))
     mask = torch.randn(5, 5)
-    for kwargs in ({"is_causal": True}, {"attn_mask": mask}, {"attn_mask": mask > 0.5, "scale": 0.3}):
-        probabilities = sdpa_probabilities(q, k, kwargs.get("attn_mask"), kwargs.get("is_causal", False), kwargs.get("scale"))
+    for kwargs in (
+        {"is_causal": True},
+        {"attn_mask": mask},
+        {"attn_mask": mask > 0.5, "scale": 0.3},
+    ):
+        probabilities = sdpa_probabilities(
+            q, k, kwargs.get("attn_mask"), kwargs.get("is_causal", False), kwargs.get("scale")
+        )
         expected = F.scaled_dot_product_attention(q, k, v, **kwargs)
-        assert torch.allclose(torch.nan_to_num(probabilities) @ v, torch.nan_to_num(expected), atol=1e-5)
+        assert torch.allclose(
+            torch.nan_to_num(probabilities) @ v, torch.nan_to_num(expected), atol=1e-5
+        )
 
 
 def test_multihead_attention_weights_are_captured_and_the_model_output_is_unchanged():
@@ -260,7 +333,10 @@ def test_multihead_attention_weights_are_captured_and_the_model_output_is_unchan
     report = analyze_model(adapter, input_ids=ids, sections=["attention"])
     section = report["attention"]
     assert section.status == "ok"
-    assert [layer["layer"] for layer in section.values["layers"]] == ["blocks.0.attn", "blocks.1.attn"]
+    assert [layer["layer"] for layer in section.values["layers"]] == [
+        "blocks.0.attn",
+        "blocks.1.attn",
+    ]
     assert {layer["source"] for layer in section.values["layers"]} == {"nn.MultiheadAttention"}
     assert len(section.values["heads"]) == 8
     assert section.values["leaky_heads"] == 0  # the model masks causally itself
@@ -279,7 +355,9 @@ def test_sdpa_model_zeroed_queries_read_as_uniform_and_a_leaky_head_shows_future
     assert heads[2]["future_weight_max"] > 0.3 and "LEAK" in heads[2]["status"]
     for h in (0, 1, 3):
         assert heads[h]["future_weight_max"] == pytest.approx(0.0, abs=1e-6)
-    assert all(h["future_weight_max"] == pytest.approx(0.0, abs=1e-6) for h in _heads(report, "h.1."))
+    assert all(
+        h["future_weight_max"] == pytest.approx(0.0, abs=1e-6) for h in _heads(report, "h.1.")
+    )
     assert report["attention"].values["leaky_heads"] == 1
     assert any("LEAK" in line for line in report["attention"].summary)
 
@@ -290,8 +368,12 @@ def test_two_heads_with_the_same_queries_and_keys_read_as_duplicates():
     qkv, head_dim = model.h[0].attn.qkv, 8
     with torch.no_grad():
         for offset in (0, 32):  # the q rows, then the k rows
-            qkv.weight[offset + head_dim : offset + 2 * head_dim] = qkv.weight[offset : offset + head_dim]
-            qkv.bias[offset + head_dim : offset + 2 * head_dim] = qkv.bias[offset : offset + head_dim]
+            qkv.weight[offset + head_dim : offset + 2 * head_dim] = qkv.weight[
+                offset : offset + head_dim
+            ]
+            qkv.bias[offset + head_dim : offset + 2 * head_dim] = qkv.bias[
+                offset : offset + head_dim
+            ]
     report = analyze_model(model, seq_len=16, batch_size=2, sections=["attention"])
     layers = {layer["layer"]: layer for layer in report["attention"].values["layers"]}
     assert layers["h.0.attn"]["duplicate_pairs"] == [[0, 1]]
@@ -301,7 +383,9 @@ def test_two_heads_with_the_same_queries_and_keys_read_as_duplicates():
 
 def test_a_head_pulled_to_the_first_token_reads_as_parked_there():
     torch.manual_seed(0)
-    report = analyze_model(SDPADecoder(n_heads=4, sink_head=3), seq_len=16, batch_size=2, sections=["attention"])
+    report = analyze_model(
+        SDPADecoder(n_heads=4, sink_head=3), seq_len=16, batch_size=2, sections=["attention"]
+    )
     heads = {h["head"]: h for h in _heads(report, "h.0.")}
     assert heads[3]["sink_share"] > 0.99 and "parked on first token" in heads[3]["status"]
     assert all(heads[h]["sink_share"] < 0.9 for h in (0, 1, 2))
@@ -317,7 +401,9 @@ def test_healthy_sdpa_heads_are_not_uniform():
 
 def test_hf_style_sdpa_model_with_float_mask_and_grouped_heads():
     torch.manual_seed(0)
-    report = analyze_model(HFStyleForCausalLM(heads=4, kv_heads=2, layers=2), seq_len=16, batch_size=2)
+    report = analyze_model(
+        HFStyleForCausalLM(heads=4, kv_heads=2, layers=2), seq_len=16, batch_size=2
+    )
     assert all(section.status == "ok" for section in report.sections), report.to_text()
     layers = report["attention"].values["layers"]
     assert [layer["layer"] for layer in layers] == ["layers.0.self_attn", "layers.1.self_attn"]
@@ -328,22 +414,41 @@ def test_hf_style_sdpa_model_with_float_mask_and_grouped_heads():
 
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_real_transformers_models_with_sdpa_attention(family):
-    transformers = pytest.importorskip("transformers", reason="transformers is not installed (test dependency group)")
+    transformers = pytest.importorskip(
+        "transformers", reason="transformers is not installed (test dependency group)"
+    )
     if family == "gpt2":
-        config = transformers.GPT2Config(vocab_size=101, n_positions=32, n_embd=32, n_layer=2, n_head=2)
+        config = transformers.GPT2Config(
+            vocab_size=101, n_positions=32, n_embd=32, n_layer=2, n_head=2
+        )
         model_class, heads = transformers.GPT2LMHeadModel, 2
     else:  # grouped-query attention: 4 query heads share 2 key/value heads
-        config = transformers.LlamaConfig(vocab_size=101, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32)
+        config = transformers.LlamaConfig(
+            vocab_size=101,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=32,
+        )
         model_class, heads = transformers.LlamaForCausalLM, 4
     config._attn_implementation = "sdpa"
     torch.manual_seed(0)
     model = model_class(config)
     assert model.config._attn_implementation == "sdpa"
-    report = analyze_model(model, {"vocab_size": 101, "max_seq_len": 32}, seq_len=16, batch_size=2, sections=["attention"])
+    report = analyze_model(
+        model,
+        {"vocab_size": 101, "max_seq_len": 32},
+        seq_len=16,
+        batch_size=2,
+        sections=["attention"],
+    )
     section = report["attention"]
     assert section.status == "ok", section.summary
-    assert {layer["source"] for layer in section.values["layers"]} == {"scaled_dot_product_attention"}
+    assert {layer["source"] for layer in section.values["layers"]} == {
+        "scaled_dot_product_attention"
+    }
     assert section.values["heads_total"] == 2 * heads
     assert section.values["leaky_heads"] == 0
 
@@ -368,7 +473,9 @@ def test_context_curve_of_a_four_token_model_is_flat_after_four():
 
 def test_attribution_states_its_baseline_and_is_complete():
     torch.manual_seed(0)
-    report = analyze_model(SDPADecoder(), seq_len=12, batch_size=2, sections=["attribution"], attribution_steps=64)
+    report = analyze_model(
+        SDPADecoder(), seq_len=12, batch_size=2, sections=["attribution"], attribution_steps=64
+    )
     values = report["attribution"].values
     assert values["baseline"] == "zeros" and values["method"] == "integrated gradients"
     assert len(values["scores"]) == 11
@@ -420,7 +527,9 @@ def test_analysis_leaves_the_model_as_it_found_it():
     assert model.training and all(m.training for m in model.modules())
     assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
-    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())  # no nn.MultiheadAttention
+    assert all(
+        not m._forward_hooks and not m._forward_pre_hooks for m in model.modules()
+    )  # no nn.MultiheadAttention
 
 
 def test_texts_and_tokenizer_feed_the_windows():
@@ -431,8 +540,14 @@ def test_texts_and_tokenizer_feed_the_windows():
         def convert_ids_to_tokens(self, ids):
             return [chr(97 + i % 26) for i in ids]
 
-    report = analyze_model(SDPADecoder(), texts=["hello world " * 20], tokenizer=CharTokenizer(), seq_len=16, batch_size=4,
-                           sections=["attribution"])
+    report = analyze_model(
+        SDPADecoder(),
+        texts=["hello world " * 20],
+        tokenizer=CharTokenizer(),
+        seq_len=16,
+        batch_size=4,
+        sections=["attribution"],
+    )
     assert report.settings["windows"] == 4 and "from the given texts" in report.settings["inputs"]
     assert all(len(token) == 1 for token in report["attribution"].values["tokens"])
 
@@ -470,7 +585,9 @@ def test_report_renders_json_text_and_self_contained_html(tmp_path):
 PERIOD = 4
 
 
-def _periodic_windows(count: int, length: int, vocab: int, generator: torch.Generator) -> torch.Tensor:
+def _periodic_windows(
+    count: int, length: int, vocab: int, generator: torch.Generator
+) -> torch.Tensor:
     """Windows that repeat a random pattern of PERIOD tokens: predicting needs PERIOD tokens back."""
     pattern = torch.randint(0, vocab, (count, PERIOD), generator=generator)
     return pattern.repeat(1, length // PERIOD + 1)[:, :length]
@@ -496,8 +613,14 @@ def test_training_changes_effective_context_and_attention_entropy():
     after = analyze_model(model, input_ids=probe, sections=sections)
     assert before["context"].values["effective_context"] <= 2
     assert after["context"].values["effective_context"] >= PERIOD
-    assert after["context"].values["context_benefit_nats"] > before["context"].values["context_benefit_nats"] + 1.0
-    assert after["attention"].values["mean_normalised_entropy"] < before["attention"].values["mean_normalised_entropy"] - 0.1
+    assert (
+        after["context"].values["context_benefit_nats"]
+        > before["context"].values["context_benefit_nats"] + 1.0
+    )
+    assert (
+        after["attention"].values["mean_normalised_entropy"]
+        < before["attention"].values["mean_normalised_entropy"] - 0.1
+    )
 
 
 def test_bar_chart_draws_negative_values_left_of_zero():
@@ -508,7 +631,10 @@ def test_bar_chart_draws_negative_values_left_of_zero():
 
     svg = render_figure(Figure("bars", "scores", {"labels": ["neg", "pos"], "values": [-2.0, 1.0]}))
     (zero,) = [float(x) for x in re.findall(r'<line x1="([\d.]+)"', svg)]
-    bars = [(float(x), float(w)) for x, w in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', svg)]
+    bars = [
+        (float(x), float(w))
+        for x, w in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', svg)
+    ]
     (neg_x, neg_w), (pos_x, pos_w) = bars
     assert neg_x + neg_w == pytest.approx(zero, abs=0.2) and pos_x == pytest.approx(zero, abs=0.2)
     assert neg_w == pytest.approx(2 * pos_w, rel=0.01)

@@ -25,7 +25,11 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, env.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "model_adapter.cli", "analyze", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
     )
 
 
@@ -34,7 +38,11 @@ def _write_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     header, chunks, offset = {}, [], 0
     for name, tensor in tensors.items():
         data = tensor.detach().contiguous().float().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
+        header[name] = {
+            "dtype": "F32",
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
         chunks.append(data)
         offset += len(data)
     encoded = json.dumps(header).encode()
@@ -45,8 +53,12 @@ def _write_safetensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
 def run_folder(tmp_path: Path) -> Path:
     """A run folder in lightning-pipeline's layout, two checkpoints apart, written through files."""
     run = tmp_path / "run"
-    write_builder_export(run / "model", vocab_size=97, d_model=16, n_heads=2, n_blocks=2, max_seq_len=16)
-    (run / "run.json").write_text(json.dumps({"format_version": 1, "status": "completed"}), encoding="utf-8")
+    write_builder_export(
+        run / "model", vocab_size=97, d_model=16, n_heads=2, n_blocks=2, max_seq_len=16
+    )
+    (run / "run.json").write_text(
+        json.dumps({"format_version": 1, "status": "completed"}), encoding="utf-8"
+    )
     model, _ = load_model(run / "model")
     (run / "checkpoints").mkdir()
     (run / "final").mkdir()
@@ -56,10 +68,20 @@ def run_folder(tmp_path: Path) -> Path:
             for parameter in model.parameters():
                 parameter.add_(0.05 * torch.randn_like(parameter))
         name = f"epoch=0-step={step}.ckpt"
-        torch.save({"global_step": step, "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, run / "checkpoints" / name)
-        (run / "checkpoints" / f"{name}.json").write_text(json.dumps({"step": step}), encoding="utf-8")
+        torch.save(
+            {
+                "global_step": step,
+                "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+            },
+            run / "checkpoints" / name,
+        )
+        (run / "checkpoints" / f"{name}.json").write_text(
+            json.dumps({"step": step}), encoding="utf-8"
+        )
     with torch.no_grad():
-        model.embedding_0_token.weight.mul_(3.0)  # the final weights moved most in the token embedding
+        model.embedding_0_token.weight.mul_(
+            3.0
+        )  # the final weights moved most in the token embedding
     _write_safetensors(run / "final" / "model.safetensors", model.state_dict())
     return run
 
@@ -73,8 +95,19 @@ def test_safetensors_reader_round_trips(tmp_path: Path):
 
 def test_analyze_run_folder_writes_html_and_reports_weight_drift(run_folder: Path, tmp_path: Path):
     out = tmp_path / "report.html"
-    result = _cli(str(run_folder), "--out", str(out), "--json", "--seq-len", "12", "--batch-size", "2",
-                  "--sections", "representations,attention", cwd=tmp_path)
+    result = _cli(
+        str(run_folder),
+        "--out",
+        str(out),
+        "--json",
+        "--seq-len",
+        "12",
+        "--batch-size",
+        "2",
+        "--sections",
+        "representations,attention",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "weights from final/model.safetensors" in result.stderr
     report = json.loads(result.stdout)
@@ -85,12 +118,18 @@ def test_analyze_run_folder_writes_html_and_reports_weight_drift(run_folder: Pat
     assert drift["parameters"][0]["relative_change"] > 1.0
     assert [c["checkpoint"] for c in drift["checkpoints"]] == ["epoch=0-step=10.ckpt"]
     page = out.read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>") and "relative change since epoch=0-step=2.ckpt" in page
+    assert (
+        page.startswith("<!DOCTYPE html>") and "relative change since epoch=0-step=2.ckpt" in page
+    )
 
 
 def test_analyze_export_folder_prints_the_summary(tmp_path: Path):
-    export = write_builder_export(tmp_path / "export", vocab_size=61, d_model=16, n_heads=2, max_seq_len=16)
-    result = _cli(str(export), "--sections", "context", "--seq-len", "10", "--batch-size", "2", cwd=tmp_path)
+    export = write_builder_export(
+        tmp_path / "export", vocab_size=61, d_model=16, n_heads=2, max_seq_len=16
+    )
+    result = _cli(
+        str(export), "--sections", "context", "--seq-len", "10", "--batch-size", "2", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "== Context use" in result.stdout and "Attention maps" not in result.stdout
     assert list(tmp_path.iterdir()) == [export]  # nothing written without --out
@@ -100,15 +139,23 @@ def test_analyze_export_folder_prints_the_summary(tmp_path: Path):
     ("args", "fragment"),
     [
         (["{missing}"], "neither an existing file or folder"),
-        (["{export}", "--out", "{tmp}/no/such/folder/r.html"], "give a file path in an existing folder"),
+        (
+            ["{export}", "--out", "{tmp}/no/such/folder/r.html"],
+            "give a file path in an existing folder",
+        ),
         (["{export}", "--sections", "attention,vibes"], "unknown section(s) ['vibes']"),
         (["{export}", "--seq-len", "500"], "exceeds the model's max_seq_len"),
         (["{export}", "--text", "{tmp}/missing.txt"], "is not a file"),
-        (["{export}", "--text", "{export}/config.json"], "--text needs a tokenizer: pass --tokenizer FOLDER"),
+        (
+            ["{export}", "--text", "{export}/config.json"],
+            "--text needs a tokenizer: pass --tokenizer FOLDER",
+        ),
     ],
 )
 def test_analyze_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], fragment: str):
-    export = write_builder_export(tmp_path / "export", vocab_size=61, d_model=16, n_heads=2, max_seq_len=16)
+    export = write_builder_export(
+        tmp_path / "export", vocab_size=61, d_model=16, n_heads=2, max_seq_len=16
+    )
     filled = [a.format(missing=tmp_path / "missing", export=export, tmp=tmp_path) for a in args]
     result = _cli(*filled, cwd=tmp_path)
     assert result.returncode == 2
@@ -126,19 +173,38 @@ def test_analyze_model_takes_a_run_folder_path(run_folder: Path):
 
 
 def test_analyze_with_text_through_a_saved_tokenizer(tmp_path: Path):
-    transformers = pytest.importorskip("transformers", reason="--text reads tokenizers with transformers (test group)")
+    transformers = pytest.importorskip(
+        "transformers", reason="--text reads tokenizers with transformers (test group)"
+    )
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     words = ["[UNK]", "the", "king", "is", "dead", "long", "live", "!", "."]
     word_level = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="[UNK]"))
     word_level.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer_dir = tmp_path / "tokenizer"
-    transformers.PreTrainedTokenizerFast(tokenizer_object=word_level, unk_token="[UNK]").save_pretrained(tokenizer_dir)
+    transformers.PreTrainedTokenizerFast(
+        tokenizer_object=word_level, unk_token="[UNK]"
+    ).save_pretrained(tokenizer_dir)
     text = tmp_path / "probe.txt"
     text.write_text("the king is dead . long live the king ! " * 20, encoding="utf-8")
-    export = write_builder_export(tmp_path / "export", vocab_size=61, d_model=16, n_heads=2, max_seq_len=16)
-    result = _cli(str(export), "--text", str(text), "--tokenizer", str(tokenizer_dir), "--sections", "attribution",
-                  "--json", "--seq-len", "12", "--batch-size", "3", cwd=tmp_path)
+    export = write_builder_export(
+        tmp_path / "export", vocab_size=61, d_model=16, n_heads=2, max_seq_len=16
+    )
+    result = _cli(
+        str(export),
+        "--text",
+        str(text),
+        "--tokenizer",
+        str(tokenizer_dir),
+        "--sections",
+        "attribution",
+        "--json",
+        "--seq-len",
+        "12",
+        "--batch-size",
+        "3",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["settings"]["inputs"] == "3 window(s) of 12 tokens from the given texts"

@@ -18,7 +18,7 @@ from model_adapter.validation import QUICK_CHECKS
 RAW_DEFECTS = ("unmasked_attention", "leaked_intermediates", "missing_output_module")
 
 HAND_WRITTEN_MODEL = textwrap.dedent(
-    '''
+    """
     import torch
     import torch.nn as nn
 
@@ -36,7 +36,7 @@ HAND_WRITTEN_MODEL = textwrap.dedent(
             mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
             a, _ = self.attn(x, x, x, attn_mask=mask)
             return {"logits": self.lm_head(x + a)}
-    '''
+    """
 )
 
 
@@ -52,8 +52,15 @@ def run_cli(*args: str, script: bool = False) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def raw_export(tmp_path_factory) -> Path:
-    return write_builder_export(tmp_path_factory.mktemp("raw") / "export", vocab_size=389, d_model=32,
-                                n_heads=2, n_blocks=2, max_seq_len=24, defects=RAW_DEFECTS)
+    return write_builder_export(
+        tmp_path_factory.mktemp("raw") / "export",
+        vocab_size=389,
+        d_model=32,
+        n_heads=2,
+        n_blocks=2,
+        max_seq_len=24,
+        defects=RAW_DEFECTS,
+    )
 
 
 def _row(stdout: str, check: str) -> str:
@@ -79,7 +86,9 @@ def test_validate_no_causal_flags_the_leak_with_exit_1(raw_export):
 
 
 def test_validate_json_is_machine_readable(raw_export):
-    result = run_cli("validate", str(raw_export), "--json", "--quick", "--seq-len", "8", "--batch-size", "3")
+    result = run_cli(
+        "validate", str(raw_export), "--json", "--quick", "--seq-len", "8", "--batch-size", "3"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["passed"] is True
@@ -97,7 +106,9 @@ def test_inspect_shows_signature_graph_in_order_and_repairs(raw_export):
     assert nodes[:4] == ["input_0", "embedding_0", "mhsa_0", "residual_0"]
     assert nodes[-1] == "output_0" and len(nodes) == 2 + 2 * 6 + 1
     repairs = out.split("repairs:", 1)[1]
-    assert "forward() takes leaked intermediates" in repairs and "run the recovered graph" in repairs
+    assert (
+        "forward() takes leaked intermediates" in repairs and "run the recovered graph" in repairs
+    )
     assert "no output_0 module -> tie to embedding" in repairs
     assert "attention without mask -> inject causal mask" in repairs
 
@@ -168,10 +179,21 @@ def _binary_config_json(folder: Path) -> Path:
         ("inspect", _binary_model_py, (), "model.py is not UTF-8 text"),
         ("validate", _binary_config_json, (), "config.json is not UTF-8 text"),
     ],
-    ids=["missing-path", "inspect-missing-path", "not-a-model", "inspect-syntax-error",
-         "syntax-error", "seq-len-zero", "seq-len-too-long", "binary-model-py", "binary-config-json"],
+    ids=[
+        "missing-path",
+        "inspect-missing-path",
+        "not-a-model",
+        "inspect-syntax-error",
+        "syntax-error",
+        "seq-len-zero",
+        "seq-len-too-long",
+        "binary-model-py",
+        "binary-config-json",
+    ],
 )
-def test_bad_input_is_one_line_on_stderr_with_exit_2(tmp_path, raw_export, command, make_path, extra, message):
+def test_bad_input_is_one_line_on_stderr_with_exit_2(
+    tmp_path, raw_export, command, make_path, extra, message
+):
     path = raw_export if make_path is None else make_path(tmp_path / "input")
     result = run_cli(command, str(path), *extra)
     assert result.returncode == 2, result.stdout + result.stderr

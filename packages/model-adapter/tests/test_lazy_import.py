@@ -9,13 +9,20 @@ import model_adapter
 
 
 def _modules_after(code: str) -> set[str]:
-    probe = code + "\nimport sys; print(' '.join(sorted(m for m in ('torch', 'numpy') if m in sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    probe = (
+        code
+        + "\nimport sys; print(' '.join(sorted(m for m in ('torch', 'numpy') if m in sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     return set(result.stdout.split())
 
 
 def test_importing_the_package_imports_no_torch() -> None:
-    assert "torch" not in _modules_after("import model_adapter; model_adapter.__version__; model_adapter.ModelAdapterError")
+    assert "torch" not in _modules_after(
+        "import model_adapter; model_adapter.__version__; model_adapter.ModelAdapterError"
+    )
 
 
 def test_cli_help_imports_no_torch() -> None:

@@ -43,15 +43,27 @@ def test_error_hierarchy():
 @pytest.mark.parametrize("constructor", ["fixed", "kwargs"])
 def test_builder_export_folder_loads_with_both_config_forms(tmp_path, config_form, constructor):
     folder = write_builder_export(
-        tmp_path, vocab_size=1234, d_model=48, n_heads=3, n_blocks=3, max_seq_len=40,
-        config_form=config_form, constructor=constructor,
+        tmp_path,
+        vocab_size=1234,
+        d_model=48,
+        n_heads=3,
+        n_blocks=3,
+        max_seq_len=40,
+        config_form=config_form,
+        constructor=constructor,
     )
 
     model, config = load_model(folder)
 
     assert isinstance(model, nn.Module)
     assert config == ModelConfig(
-        vocab_size=1234, max_seq_len=40, d_model=48, heads=3, layers=3, name="CustomTransformer", source=str(folder)
+        vocab_size=1234,
+        max_seq_len=40,
+        d_model=48,
+        heads=3,
+        layers=3,
+        name="CustomTransformer",
+        source=str(folder),
     )
 
 
@@ -82,7 +94,9 @@ def test_flat_config_spellings(write_model, spelling, value):
 
 
 def test_lone_model_file_reads_vocab_off_the_model(write_model):
-    folder = write_model(SIMPLE_MODEL.replace("def __init__(self, vocab_size,", "def __init__(self, vocab_size=777,"))
+    folder = write_model(
+        SIMPLE_MODEL.replace("def __init__(self, vocab_size,", "def __init__(self, vocab_size=777,")
+    )
 
     _, config = load_model(folder / "model.py")
 
@@ -128,7 +142,10 @@ def test_model_config_override_and_round_trip(write_model):
     ],
 )
 def test_config_conflict_with_model_names_both_values(write_model, config, named):
-    fixed_sizes = SIMPLE_MODEL.replace("def __init__(self, vocab_size, d_model=16, max_seq_len=24):", "def __init__(self):\n        vocab_size, d_model, max_seq_len = 300, 16, 24")
+    fixed_sizes = SIMPLE_MODEL.replace(
+        "def __init__(self, vocab_size, d_model=16, max_seq_len=24):",
+        "def __init__(self):\n        vocab_size, d_model, max_seq_len = 300, 16, 24",
+    )
     folder = write_model(fixed_sizes, config)
 
     with pytest.raises(ModelLoadError) as excinfo:
@@ -160,7 +177,10 @@ def test_output_projection_conflict_names_both_values(write_model):
 
 
 def test_nanogpt_dataclass_constructor_filled_from_config(write_model, nanogpt_source):
-    folder = write_model(nanogpt_source, {"vocab_size": 211, "block_size": 16, "n_layer": 1, "n_head": 2, "n_embd": 16})
+    folder = write_model(
+        nanogpt_source,
+        {"vocab_size": 211, "block_size": 16, "n_layer": 1, "n_head": 2, "n_embd": 16},
+    )
 
     model, config = load_model(folder)
 
@@ -170,11 +190,14 @@ def test_nanogpt_dataclass_constructor_filled_from_config(write_model, nanogpt_s
 
 
 def test_model_name_picks_the_class(write_model):
-    source = SIMPLE_MODEL + """
+    source = (
+        SIMPLE_MODEL
+        + """
 
 class OtherLM(TinyLM):
     pass
 """
+    )
     folder = write_model(source, {"vocab_size": 50})
 
     model, config = load_model(folder, model_name="OtherLM")
@@ -183,6 +206,7 @@ class OtherLM(TinyLM):
 
 
 # --- error messages --------------------------------------------------------------------------
+
 
 def _one_line_error(excinfo: pytest.ExceptionInfo) -> str:
     message = str(excinfo.value)
@@ -212,7 +236,10 @@ def test_several_candidates_without_model_name(write_model):
     source = SIMPLE_MODEL + "\n\nclass SecondLM(nn.Module):\n    pass\n"
     folder = write_model(source, {"vocab_size": 10})
 
-    with pytest.raises(ModelLoadError, match=r"several top-level nn.Module classes \(TinyLM, SecondLM\).*model_name"):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"several top-level nn.Module classes \(TinyLM, SecondLM\).*model_name",
+    ):
         load_model(folder)
 
 
@@ -234,15 +261,22 @@ def test_wrong_config_model_name_falls_back_to_the_single_class(write_model):
 def test_constructor_arguments_missing_from_config(write_model):
     folder = write_model(SIMPLE_MODEL, {"d_model": 16})
 
-    with pytest.raises(ModelLoadError, match=r"TinyLM\(\.\.\.\) needs vocab_size, which config.json does not give") as excinfo:
+    with pytest.raises(
+        ModelLoadError, match=r"TinyLM\(\.\.\.\) needs vocab_size, which config.json does not give"
+    ) as excinfo:
         load_model(folder)
     _one_line_error(excinfo)
 
 
 def test_missing_package_is_named(write_model):
-    folder = write_model("import flash_attn_not_installed_here\n" + SIMPLE_MODEL, {"vocab_size": 10})
+    folder = write_model(
+        "import flash_attn_not_installed_here\n" + SIMPLE_MODEL, {"vocab_size": 10}
+    )
 
-    with pytest.raises(ModelLoadError, match=r"'flash_attn_not_installed_here', which is neither a file next to it.*pip install flash_attn_not_installed_here"):
+    with pytest.raises(
+        ModelLoadError,
+        match=r"'flash_attn_not_installed_here', which is neither a file next to it.*pip install flash_attn_not_installed_here",
+    ):
         load_model(folder)
 
 
@@ -267,10 +301,14 @@ def test_folder_without_model_py(tmp_path):
 
 
 def test_constructor_failure_is_wrapped_with_the_cause(write_model):
-    source = SIMPLE_MODEL.replace("super().__init__()", "super().__init__()\n        raise RuntimeError('boom')")
+    source = SIMPLE_MODEL.replace(
+        "super().__init__()", "super().__init__()\n        raise RuntimeError('boom')"
+    )
     folder = write_model(source, {"vocab_size": 10})
 
-    with pytest.raises(ModelLoadError, match=r"TinyLM\(vocab_size=10.*raised RuntimeError: boom") as excinfo:
+    with pytest.raises(
+        ModelLoadError, match=r"TinyLM\(vocab_size=10.*raised RuntimeError: boom"
+    ) as excinfo:
         load_model(folder)
     assert isinstance(excinfo.value.__cause__, RuntimeError)
 
@@ -278,16 +316,29 @@ def test_constructor_failure_is_wrapped_with_the_cause(write_model):
 def test_example_export_loads_with_contract_sizes():
     model, config = load_model(example_export_path())
 
-    assert (config.vocab_size, config.d_model, config.heads, config.layers, config.max_seq_len) == (3001, 128, 4, 2, 128)
+    assert (config.vocab_size, config.d_model, config.heads, config.layers, config.max_seq_len) == (
+        3001,
+        128,
+        4,
+        2,
+        128,
+    )
     with pytest.raises(TypeError, match="missing 5 required positional arguments"):
         model(torch.zeros(1, 4, dtype=torch.long))  # the real export defect, kept on purpose
 
 
 def test_model_py_may_import_a_sibling_file(write_model):
-    folder = write_model("from layers import make_head\n" + SIMPLE_MODEL.replace(
-        "self.lm_head = nn.Linear(d_model, vocab_size)", "self.lm_head = make_head(d_model, vocab_size)"
-    ), {"vocab_size": 40})
-    (folder / "layers.py").write_text("import torch.nn as nn\n\ndef make_head(d, v):\n    return nn.Linear(d, v)\n")
+    folder = write_model(
+        "from layers import make_head\n"
+        + SIMPLE_MODEL.replace(
+            "self.lm_head = nn.Linear(d_model, vocab_size)",
+            "self.lm_head = make_head(d_model, vocab_size)",
+        ),
+        {"vocab_size": 40},
+    )
+    (folder / "layers.py").write_text(
+        "import torch.nn as nn\n\ndef make_head(d, v):\n    return nn.Linear(d, v)\n"
+    )
 
     model, config = load_model(folder)
 

@@ -13,12 +13,26 @@ def _report() -> ValidationReport:
     return ValidationReport(
         model_name="TinyLM",
         checks=[
-            CheckResult("shape_robustness", "passed", {"cases_passed": "5/5", "shapes": ["1x1"]},
-                        "all probed shapes give [B, T, vocab]"),
-            CheckResult("gradient_flow", "warning", {"with_gradient": "8/9", "unused": ["dead.weight"]},
-                        "no gradient (unused) for dead.weight", "remove layers the forward never calls"),
-            CheckResult("causal_leak", "failed", {"leaks": True, "max_abs_diff": 0.25},
-                        "sees the future", "pass causal=True <or> drop --no-causal"),
+            CheckResult(
+                "shape_robustness",
+                "passed",
+                {"cases_passed": "5/5", "shapes": ["1x1"]},
+                "all probed shapes give [B, T, vocab]",
+            ),
+            CheckResult(
+                "gradient_flow",
+                "warning",
+                {"with_gradient": "8/9", "unused": ["dead.weight"]},
+                "no gradient (unused) for dead.weight",
+                "remove layers the forward never calls",
+            ),
+            CheckResult(
+                "causal_leak",
+                "failed",
+                {"leaks": True, "max_abs_diff": 0.25},
+                "sees the future",
+                "pass causal=True <or> drop --no-causal",
+            ),
         ],
         settings={"seq_len": 16},
         duration_s=1.25,
@@ -50,10 +64,16 @@ def test_check_result_rejects_unknown_status():
 def test_text_table_aligns_columns_and_lists_hints_of_non_passed_checks():
     text = _report().to_text()
     lines = text.splitlines()
-    assert lines[0].startswith("Tier 1 validation of TinyLM: FAILED (1 passed, 1 warnings, 1 failed")
-    table = [line for line in lines if line.startswith(("check ", "shape_", "gradient_", "causal_"))]
+    assert lines[0].startswith(
+        "Tier 1 validation of TinyLM: FAILED (1 passed, 1 warnings, 1 failed"
+    )
+    table = [
+        line for line in lines if line.startswith(("check ", "shape_", "gradient_", "causal_"))
+    ]
     assert len(table) == 4
-    status_columns = {line.index(word) for line, word in zip(table, ["status", "PASS", "WARN", "FAIL"])}
+    status_columns = {
+        line.index(word) for line, word in zip(table, ["status", "PASS", "WARN", "FAIL"])
+    }
     assert len(status_columns) == 1, "the status column is aligned"
     assert "cases_passed=5/5" in text  # scalar values are shown, lists are not
     assert "['1x1']" not in text
@@ -84,8 +104,15 @@ def test_html_escapes_text_colours_statuses_and_shows_hints():
 
 
 def test_key_values_fit_the_cell_width():
-    check = CheckResult("memory_footprint", "passed",
-                        {"total_mb": 123.456, "activations_mb": 1.5, "parameters": 10_000_000,
-                         "very_long_key_name_that_does_not_fit": "x" * 40})
+    check = CheckResult(
+        "memory_footprint",
+        "passed",
+        {
+            "total_mb": 123.456,
+            "activations_mb": 1.5,
+            "parameters": 10_000_000,
+            "very_long_key_name_that_does_not_fit": "x" * 40,
+        },
+    )
     cell = check.key_values(width=60)
     assert cell == "total_mb=123.5, activations_mb=1.5, parameters=10000000"

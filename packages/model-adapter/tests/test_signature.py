@@ -43,7 +43,9 @@ def test_attention_mask_is_not_an_intermediate():
 
 
 def test_leaked_builder_intermediates():
-    inspector = _inspector("def forward(self, input_0_tokens, mhsa_0_output, residual_0_output, residual_1_output):")
+    inspector = _inspector(
+        "def forward(self, input_0_tokens, mhsa_0_output, residual_0_output, residual_1_output):"
+    )
 
     assert inspector.token_input == "input_0_tokens"
     assert inspector.requires_intermediate_outputs()
@@ -71,7 +73,9 @@ def test_var_args_and_kwargs():
 
 
 def test_keyword_only_parameters():
-    inspector = _inspector("def forward(self, *, input_ids, past_key_values=None, use_cache=False):")
+    inspector = _inspector(
+        "def forward(self, *, input_ids, past_key_values=None, use_cache=False):"
+    )
 
     assert inspector.token_input == "input_ids"
     assert not inspector.token_input_positional

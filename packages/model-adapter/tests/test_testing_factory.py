@@ -28,15 +28,22 @@ def test_defects_break_forward_like_real_exports(tmp_path, defects, error, messa
 
 
 def test_leaked_export_matches_the_documented_signature(tmp_path):
-    source = (write_builder_export(tmp_path, defects=("leaked_intermediates",)) / "model.py").read_text()
+    source = (
+        write_builder_export(tmp_path, defects=("leaked_intermediates",)) / "model.py"
+    ).read_text()
 
-    assert "def forward(self, input_0_tokens, mhsa_0_output, residual_0_output, residual_1_output):" in source
+    assert (
+        "def forward(self, input_0_tokens, mhsa_0_output, residual_0_output, residual_1_output):"
+        in source
+    )
     assert "return output_0_logits" in source and "output_0_logits =" not in source
 
 
 @pytest.mark.parametrize("architecture", ["gpt", "bert", "prenorm"])
 def test_architectures_use_their_node_names(tmp_path, architecture):
-    source = (write_builder_export(tmp_path, architecture=architecture, n_blocks=2) / "model.py").read_text()
+    source = (
+        write_builder_export(tmp_path, architecture=architecture, n_blocks=2) / "model.py"
+    ).read_text()
 
     attention, ffn = ("attention", "mlp") if architecture == "bert" else ("mhsa", "ffn")
     assert f"# {attention}: {attention}_1" in source and f"# {ffn}: {ffn}_1" in source
@@ -60,22 +67,39 @@ def test_example_export_files_and_config():
 
 
 def test_nodes_config_values():
-    values = normalize_config({
-        "model_name": "M",
-        "nodes": [
-            {"id": "input_0", "type": "input", "params": {"vocab_size": 32000, "max_seq_len": 256}},
-            {"id": "embedding_0", "type": "embedding", "params": {"d_model": 64}},
-            {"id": "mhsa_0", "type": "mhsa", "params": {"num_heads": 4}},
-            {"id": "mhsa_1", "type": "mhsa", "params": {"num_heads": 4}},
-        ],
-    })
+    values = normalize_config(
+        {
+            "model_name": "M",
+            "nodes": [
+                {
+                    "id": "input_0",
+                    "type": "input",
+                    "params": {"vocab_size": 32000, "max_seq_len": 256},
+                },
+                {"id": "embedding_0", "type": "embedding", "params": {"d_model": 64}},
+                {"id": "mhsa_0", "type": "mhsa", "params": {"num_heads": 4}},
+                {"id": "mhsa_1", "type": "mhsa", "params": {"num_heads": 4}},
+            ],
+        }
+    )
 
-    assert values == {"vocab_size": 32000, "max_seq_len": 256, "d_model": 64, "heads": 4, "layers": 2, "name": "M"}
+    assert values == {
+        "vocab_size": 32000,
+        "max_seq_len": 256,
+        "d_model": 64,
+        "heads": 4,
+        "layers": 2,
+        "name": "M",
+    }
 
 
 def test_model_config_from_dict_forms():
-    assert ModelConfig.from_dict({"vocab_size": 5, "name": "x"}) == ModelConfig(vocab_size=5, name="x")
-    flat = ModelConfig.from_dict({"vocab_size": 50257, "d_model": 512, "nhead": 8, "num_layers": 6, "model_name": "C"})
+    assert ModelConfig.from_dict({"vocab_size": 5, "name": "x"}) == ModelConfig(
+        vocab_size=5, name="x"
+    )
+    flat = ModelConfig.from_dict(
+        {"vocab_size": 50257, "d_model": 512, "nhead": 8, "num_layers": 6, "model_name": "C"}
+    )
     assert (flat.heads, flat.layers, flat.name) == (8, 6, "C")
     with pytest.raises(ModelLoadError, match="no vocab_size"):
         ModelConfig.from_dict({"d_model": 4})

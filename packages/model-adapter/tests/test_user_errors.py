@@ -19,11 +19,17 @@ def small_tmpfs(tmp_path: Path):
     """A real 64 KB file system (needs root and mount); unmounted afterwards."""
     mount_point = tmp_path / "small-disk"
     mount_point.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)], capture_output=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)], capture_output=True
+    )
     if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({made.stderr.decode(errors='replace').strip()[:100]})")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({made.stderr.decode(errors='replace').strip()[:100]})"
+        )
     yield mount_point
-    subprocess.run(["umount", "--lazy", str(mount_point)], check=True)  # a failed writer may still hold a file
+    subprocess.run(
+        ["umount", "--lazy", str(mount_point)], check=True
+    )  # a failed writer may still hold a file
 
 
 def test_torch_save_onto_a_full_disk_reads_as_disk_full(small_tmpfs: Path) -> None:
@@ -52,14 +58,21 @@ def test_a_read_only_folder_is_named(small_tmpfs: Path) -> None:
 
     message = user_error_message(caught.value)
 
-    assert message is not None and str(small_tmpfs / "run") in message and "choose an output folder" in message
+    assert (
+        message is not None
+        and str(small_tmpfs / "run") in message
+        and "choose an output folder" in message
+    )
 
 
 def test_undecodable_text_and_own_errors_are_user_errors_and_bugs_are_not() -> None:
     with pytest.raises(UnicodeDecodeError) as caught:
         b"\xff\xfe\x00".decode("utf-8")
     assert "not UTF-8" in user_error_message(caught.value)
-    assert user_error_message(ModelValidationError("bad thing; fix it"), (ModelValidationError,)) == "bad thing; fix it"
+    assert (
+        user_error_message(ModelValidationError("bad thing; fix it"), (ModelValidationError,))
+        == "bad thing; fix it"
+    )
     assert user_error_message(KeyError("a bug")) is None
     assert user_error_message(RuntimeError("shape mismatch")) is None
 

@@ -21,7 +21,9 @@ VOCAB, D_MODEL, MAX_LEN = 211, 32, 24
 
 
 def _config(**overrides) -> ModelConfig:
-    values = dict(vocab_size=VOCAB, max_seq_len=MAX_LEN, d_model=D_MODEL, heads=2, layers=1, name="TinyLM")
+    values = dict(
+        vocab_size=VOCAB, max_seq_len=MAX_LEN, d_model=D_MODEL, heads=2, layers=1, name="TinyLM"
+    )
     values.update(overrides)
     return ModelConfig(**values)
 
@@ -278,7 +280,11 @@ def test_outlier_weights_are_flagged():
 
 def test_vocab_contract_compares_embedding_logits_and_config(good_report):
     check = good_report["vocab_contract"]
-    assert (check.values["config_vocab_size"], check.values["embedding_rows"], check.values["logit_columns"]) == (VOCAB, VOCAB, VOCAB)
+    assert (
+        check.values["config_vocab_size"],
+        check.values["embedding_rows"],
+        check.values["logit_columns"],
+    ) == (VOCAB, VOCAB, VOCAB)
     assert check.values["embedding"] == "tok"
     assert check.values["output"] == "head"
 
@@ -357,10 +363,23 @@ def test_non_module_is_refused_with_a_hint():
 # -- builder exports ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("defects", [("unmasked_attention",), ("unmasked_attention", "leaked_intermediates", "missing_output_module")])
+@pytest.mark.parametrize(
+    "defects",
+    [
+        ("unmasked_attention",),
+        ("unmasked_attention", "leaked_intermediates", "missing_output_module"),
+    ],
+)
 def test_raw_builder_export_is_flagged_and_passes_once_repaired(tmp_path, defects):
-    folder = write_builder_export(tmp_path / "export", vocab_size=301, d_model=32, n_heads=2,
-                                  n_blocks=2, max_seq_len=20, defects=defects)
+    folder = write_builder_export(
+        tmp_path / "export",
+        vocab_size=301,
+        d_model=32,
+        n_heads=2,
+        n_blocks=2,
+        max_seq_len=20,
+        defects=defects,
+    )
     model, config = load_model(folder)
 
     raw = validate_model(model, config, causal=False, quick=True)
@@ -374,8 +393,9 @@ def test_raw_builder_export_is_flagged_and_passes_once_repaired(tmp_path, defect
 
 
 def test_masked_builder_export_passes_full_validation(tmp_path):
-    folder = write_builder_export(tmp_path / "export", vocab_size=157, d_model=32, n_heads=4,
-                                  n_blocks=1, max_seq_len=16)
+    folder = write_builder_export(
+        tmp_path / "export", vocab_size=157, d_model=32, n_heads=4, n_blocks=1, max_seq_len=16
+    )
     model, config = load_model(folder)
     report = validate_model(model, config)
     assert report.passed, report.to_text()

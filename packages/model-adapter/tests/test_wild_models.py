@@ -20,7 +20,9 @@ VOCAB = 53
 @pytest.fixture
 def style_folder(tmp_path):
     def write(style: str, **kwargs):
-        return write_model_style(tmp_path / style, style, vocab_size=VOCAB, max_seq_len=32, **kwargs)
+        return write_model_style(
+            tmp_path / style, style, vocab_size=VOCAB, max_seq_len=32, **kwargs
+        )
 
     return write
 
@@ -46,12 +48,16 @@ def test_sequence_first_models_are_detected_and_transposed(style_folder, style, 
 
     with caplog.at_level("WARNING", logger="model_adapter.adapter"):
         adapter = UniversalModelAdapter(model, config).eval()
-        UniversalModelAdapter(model, config)  # a second adapter over the same model says nothing new
+        UniversalModelAdapter(
+            model, config
+        )  # a second adapter over the same model says nothing new
 
     assert adapter.sequence_first
     assert sum("sequence-first" in r.getMessage() for r in caplog.records) == 1
     with torch.no_grad():
-        own = model(ids.t(), *((model.init_hidden(3),) if style == "lstm" else ()))[0 if style == "lstm" else slice(None)]
+        own = model(ids.t(), *((model.init_hidden(3),) if style == "lstm" else ()))[
+            0 if style == "lstm" else slice(None)
+        ]
         expected = own.reshape(6, 3, VOCAB).transpose(0, 1)
         assert torch.allclose(adapter(ids), expected, atol=1e-5)
     assert "sequence-first" in adapter.describe()
@@ -86,7 +92,7 @@ def test_recurrent_state_comes_from_init_hidden_and_is_discarded(style_folder):
     assert "state: hidden = model.init_hidden(batch)" in adapter.describe()
 
 
-STATE_DEFAULT_SOURCE = '''
+STATE_DEFAULT_SOURCE = """
 import torch.nn as nn
 
 
@@ -100,7 +106,7 @@ class GRULM(nn.Module):
     def forward(self, x, state=None):
         out, state = self.rnn(self.embed(x), state)
         return self.head(out), state
-'''
+"""
 
 
 def test_a_state_argument_with_a_default_is_left_at_it(write_model):
@@ -112,13 +118,20 @@ def test_a_state_argument_with_a_default_is_left_at_it(write_model):
 
 def test_a_required_state_without_init_says_what_to_add(write_model):
     model, config = load_model(write_model(STATE_DEFAULT_SOURCE.replace("state=None", "state")))
-    with pytest.raises(ModelLoadError, match=r"needs state besides the token ids.*init_hidden\(self, batch_size\)"):
+    with pytest.raises(
+        ModelLoadError, match=r"needs state besides the token ids.*init_hidden\(self, batch_size\)"
+    ):
         UniversalModelAdapter(model, config)
 
 
 def test_mingpt_cfgnode_config_comes_from_get_default_config(style_folder):
     model, config = load_model(style_folder("mingpt"))
-    assert (config.vocab_size, config.max_seq_len, config.d_model, config.layers) == (VOCAB, 32, 32, 1)
+    assert (config.vocab_size, config.max_seq_len, config.d_model, config.layers) == (
+        VOCAB,
+        32,
+        32,
+        1,
+    )
     assert len(model.transformer.h) == 1
 
 
@@ -134,7 +147,9 @@ def test_namespace_configs_are_built_from_config_json(style_folder, variant):
     folder = style_folder("namespace")
     imports, parameter = NAMESPACE_VARIANTS[variant]
     source = (folder / "model.py").read_text()
-    (folder / "model.py").write_text(imports + source.replace("def __init__(self, args)", f"def __init__(self, {parameter})"))
+    (folder / "model.py").write_text(
+        imports + source.replace("def __init__(self, args)", f"def __init__(self, {parameter})")
+    )
 
     _model, config = load_model(folder)
 
@@ -142,7 +157,7 @@ def test_namespace_configs_are_built_from_config_json(style_folder, variant):
 
 
 def test_a_dict_config_read_by_key_and_aliases_works(write_model):
-    source = '''
+    source = """
     import torch.nn as nn
 
     class DictConfigLM(nn.Module):
@@ -153,7 +168,7 @@ def test_a_dict_config_read_by_key_and_aliases_works(write_model):
 
         def forward(self, idx):
             return self.head(self.embed(idx))
-    '''
+    """
     _model, config = load_model(write_model(source, {"vocab_size": 29, "d_model": 8}))
     assert (config.vocab_size, config.d_model) == (29, 8)
 
@@ -161,10 +176,15 @@ def test_a_dict_config_read_by_key_and_aliases_works(write_model):
 def test_a_config_class_imported_from_a_sibling_file(write_model, nanogpt_source):
     config_part, model_part = nanogpt_source.split("class CausalSelfAttention", 1)
     folder = write_model(
-        "from gptconfig import GPTConfig\n" + config_part.split("@dataclass", 1)[0] + "class CausalSelfAttention" + model_part,
+        "from gptconfig import GPTConfig\n"
+        + config_part.split("@dataclass", 1)[0]
+        + "class CausalSelfAttention"
+        + model_part,
         {"vocab_size": 61, "n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16},
     )
-    (folder / "gptconfig.py").write_text("from dataclasses import dataclass\n\n@dataclass" + config_part.split("@dataclass", 1)[1])
+    (folder / "gptconfig.py").write_text(
+        "from dataclasses import dataclass\n\n@dataclass" + config_part.split("@dataclass", 1)[1]
+    )
 
     model, _config = load_model(folder)
 
@@ -172,7 +192,7 @@ def test_a_config_class_imported_from_a_sibling_file(write_model, nanogpt_source
 
 
 def test_an_unbuildable_config_class_says_what_to_add(write_model):
-    source = '''
+    source = """
     import torch.nn as nn
 
     class Settings:
@@ -186,8 +206,11 @@ def test_an_unbuildable_config_class_says_what_to_add(write_model):
 
         def forward(self, idx):
             return self.embed(idx)
-    '''
-    with pytest.raises(ModelLoadError, match=r"cannot build Settings from config.json.*@dataclass.*get_default_config\(\)"):
+    """
+    with pytest.raises(
+        ModelLoadError,
+        match=r"cannot build Settings from config.json.*@dataclass.*get_default_config\(\)",
+    ):
         load_model(write_model(source, {"vocab_size": 10}))
 
 
@@ -198,11 +221,17 @@ def test_source_files_follow_sibling_modules_and_local_packages(style_folder):
     files = [p.relative_to(folder.resolve()).as_posix() for p in source_files(folder)]
 
     assert files[0] == "model.py"
-    assert sorted(files) == ["blocks/__init__.py", "blocks/ffn.py", "blocks/norm.py", "layers.py", "model.py"]
+    assert sorted(files) == [
+        "blocks/__init__.py",
+        "blocks/ffn.py",
+        "blocks/norm.py",
+        "layers.py",
+        "model.py",
+    ]
 
 
 def test_two_model_folders_with_the_same_sibling_name_keep_their_own_code(write_model):
-    source = '''
+    source = """
     import torch.nn as nn
     from layers import WIDTH
 
@@ -213,7 +242,7 @@ def test_two_model_folders_with_the_same_sibling_name_keep_their_own_code(write_
 
         def forward(self, idx):
             return self.embed(idx)
-    '''
+    """
     widths = []
     for width in (4, 6):
         folder = write_model(source)
@@ -222,20 +251,28 @@ def test_two_model_folders_with_the_same_sibling_name_keep_their_own_code(write_
     assert widths == [4, 6]
 
 
-@pytest.mark.parametrize(("module", "command"), [
-    ("sklearn.linear_model", "pip install scikit-learn"),
-    ("yaml", "pip install pyyaml"),
-    ("PIL", "pip install pillow"),
-    ("cv2", "pip install opencv-python"),
-    ("einops", "pip install einops"),
-])
+@pytest.mark.parametrize(
+    ("module", "command"),
+    [
+        ("sklearn.linear_model", "pip install scikit-learn"),
+        ("yaml", "pip install pyyaml"),
+        ("PIL", "pip install pillow"),
+        ("cv2", "pip install opencv-python"),
+        ("einops", "pip install einops"),
+    ],
+)
 def test_install_hint_names_the_distribution(module, command):
     assert install_hint(module) == command
 
 
 def test_a_missing_import_names_the_distribution_and_the_local_alternative(write_model):
-    folder = write_model("import yaml_is_not_here.sub\nimport torch.nn as nn\nclass M(nn.Module):\n    pass\n")
-    with pytest.raises(ModelLoadError, match=r"neither a file next to it \(yaml_is_not_here.py or a yaml_is_not_here/"):
+    folder = write_model(
+        "import yaml_is_not_here.sub\nimport torch.nn as nn\nclass M(nn.Module):\n    pass\n"
+    )
+    with pytest.raises(
+        ModelLoadError,
+        match=r"neither a file next to it \(yaml_is_not_here.py or a yaml_is_not_here/",
+    ):
         load_model(folder)
 
 
@@ -245,7 +282,9 @@ def test_module_instance_reads_max_seq_len_off_a_position_table_named_pos(style_
 
 
 def test_last_position_models_accept_non_contiguous_ids(write_model, nanogpt_source):
-    model, config = load_model(write_model(nanogpt_source, {"vocab_size": 41, "block_size": 16, "n_embd": 16}))
+    model, config = load_model(
+        write_model(nanogpt_source, {"vocab_size": 41, "block_size": 16, "n_embd": 16})
+    )
     adapter = UniversalModelAdapter(model, config).eval()
     ids = torch.randint(0, 41, (8, 2)).t()  # [2, 8], not contiguous
 
@@ -256,8 +295,20 @@ def test_last_position_models_accept_non_contiguous_ids(write_model, nanogpt_sou
 def test_validate_json_stays_json_when_the_model_prints(style_folder):
     folder = style_folder("mingpt")
     result = subprocess.run(
-        [sys.executable, "-m", "model_adapter.cli", "validate", str(folder), "--json", "--quick", "--seq-len", "8"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "model_adapter.cli",
+            "validate",
+            str(folder),
+            "--json",
+            "--quick",
+            "--seq-len",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["model_name"] == "GPT"

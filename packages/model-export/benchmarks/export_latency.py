@@ -40,7 +40,9 @@ def train_tokenizer(text: str, vocab_size: int):
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tokenizer.train_from_iterator(text.splitlines(), trainer)
     return tokenizer
 
@@ -49,9 +51,17 @@ def build_model(folder: Path, vocab_size: int, args):
     from model_adapter import UniversalModelAdapter, load_model
     from model_adapter.testing import write_builder_export
 
-    write_builder_export(folder, vocab_size=vocab_size, d_model=args.d_model, n_heads=args.heads,
-                         n_blocks=args.blocks, max_seq_len=args.seq_len, architecture="gpt",
-                         defects=("unmasked_attention",), dropout=0.0)
+    write_builder_export(
+        folder,
+        vocab_size=vocab_size,
+        d_model=args.d_model,
+        n_heads=args.heads,
+        n_blocks=args.blocks,
+        max_seq_len=args.seq_len,
+        architecture="gpt",
+        defects=("unmasked_attention",),
+        dropout=0.0,
+    )
     model, config = load_model(folder)
     return UniversalModelAdapter(model, config, causal=True)
 
@@ -68,7 +78,9 @@ def train(adapter, ids: np.ndarray, steps: int, seq_len: int, batch: int = 8) ->
         x = torch.from_numpy(np.stack([ids[s : s + seq_len] for s in starts]))
         y = torch.from_numpy(np.stack([ids[s + 1 : s + seq_len + 1] for s in starts]))
         logits = adapter(x)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -129,9 +141,14 @@ def main() -> None:
         t0 = time.perf_counter()
         onnx_result = export_onnx(adapter, tmp / "model.onnx", atol=1e-3)
         export_s = time.perf_counter() - t0
-        quant = quantize_int8(tmp / "model.onnx", tmp / "model.int8.onnx", held_ids, seq_len=args.seq_len,
-                              eval_source=f"{args.text.name} last 10%",
-                              thresholds=QuantizationThresholds(0.0, float("inf")))
+        quant = quantize_int8(
+            tmp / "model.onnx",
+            tmp / "model.int8.onnx",
+            held_ids,
+            seq_len=args.seq_len,
+            eval_source=f"{args.text.name} last 10%",
+            thresholds=QuantizationThresholds(0.0, float("inf")),
+        )
 
         fp32 = onnx_logits_fn(onnx_session(tmp / "model.onnx", threads=args.threads))
         int8 = onnx_logits_fn(onnx_session(tmp / "model.int8.onnx", threads=args.threads))
@@ -146,7 +163,11 @@ def main() -> None:
             "ort_fp32_vs_eager": float((ref.argmax(-1) == f32.argmax(-1)).mean()),
             "ort_int8_vs_fp32": float((f32.argmax(-1) == q8.argmax(-1)).mean()),
         }
-        ppl = {"eager": perplexity(ref, windows), "ort_fp32": perplexity(f32, windows), "ort_int8": perplexity(q8, windows)}
+        ppl = {
+            "eager": perplexity(ref, windows),
+            "ort_fp32": perplexity(f32, windows),
+            "ort_int8": perplexity(q8, windows),
+        }
 
         inputs = {b: windows[np.arange(b) % len(windows)] for b in (1, 8)}
         fns = {}
@@ -157,37 +178,67 @@ def main() -> None:
         medians = interleaved_medians(fns, inputs, args.rounds)
 
     results = {
-        "model": {"kind": "builder GPT via model-adapter graph executor", "parameters": params, "d_model": args.d_model,
-                  "blocks": args.blocks, "heads": args.heads, "vocab": vocab, "seq_len": args.seq_len,
-                  "train_steps": args.train_steps, "final_train_loss": final_loss, "train_s": train_s},
-        "threads": args.threads, "rounds": args.rounds,
-        "onnx": {"exporter": onnx_result.exporter, "export_s": export_s,
-                 "parity_max_abs_diff": onnx_result.parity.max_abs_diff},
+        "model": {
+            "kind": "builder GPT via model-adapter graph executor",
+            "parameters": params,
+            "d_model": args.d_model,
+            "blocks": args.blocks,
+            "heads": args.heads,
+            "vocab": vocab,
+            "seq_len": args.seq_len,
+            "train_steps": args.train_steps,
+            "final_train_loss": final_loss,
+            "train_s": train_s,
+        },
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "onnx": {
+            "exporter": onnx_result.exporter,
+            "export_s": export_s,
+            "parity_max_abs_diff": onnx_result.parity.max_abs_diff,
+        },
         "latency_ms": {f"{name}_b{b}": ms for (name, b), ms in medians.items()},
-        "speedup_vs_eager": {f"{name}_b{b}": medians[("eager", b)] / medians[(name, b)]
-                             for (name, b) in medians if name != "eager"},
+        "speedup_vs_eager": {
+            f"{name}_b{b}": medians[("eager", b)] / medians[(name, b)]
+            for (name, b) in medians
+            if name != "eager"
+        },
         "size_bytes": {"fp32": quant.fp32_size_bytes, "int8": quant.size_bytes},
         "size_ratio": quant.size_ratio,
         "top1_agreement": agreement,
         "perplexity": ppl,
         "held_out_tokens": int(windows.size),
     }
-    print(f"model: {params / 1e6:.2f}M params, d_model {args.d_model}, {args.blocks} blocks, vocab {vocab}, "
-          f"seq {args.seq_len}; trained {args.train_steps} steps (loss {final_loss:.3f}); threads {args.threads}")
-    print(f"onnx exporter: {onnx_result.exporter}, parity max abs diff {onnx_result.parity.max_abs_diff:.2e}")
-    print(f"{'batch':>5} {'eager ms':>10} {'ort fp32 ms':>12} {'ort int8 ms':>12} {'fp32 speedup':>13} {'int8 speedup':>13}")
+    print(
+        f"model: {params / 1e6:.2f}M params, d_model {args.d_model}, {args.blocks} blocks, vocab {vocab}, "
+        f"seq {args.seq_len}; trained {args.train_steps} steps (loss {final_loss:.3f}); threads {args.threads}"
+    )
+    print(
+        f"onnx exporter: {onnx_result.exporter}, parity max abs diff {onnx_result.parity.max_abs_diff:.2e}"
+    )
+    print(
+        f"{'batch':>5} {'eager ms':>10} {'ort fp32 ms':>12} {'ort int8 ms':>12} {'fp32 speedup':>13} {'int8 speedup':>13}"
+    )
     for b in (1, 8):
         e, f, q = medians[("eager", b)], medians[("ort_fp32", b)], medians[("ort_int8", b)]
         print(f"{b:>5} {e:>10.2f} {f:>12.2f} {q:>12.2f} {e / f:>12.2f}x {e / q:>12.2f}x")
-    print(f"size: fp32 {quant.fp32_size_bytes / 1e6:.1f} MB, int8 {quant.size_bytes / 1e6:.1f} MB, "
-          f"ratio {quant.size_ratio:.2f}x")
-    print(f"top-1 agreement on held-out text ({windows.size} tokens): ORT fp32 vs eager "
-          f"{agreement['ort_fp32_vs_eager']:.2%}, int8 vs fp32 {agreement['ort_int8_vs_fp32']:.2%}")
-    print(f"perplexity: eager {ppl['eager']:.2f}, ORT fp32 {ppl['ort_fp32']:.2f}, ORT int8 {ppl['ort_int8']:.2f}")
+    print(
+        f"size: fp32 {quant.fp32_size_bytes / 1e6:.1f} MB, int8 {quant.size_bytes / 1e6:.1f} MB, "
+        f"ratio {quant.size_ratio:.2f}x"
+    )
+    print(
+        f"top-1 agreement on held-out text ({windows.size} tokens): ORT fp32 vs eager "
+        f"{agreement['ort_fp32_vs_eager']:.2%}, int8 vs fp32 {agreement['ort_int8_vs_fp32']:.2%}"
+    )
+    print(
+        f"perplexity: eager {ppl['eager']:.2f}, ORT fp32 {ppl['ort_fp32']:.2f}, ORT int8 {ppl['ort_int8']:.2f}"
+    )
     fp32_ok = results["speedup_vs_eager"]["ort_fp32_b1"] >= 1.5
     int8_ok = quant.size_ratio >= 3.5 and agreement["ort_int8_vs_fp32"] >= 0.98
-    print(f"targets: fp32 >= 1.5x at batch 1: {'met' if fp32_ok else 'NOT met'}; "
-          f"int8 >= 3.5x smaller and top-1 >= 98%: {'met' if int8_ok else 'NOT met'}")
+    print(
+        f"targets: fp32 >= 1.5x at batch 1: {'met' if fp32_ok else 'NOT met'}; "
+        f"int8 >= 3.5x smaller and top-1 >= 98%: {'met' if int8_ok else 'NOT met'}"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -44,7 +44,11 @@ def build(tied: bool, vocab: int, folder: Path):
     config.update({"d_model": 128, "n_heads": 4, "n_layers": 3})
     (export / "config.json").write_text(json.dumps(config))
     if not tied:
-        source = (export / "model.py").read_text().replace("        self.head.weight = self.tok.weight\n", "")
+        source = (
+            (export / "model.py")
+            .read_text()
+            .replace("        self.head.weight = self.tok.weight\n", "")
+        )
         (export / "model.py").write_text(source)
     model, model_config = load_model(export)
     return UniversalModelAdapter(model, model_config)
@@ -58,7 +62,9 @@ def train(adapter, ids: np.ndarray, steps: int, seq_len: int = 64, batch: int = 
         starts = generator.integers(0, len(ids) - seq_len - 1, size=batch)
         window = torch.as_tensor(np.stack([ids[s : s + seq_len + 1] for s in starts]))
         logits = adapter(window[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), window[:, 1:].reshape(-1))
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), window[:, 1:].reshape(-1)
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -84,16 +90,20 @@ def main() -> None:
             adapter = build(tied, args.vocab, folder / "export")
             train(adapter, ids[:split], args.train_steps)
             export_onnx(adapter, folder / "model.onnx", max_seq_len=64)
-            result = quantize_int8(folder / "model.onnx", folder / "model.int8.onnx", ids[split:], seq_len=64)
-            rows.append({
-                "model": "tied" if tied else "untied",
-                "status": result.status,
-                "fp32_mb": round(result.fp32_size_bytes / 1e6, 3),
-                "int8_mb": round(result.size_bytes / 1e6, 3),
-                "size_ratio": round(result.size_ratio, 2),
-                "latency_ratio_int8_over_fp32": round(result.latency_ratio, 2),
-                "top1_agreement": round(result.top1_agreement, 4),
-            })
+            result = quantize_int8(
+                folder / "model.onnx", folder / "model.int8.onnx", ids[split:], seq_len=64
+            )
+            rows.append(
+                {
+                    "model": "tied" if tied else "untied",
+                    "status": result.status,
+                    "fp32_mb": round(result.fp32_size_bytes / 1e6, 3),
+                    "int8_mb": round(result.size_bytes / 1e6, 3),
+                    "size_ratio": round(result.size_ratio, 2),
+                    "latency_ratio_int8_over_fp32": round(result.latency_ratio, 2),
+                    "top1_agreement": round(result.top1_agreement, 4),
+                }
+            )
     for row in rows:
         print(json.dumps(row))
 

@@ -61,7 +61,9 @@ def make_model(kind: str, directory: Path) -> torch.nn.Module:
         model, config = load_model(write_builder(directory / kind, kind))
         return UniversalModelAdapter(model, config, causal=kind != "builder_bert").eval()
     if kind == "sdpa":
-        return SDPATransformerLM(vocab_size=VOCAB, d_model=48, n_heads=4, n_layers=2, max_seq_len=MAX_LEN).eval()
+        return SDPATransformerLM(
+            vocab_size=VOCAB, d_model=48, n_heads=4, n_layers=2, max_seq_len=MAX_LEN
+        ).eval()
     if kind == "gru":
         return GRULM(vocab_size=VOCAB, d_model=40, n_layers=2).eval()
     raise ValueError(kind)
@@ -92,7 +94,10 @@ def onnx_export_of(model_of, tmp_path_factory):
         if kind not in cache:
             model = model_of(kind)
             max_len = None if kind == "gru" else MAX_LEN
-            cache[kind] = (model, export_onnx(model, root / f"{kind}.onnx", max_seq_len=max_len, vocab_size=VOCAB))
+            cache[kind] = (
+                model,
+                export_onnx(model, root / f"{kind}.onnx", max_seq_len=max_len, vocab_size=VOCAB),
+            )
         return cache[kind]
 
     return get
@@ -101,8 +106,28 @@ def onnx_export_of(model_of, tmp_path_factory):
 def tiny_corpus() -> str:
     """Repetitive made-up text, enough for a small BPE and a held-out slice."""
     rng = np.random.default_rng(0)
-    words = ["the", "king", "queen", "castle", "sword", "river", "night", "day", "speaks", "walks",
-             "to", "and", "of", "a", "bright", "dark", "old", "young", "my", "lord"]
+    words = [
+        "the",
+        "king",
+        "queen",
+        "castle",
+        "sword",
+        "river",
+        "night",
+        "day",
+        "speaks",
+        "walks",
+        "to",
+        "and",
+        "of",
+        "a",
+        "bright",
+        "dark",
+        "old",
+        "young",
+        "my",
+        "lord",
+    ]
     return "\n".join(" ".join(rng.choice(words, size=12)) for _ in range(400))
 
 
@@ -114,22 +139,35 @@ def train_tokenizer(directory: Path, vocab_size: int) -> Path:
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=["<pad>", "<unk>", "<bos>", "<eos>"],
+        vocab_size=vocab_size,
+        special_tokens=["<pad>", "<unk>", "<bos>", "<eos>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tokenizer.train_from_iterator(tiny_corpus().splitlines(), trainer)
     assert tokenizer.get_vocab_size() <= vocab_size
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer.save(str(directory / "tokenizer.json"))
-    (directory / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<bos>", "eos_token": "<eos>",
-        "pad_token": "<pad>", "unk_token": "<unk>",
-    }))
+    (directory / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "PreTrainedTokenizerFast",
+                "bos_token": "<bos>",
+                "eos_token": "<eos>",
+                "pad_token": "<pad>",
+                "unk_token": "<unk>",
+            }
+        )
+    )
     return directory
 
 
-def write_run_folder(directory: Path, *, kind: str = "builder_gpt_broken", vocab_size: int = 300,
-                     with_weights: bool = True) -> Path:
+def write_run_folder(
+    directory: Path,
+    *,
+    kind: str = "builder_gpt_broken",
+    vocab_size: int = 300,
+    with_weights: bool = True,
+) -> Path:
     """A training run folder laid out as the run-folder contract says (lightning-pipeline writes these)."""
     from safetensors.torch import save_model
 
@@ -146,7 +184,13 @@ def write_run_folder(directory: Path, *, kind: str = "builder_gpt_broken", vocab
     run = {
         "format_version": 1,
         "status": "completed",
-        "config": {"learning_rate": 0.0003, "batch_size": 8, "max_steps": 120, "seq_len": 32, "seed": 1234},
+        "config": {
+            "learning_rate": 0.0003,
+            "batch_size": 8,
+            "max_steps": 120,
+            "seq_len": 32,
+            "seed": 1234,
+        },
         "model_config": config.to_dict(),
         "versions": {"lightning-pipeline": "0.1.0", "model-adapter": "0.1.0"},
         "metrics": {"val_loss": 4.25, "val_perplexity": 70.1, "train_tokens": 30720},

@@ -19,7 +19,9 @@ class SDPABlock(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
         self.ln2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
+        )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
@@ -94,7 +96,12 @@ class LengthBakedLM(torch.nn.Module):
         self.embed = nn.Embedding(vocab_size, 16)
         self.head = nn.Linear(16, vocab_size)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         length = int(input_ids.shape[1])
-        mask = torch.tril(torch.ones(length, length)) / torch.arange(1, length + 1).unsqueeze(1).float()
+        mask = (
+            torch.tril(torch.ones(length, length))
+            / torch.arange(1, length + 1).unsqueeze(1).float()
+        )
         return self.head(mask @ self.embed(input_ids))

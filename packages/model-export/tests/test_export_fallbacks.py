@@ -24,7 +24,10 @@ def test_fixed_window_right_pads_and_left_truncates():
 
 
 def test_onnxruntime_colour_codes_are_stripped():
-    assert clean_error_text("\x1b[1;31m2026 [E:onnxruntime] Reshape failed\x1b[m\n") == "2026 [E:onnxruntime] Reshape failed"
+    assert (
+        clean_error_text("\x1b[1;31m2026 [E:onnxruntime] Reshape failed\x1b[m\n")
+        == "2026 [E:onnxruntime] Reshape failed"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +37,20 @@ def scan_bundle(tmp_path_factory):
     cwd = root / "cwd"
     cwd.mkdir()
     result = subprocess.run(
-        [str(CLI), str(export), "--out", str(root / "bundle"), "--formats", "onnx", "--quantize", "int8"],
-        capture_output=True, text=True, timeout=600, cwd=cwd,
+        [
+            str(CLI),
+            str(export),
+            "--out",
+            str(root / "bundle"),
+            "--formats",
+            "onnx",
+            "--quantize",
+            "int8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
     )
     return root / "bundle", result, cwd
 
@@ -61,16 +76,40 @@ def test_a_python_loop_over_time_falls_back_to_a_fixed_length_onnx(scan_bundle):
 def test_bundle_inference_pads_prompts_to_the_fixed_length(scan_bundle):
     bundle, _, _ = scan_bundle
     result = subprocess.run(
-        [sys.executable, str(bundle / "inference.py"), "--ids", "5", "17", "3", "--max-new-tokens", "4", "--json"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(bundle / "inference.py"),
+            "--ids",
+            "5",
+            "17",
+            "3",
+            "--max-new-tokens",
+            "4",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((bundle / "parity_report.json").read_text())
     prompt = report["generation"]["prompt"]
     again = subprocess.run(
-        [sys.executable, str(bundle / "inference.py"), "--ids", *map(str, prompt), "--max-new-tokens", "4",
-         "--temperature", "0", "--no-stop-at-eos", "--json"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(bundle / "inference.py"),
+            "--ids",
+            *map(str, prompt),
+            "--max-new-tokens",
+            "4",
+            "--temperature",
+            "0",
+            "--no-stop-at-eos",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert json.loads(again.stdout)["generated_ids"] == report["generation"]["reference_tokens"][:4]
 
@@ -81,8 +120,20 @@ def test_int8_in_an_empty_working_directory_leaves_it_empty_and_tied_models_shri
     cwd.mkdir()
 
     result = subprocess.run(
-        [str(CLI), str(export), "--out", str(tmp_path / "bundle"), "--formats", "onnx", "--quantize", "int8"],
-        capture_output=True, text=True, timeout=600, cwd=cwd,
+        [
+            str(CLI),
+            str(export),
+            "--out",
+            str(tmp_path / "bundle"),
+            "--formats",
+            "onnx",
+            "--quantize",
+            "int8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
     )
 
     assert result.returncode == 0, result.stderr[-3000:]

@@ -40,8 +40,14 @@ def test_parity_failure_names_the_worst_shape():
             raise ValueError(f"expected seq 8, got {ids.shape[1]}")
         return reference(ids)
 
-    report = measure_parity(reference, frozen_at_length_8, vocab_size=7, shapes=[(1, 8), (2, 5)],
-                            fmt="onnx", exporter="test")
+    report = measure_parity(
+        reference,
+        frozen_at_length_8,
+        vocab_size=7,
+        shapes=[(1, 8), (2, 5)],
+        fmt="onnx",
+        exporter="test",
+    )
 
     assert [s.passed for s in report.shapes] == [True, False]
     with pytest.raises(ParityError, match=r"worst shape batch=2 seq=5: ValueError: expected seq 8"):

@@ -17,7 +17,9 @@ def test_int8_is_smaller_and_measured_against_fp32(onnx_export_of, tmp_path):
     _, fp32 = onnx_export_of("sdpa")
     lenient = QuantizationThresholds(min_top1_agreement=0.5, max_perplexity_increase=1.0)
 
-    result = quantize_int8(fp32.path, tmp_path / "m.int8.onnx", HELD_OUT, seq_len=32, thresholds=lenient)
+    result = quantize_int8(
+        fp32.path, tmp_path / "m.int8.onnx", HELD_OUT, seq_len=32, thresholds=lenient
+    )
 
     assert result.status == "accepted"
     assert (tmp_path / "m.int8.onnx").is_file()
@@ -33,7 +35,9 @@ def test_int8_past_the_thresholds_is_rejected_and_deleted(onnx_export_of, tmp_pa
     _, fp32 = onnx_export_of("builder_gpt_fixed")
     strict = QuantizationThresholds(min_top1_agreement=1.01, max_perplexity_increase=-1.0)
 
-    result = quantize_int8(fp32.path, tmp_path / "m.int8.onnx", HELD_OUT, seq_len=32, thresholds=strict)
+    result = quantize_int8(
+        fp32.path, tmp_path / "m.int8.onnx", HELD_OUT, seq_len=32, thresholds=strict
+    )
 
     assert result.status == "rejected"
     assert "top-1 agreement" in result.reason and "perplexity change" in result.reason

@@ -29,7 +29,9 @@ def test_only_the_named_library_is_quieted_on_the_root_logger(caplog) -> None:
     # records go; the user's own root-logger warnings in the same block stay.
     import onnxruntime.quantization.quant_utils as quant_utils
 
-    library_record = logging.LogRecord("root", logging.WARNING, quant_utils.__file__, 1, "advice", None, None)
+    library_record = logging.LogRecord(
+        "root", logging.WARNING, quant_utils.__file__, 1, "advice", None, None
+    )
     with caplog.at_level(logging.INFO), quiet_logs("onnxruntime"):
         logging.warning("the user's own warning")
         logging.getLogger().handle(library_record)
@@ -39,8 +41,10 @@ def test_only_the_named_library_is_quieted_on_the_root_logger(caplog) -> None:
     assert logging.getLogger().level != logging.ERROR  # the root logger's level was never raised
 
 
-@pytest.mark.skipif(importlib.util.find_spec("torchvision") is not None,
-                    reason="torch logs the skipped torchvision operators only when torchvision is absent")
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchvision") is not None,
+    reason="torch logs the skipped torchvision operators only when torchvision is absent",
+)
 def test_first_onnx_export_in_a_process_logs_no_torchvision_advice(tmp_path) -> None:
     # A fresh process: torch logs the advice once per process, when the dynamo exporter first
     # builds its operator registry.
@@ -60,8 +64,13 @@ def test_first_onnx_export_in_a_process_logs_no_torchvision_advice(tmp_path) -> 
         print(result.exporter, logging.getLogger("torch.onnx").level)
         """
     )
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
 
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split() == ["dynamo", "0"]  # exported by dynamo; the logger's level is back to unset
+    assert run.stdout.split() == [
+        "dynamo",
+        "0",
+    ]  # exported by dynamo; the logger's level is back to unset
     assert "torchvision" not in run.stderr

@@ -10,7 +10,9 @@ from model_export import ParityError, export_pt2, export_torchscript
 def test_torchscript_export_matches_pytorch_over_every_shape(kind, model_of, tmp_path):
     max_len = None if kind == "gru" else MAX_LEN
 
-    result = export_torchscript(model_of(kind), tmp_path / "m.pt", vocab_size=VOCAB, max_seq_len=max_len)
+    result = export_torchscript(
+        model_of(kind), tmp_path / "m.pt", vocab_size=VOCAB, max_seq_len=max_len
+    )
 
     assert result.exporter == "trace"
     assert result.parity.passed, result.parity.summary()
@@ -30,7 +32,10 @@ def test_pt2_export_matches_pytorch_over_every_shape(kind, model_of, tmp_path):
 
 def test_pt2_program_specialised_to_the_example_length_fails_parity(tmp_path):
     torch.manual_seed(0)
-    with pytest.raises(ParityError, match=r"pt2 \(torch.export \(Dim.AUTO\)\) parity FAILED .* worst shape batch=\d+ seq=\d+"):
+    with pytest.raises(
+        ParityError,
+        match=r"pt2 \(torch.export \(Dim.AUTO\)\) parity FAILED .* worst shape batch=\d+ seq=\d+",
+    ):
         export_pt2(LengthBakedLM(VOCAB, MAX_LEN), tmp_path / "m.pt2")
     assert not (tmp_path / "m.pt2").exists()
 

@@ -32,7 +32,9 @@ from .upload import load_tokenizer_files
 from .validator import CheckResult, TokenizerValidator, ValidationCheck, ValidationReport
 from .vocab_contract import fit_to_vocab_size
 
-__version__ = _distribution_version("adaptive-tokenizer")  # pyproject.toml is the one version source
+__version__ = _distribution_version(
+    "adaptive-tokenizer"
+)  # pyproject.toml is the one version source
 
 __all__ = [
     "DEFAULT_SPECIAL_TOKENS",

@@ -49,8 +49,12 @@ class AdaptiveTokenizer:
     """
 
     @staticmethod
-    def detect_strategy(vocab_size: int, dataset_size: int | None = None, *,
-                        known_tokenizers: Mapping[int, KnownTokenizer] | None = None) -> StrategyChoice:
+    def detect_strategy(
+        vocab_size: int,
+        dataset_size: int | None = None,
+        *,
+        known_tokenizers: Mapping[int, KnownTokenizer] | None = None,
+    ) -> StrategyChoice:
         """Pick a tier for this vocab size and number of samples; the reason is logged and returned."""
         choice = choose_strategy(vocab_size, dataset_size, known=known_tokenizers)
         logger.info("tokenizer strategy: %s (%s)", choice.strategy.value, choice.reason)
@@ -86,7 +90,9 @@ class AdaptiveTokenizer:
         wanted = Strategy.parse(strategy)
         if wanted is Strategy.AUTO:
             if tokenizer_path is not None:
-                choice = StrategyChoice(Strategy.UPLOAD, "a tokenizer was uploaded (tokenizer_path)")
+                choice = StrategyChoice(
+                    Strategy.UPLOAD, "a tokenizer was uploaded (tokenizer_path)"
+                )
             elif pretrained is not None:
                 choice = StrategyChoice(Strategy.PRETRAINED, f"pretrained={pretrained!r} was given")
             else:
@@ -97,26 +103,37 @@ class AdaptiveTokenizer:
 
         if choice.strategy is Strategy.PRETRAINED:
             try:
-                tokenizer = cls._pretrained(vocab_size, pretrained, cache_dir, local_files_only,
-                                            known_tokenizers)
+                tokenizer = cls._pretrained(
+                    vocab_size, pretrained, cache_dir, local_files_only, known_tokenizers
+                )
                 return cls._checked(tokenizer, vocab_size, require_round_trip=False)
             except PretrainedUnavailableError as error:
                 if wanted is not Strategy.AUTO:
                     raise
                 fallback = choose_strategy(vocab_size, _dataset_size(dataset), known={})
-                logger.warning("pretrained tokenizer unavailable (%s); falling back to %s (%s)",
-                               error, fallback.strategy.value, fallback.reason)
+                logger.warning(
+                    "pretrained tokenizer unavailable (%s); falling back to %s (%s)",
+                    error,
+                    fallback.strategy.value,
+                    fallback.reason,
+                )
                 choice = fallback
         if choice.strategy is Strategy.UPLOAD:
             if tokenizer_path is None:
-                raise StrategyError("strategy 'upload' needs tokenizer_path=... (a folder, tokenizer.json, "
-                                    "or vocab.json + merges.txt)")
-            tokenizer = fit_to_vocab_size(load_tokenizer_files(tokenizer_path), vocab_size,
-                                          source=f"uploaded tokenizer {tokenizer_path!s}")
+                raise StrategyError(
+                    "strategy 'upload' needs tokenizer_path=... (a folder, tokenizer.json, "
+                    "or vocab.json + merges.txt)"
+                )
+            tokenizer = fit_to_vocab_size(
+                load_tokenizer_files(tokenizer_path),
+                vocab_size,
+                source=f"uploaded tokenizer {tokenizer_path!s}",
+            )
             return cls._checked(tokenizer, vocab_size, require_round_trip=False)
         if choice.strategy is Strategy.BPE:
-            trainer = FastBPETrainer(min_frequency=min_frequency, show_progress=show_progress,
-                                     text_column=text_column)
+            trainer = FastBPETrainer(
+                min_frequency=min_frequency, show_progress=show_progress, text_column=text_column
+            )
             if dataset is None:
                 tokenizer = trainer.byte_level_only(vocab_size, special_tokens)
             else:
@@ -129,28 +146,43 @@ class AdaptiveTokenizer:
             else:
                 tokenizer = builder.train(dataset, vocab_size)
             return cls._checked(tokenizer, vocab_size)
-        raise StrategyError(f"strategy {choice.strategy.value!r} cannot build a tokenizer")  # pragma: no cover
+        raise StrategyError(
+            f"strategy {choice.strategy.value!r} cannot build a tokenizer"
+        )  # pragma: no cover
 
     @staticmethod
-    def _pretrained(vocab_size: int, pretrained: str | None, cache_dir: Any, local_files_only: bool,
-                    known_tokenizers: Mapping[int, KnownTokenizer] | None) -> PreTrainedTokenizerFast:
+    def _pretrained(
+        vocab_size: int,
+        pretrained: str | None,
+        cache_dir: Any,
+        local_files_only: bool,
+        known_tokenizers: Mapping[int, KnownTokenizer] | None,
+    ) -> PreTrainedTokenizerFast:
         from .known_tokenizers import KNOWN_TOKENIZERS
 
         if pretrained is None:
-            entry = (KNOWN_TOKENIZERS if known_tokenizers is None else known_tokenizers).get(vocab_size)
+            entry = (KNOWN_TOKENIZERS if known_tokenizers is None else known_tokenizers).get(
+                vocab_size
+            )
             if entry is None or entry.repo_id is None:
                 what = "no known tokenizer" if entry is None else f"{entry.family} (not on the Hub)"
                 raise PretrainedUnavailableError(
-                    f"vocab_size {vocab_size} matches {what}: pass pretrained='org/name' or use strategy='bpe'")
+                    f"vocab_size {vocab_size} matches {what}: pass pretrained='org/name' or use strategy='bpe'"
+                )
             pretrained = entry.repo_id
-        folder = fetch_tokenizer_files(pretrained, cache_dir=cache_dir, local_files_only=local_files_only)
+        folder = fetch_tokenizer_files(
+            pretrained, cache_dir=cache_dir, local_files_only=local_files_only
+        )
         tokenizer = load_tokenizer_files(folder)
         return fit_to_vocab_size(tokenizer, vocab_size, source=f"pretrained tokenizer {pretrained}")
 
     @staticmethod
-    def _checked(tokenizer: PreTrainedTokenizerFast, vocab_size: int, *,
-                 require_round_trip: bool = True) -> PreTrainedTokenizerFast:
-        report = TokenizerValidator.validate(tokenizer, vocab_size, require_round_trip=require_round_trip)
+    def _checked(
+        tokenizer: PreTrainedTokenizerFast, vocab_size: int, *, require_round_trip: bool = True
+    ) -> PreTrainedTokenizerFast:
+        report = TokenizerValidator.validate(
+            tokenizer, vocab_size, require_round_trip=require_round_trip
+        )
         for warning in report.warnings:
             logger.warning("tokenizer check: %s", warning)
         if not report.passed:

@@ -75,8 +75,14 @@ class FastBPETrainer:
         (300, 0, 'hello world')
     """
 
-    def __init__(self, *, min_frequency: int = 2, batch_size: int = DEFAULT_BATCH_SIZE,
-                 show_progress: bool = True, text_column: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        min_frequency: int = 2,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        show_progress: bool = True,
+        text_column: str | None = None,
+    ) -> None:
         if min_frequency < 1:
             raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
         self.min_frequency = min_frequency
@@ -89,8 +95,9 @@ class FastBPETrainer:
         """256 byte tokens plus the special tokens: the smallest byte-level BPE vocab."""
         return BYTE_ALPHABET_SIZE + len(SpecialTokens.coerce(special_tokens).all())
 
-    def _checked_special_tokens(self, vocab_size: int,
-                                special_tokens: SpecialTokens | Sequence[str] | None) -> SpecialTokens:
+    def _checked_special_tokens(
+        self, vocab_size: int, special_tokens: SpecialTokens | Sequence[str] | None
+    ) -> SpecialTokens:
         special = SpecialTokens.coerce(special_tokens)
         minimum = self.minimum_vocab_size(special)
         if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < minimum:
@@ -103,13 +110,21 @@ class FastBPETrainer:
     def _settings(self, vocab_size: int, special: SpecialTokens) -> dict[str, Any]:
         import tokenizers
 
-        return {"vocab_size": vocab_size, "special_tokens": special.all(),
-                "min_frequency": self.min_frequency, "algorithm": _ALGORITHM_VERSION,
-                "tokenizers": ".".join(tokenizers.__version__.split(".")[:2])}
+        return {
+            "vocab_size": vocab_size,
+            "special_tokens": special.all(),
+            "min_frequency": self.min_frequency,
+            "algorithm": _ALGORITHM_VERSION,
+            "tokenizers": ".".join(tokenizers.__version__.split(".")[:2]),
+        }
 
-    def train_on_dataset(self, texts: Any, vocab_size: int,
-                         special_tokens: SpecialTokens | Sequence[str] | None = None,
-                         cache_dir: str | os.PathLike[str] | None = None) -> PreTrainedTokenizerFast:
+    def train_on_dataset(
+        self,
+        texts: Any,
+        vocab_size: int,
+        special_tokens: SpecialTokens | Sequence[str] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> PreTrainedTokenizerFast:
         """Train (or load from `cache_dir`) a tokenizer with exactly `vocab_size` tokens.
 
         `texts`: an iterable of strings (list or generator), a `datasets.Dataset` or
@@ -127,16 +142,20 @@ class FastBPETrainer:
                 key = cache_key("bpe", source.fingerprint(), settings)
                 cached = cache.load(key, vocab_size)
                 if cached is not None:
-                    logger.info("loaded BPE tokenizer from cache %s in %.2fs", cache.path(key),
-                                time.perf_counter() - started)
+                    logger.info(
+                        "loaded BPE tokenizer from cache %s in %.2fs",
+                        cache.path(key),
+                        time.perf_counter() - started,
+                    )
                     return cached
             tokenizer = self._train(source, vocab_size, special)
         if cache is not None and key is not None:
             cache.store(key, tokenizer, {"settings": settings, "chars": source.chars_seen})
         return tokenizer
 
-    def byte_level_only(self, vocab_size: int,
-                        special_tokens: SpecialTokens | Sequence[str] | None = None) -> PreTrainedTokenizerFast:
+    def byte_level_only(
+        self, vocab_size: int, special_tokens: SpecialTokens | Sequence[str] | None = None
+    ) -> PreTrainedTokenizerFast:
         """The same byte-level tokenizer with no merges (for when there is no data to learn from).
 
         It still encodes any text without unknown tokens, one token per byte.
@@ -152,8 +171,9 @@ class FastBPETrainer:
         tokenizer, _ = pad_backend_to_size(tokenizer, vocab_size)
         return wrap_backend(tokenizer, special)
 
-    def _train(self, source: TextSource, vocab_size: int,
-               special: SpecialTokens) -> PreTrainedTokenizerFast:
+    def _train(
+        self, source: TextSource, vocab_size: int, special: SpecialTokens
+    ) -> PreTrainedTokenizerFast:
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
         tokenizer = Tokenizer(models.BPE())
@@ -171,15 +191,25 @@ class FastBPETrainer:
         if source.chars_seen == 0:
             raise DatasetError("the training data holds no text: pass non-empty strings")
         trained = tokenizer.get_vocab_size(with_added_tokens=True)
-        logger.info("trained byte-level BPE on %d characters in %.2fs: %d tokens for a target of %d",
-                    source.chars_seen, time.perf_counter() - started, trained, vocab_size)
+        logger.info(
+            "trained byte-level BPE on %d characters in %.2fs: %d tokens for a target of %d",
+            source.chars_seen,
+            time.perf_counter() - started,
+            trained,
+            vocab_size,
+        )
         if trained > vocab_size:
             tokenizer = trim_bpe_to_size(tokenizer, vocab_size)
-            logger.info("trimmed the last %d merges to hit %d exactly", trained - vocab_size, vocab_size)
+            logger.info(
+                "trimmed the last %d merges to hit %d exactly", trained - vocab_size, vocab_size
+            )
         missing = vocab_size - tokenizer.get_vocab_size(with_added_tokens=True)
         if missing:
-            logger.info("the data ran out of merges at %d tokens: adding %d reserved tokens",
-                        vocab_size - missing, missing)
+            logger.info(
+                "the data ran out of merges at %d tokens: adding %d reserved tokens",
+                vocab_size - missing,
+                missing,
+            )
         text = padded_bpe_json(tokenizer, vocab_size)
         if text is not None:
             wrapped = wrap_json(text, special)

@@ -26,7 +26,9 @@ _META = "adaptive_tokenizer.json"
 
 def cache_key(kind: str, data_fingerprint: str, settings: dict[str, Any]) -> str:
     """Stable key of a trained tokenizer: what it is, what it was trained on, and how."""
-    payload = json.dumps({"kind": kind, "data": data_fingerprint, "settings": settings}, sort_keys=True)
+    payload = json.dumps(
+        {"kind": kind, "data": data_fingerprint, "settings": settings}, sort_keys=True
+    )
     return f"{kind}-{hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()}"
 
 
@@ -51,12 +53,20 @@ class TokenizerCache:
         except Exception as error:  # the cache is only an optimisation
             # A damaged entry surfaces as whatever the parser raises (Rust's plain Exception;
             # transformers 4.x even turns it into an ImportError about protobuf): retrain.
-            logger.warning("ignoring unreadable cache entry %s (%s: %s); retraining", folder,
-                           type(error).__name__, error)
+            logger.warning(
+                "ignoring unreadable cache entry %s (%s: %s); retraining",
+                folder,
+                type(error).__name__,
+                error,
+            )
             return None
         if len(tokenizer) != vocab_size:
-            logger.warning("ignoring cache entry %s with %d tokens (expected %d); retraining",
-                           folder, len(tokenizer), vocab_size)
+            logger.warning(
+                "ignoring cache entry %s with %d tokens (expected %d); retraining",
+                folder,
+                len(tokenizer),
+                vocab_size,
+            )
             return None
         return tokenizer
 

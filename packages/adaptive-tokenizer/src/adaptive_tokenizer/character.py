@@ -45,8 +45,13 @@ class CharacterLevelTokenizer:
         (64, 'héllo 世界 👋')
     """
 
-    def __init__(self, special_tokens: SpecialTokens | Sequence[str] | None = None, *,
-                 batch_size: int = DEFAULT_BATCH_SIZE, text_column: str | None = None) -> None:
+    def __init__(
+        self,
+        special_tokens: SpecialTokens | Sequence[str] | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        text_column: str | None = None,
+    ) -> None:
         self.special = SpecialTokens.coerce(special_tokens)
         self.batch_size = batch_size
         self.text_column = text_column
@@ -73,12 +78,18 @@ class CharacterLevelTokenizer:
         dropped = len(ranked) - len(chars)
         if dropped:
             covered = sum(counts[ch] for ch in chars) / sum(counts.values())
-            logger.info("character vocab keeps the %d most frequent of %d characters (%.2f%% of the "
-                        "text); the rest become <unk>", len(chars), len(ranked), 100 * covered)
+            logger.info(
+                "character vocab keeps the %d most frequent of %d characters (%.2f%% of the "
+                "text); the rest become <unk>",
+                len(chars),
+                len(ranked),
+                100 * covered,
+            )
         return self.from_characters(chars, vocab_size)
 
-    def from_characters(self, characters: Iterable[str] = DEFAULT_ALPHABET,
-                        vocab_size: int | None = None) -> PreTrainedTokenizerFast:
+    def from_characters(
+        self, characters: Iterable[str] = DEFAULT_ALPHABET, vocab_size: int | None = None
+    ) -> PreTrainedTokenizerFast:
         """A tokenizer over exactly these characters (in this id order), padded to `vocab_size`."""
         from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 

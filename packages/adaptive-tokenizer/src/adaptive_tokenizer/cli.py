@@ -37,24 +37,38 @@ def _vocab_size(value: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"vocab size must be an integer, got {value!r}") from None
     if size <= 0:
-        raise argparse.ArgumentTypeError(f"vocab size must be positive (the model's embedding rows), got {size}")
+        raise argparse.ArgumentTypeError(
+            f"vocab size must be positive (the model's embedding rows), got {size}"
+        )
     return size
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="adaptive-tokenizer",
-                     description="Build or check a tokenizer whose size equals a model's vocab size.")
+    parser = _Parser(
+        prog="adaptive-tokenizer",
+        description="Build or check a tokenizer whose size equals a model's vocab size.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    create = commands.add_parser("create", help="build a tokenizer and save it with save_pretrained")
-    create.add_argument("--vocab-size", type=_vocab_size, required=True, help="the model's vocab size")
+    create = commands.add_parser(
+        "create", help="build a tokenizer and save it with save_pretrained"
+    )
+    create.add_argument(
+        "--vocab-size", type=_vocab_size, required=True, help="the model's vocab size"
+    )
     create.add_argument("--data", nargs="+", default=[], metavar="PATH", help="UTF-8 text files")
     create.add_argument("--out", required=True, type=Path, help="new (or empty) folder to write")
     create.add_argument("--strategy", choices=STRATEGIES, default="auto")
-    create.add_argument("--tokenizer", nargs="+", metavar="PATH",
-                        help="upload: a folder, a tokenizer.json, or vocab.json + merges.txt")
-    create.add_argument("--pretrained", help="a Hub repo id or local folder instead of the known table")
+    create.add_argument(
+        "--tokenizer",
+        nargs="+",
+        metavar="PATH",
+        help="upload: a folder, a tokenizer.json, or vocab.json + merges.txt",
+    )
+    create.add_argument(
+        "--pretrained", help="a Hub repo id or local folder instead of the known table"
+    )
     create.add_argument("--cache-dir", type=Path, help="Hub downloads and trained tokenizers")
     create.add_argument("--min-frequency", type=int, default=2, help="BPE: least count of a merge")
     create.add_argument("--offline", action="store_true", help="never contact the Hugging Face Hub")
@@ -68,7 +82,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _check_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise AdaptiveTokenizerError(f"--out {str(out)!r} exists and is not an empty folder: pick a new folder")
+        raise AdaptiveTokenizerError(
+            f"--out {str(out)!r} exists and is not an empty folder: pick a new folder"
+        )
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -81,9 +97,14 @@ def _create(args: argparse.Namespace) -> int:
     if args.tokenizer:
         tokenizer_path = args.tokenizer[0] if len(args.tokenizer) == 1 else args.tokenizer
     tokenizer = AdaptiveTokenizer.load_or_create(
-        args.vocab_size, dataset, cache_dir=args.cache_dir, strategy=args.strategy,
-        tokenizer_path=tokenizer_path, pretrained=args.pretrained,
-        min_frequency=args.min_frequency, local_files_only=args.offline,
+        args.vocab_size,
+        dataset,
+        cache_dir=args.cache_dir,
+        strategy=args.strategy,
+        tokenizer_path=tokenizer_path,
+        pretrained=args.pretrained,
+        min_frequency=args.min_frequency,
+        local_files_only=args.offline,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{args.out.name}-", dir=args.out.parent))
@@ -104,18 +125,23 @@ def _validate(args: argparse.Namespace) -> int:
     from .validator import DEFAULT_SAMPLE_TEXT, TokenizerValidator
 
     if not args.path.is_dir():
-        raise AdaptiveTokenizerError(f"{str(args.path)!r} is not a folder: pass a save_pretrained folder")
+        raise AdaptiveTokenizerError(
+            f"{str(args.path)!r} is not a folder: pass a save_pretrained folder"
+        )
     tokenizer = load_tokenizer_files(args.path)
-    report = TokenizerValidator.validate(tokenizer, args.vocab_size,
-                                         sample_text=args.sample or DEFAULT_SAMPLE_TEXT)
+    report = TokenizerValidator.validate(
+        tokenizer, args.vocab_size, sample_text=args.sample or DEFAULT_SAMPLE_TEXT
+    )
     print(report.to_text())
     return EXIT_OK if report.passed else EXIT_INVALID
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return _create(args) if args.command == "create" else _validate(args)
     except (AdaptiveTokenizerError, OSError, UnicodeDecodeError) as error:

@@ -63,7 +63,9 @@ class TextFiles:
         digest = hashlib.blake2b(digest_size=16)
         for path in self.paths:
             if not path.is_file():
-                raise DatasetError(f"data file {str(path)!r} does not exist or is not a file: check the path")
+                raise DatasetError(
+                    f"data file {str(path)!r} does not exist or is not a file: check the path"
+                )
             if path.stat().st_size == 0:
                 raise DatasetError(f"data file {str(path)!r} is empty: pass a file with text in it")
             decoder = codecs.getincrementaldecoder("utf-8")("strict")
@@ -119,19 +121,24 @@ def _is_hf_dataset(obj: Any) -> bool:
 
 def _is_hf_iterable_dataset(obj: Any) -> bool:
     """A streaming `datasets.IterableDataset`: rows are dicts, no fingerprint, no length."""
-    return hasattr(obj, "column_names") and hasattr(obj, "iter") and not hasattr(obj, "_fingerprint")
+    return (
+        hasattr(obj, "column_names") and hasattr(obj, "iter") and not hasattr(obj, "_fingerprint")
+    )
 
 
 def _dataset_text_column(dataset: Any, text_column: str | None) -> str:
     columns = list(dataset.column_names)
     if text_column is not None:
         if text_column not in columns:
-            raise DatasetError(f"dataset has no column {text_column!r} (columns: {columns}): pass one of them")
+            raise DatasetError(
+                f"dataset has no column {text_column!r} (columns: {columns}): pass one of them"
+            )
         return text_column
     if "text" in columns:
         return "text"
     string_columns = [
-        name for name in columns
+        name
+        for name in columns
         if getattr(dataset.features.get(name), "dtype", None) in ("string", "large_string")
     ]
     if len(string_columns) == 1:
@@ -148,10 +155,13 @@ class TextSource:
     when it is known (for the progress bar), `fingerprint()` the content hash (see module doc).
     """
 
-    def __init__(self, data: Any, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 text_column: str | None = None) -> None:
+    def __init__(
+        self, data: Any, *, batch_size: int = DEFAULT_BATCH_SIZE, text_column: str | None = None
+    ) -> None:
         if data is None:
-            raise DatasetError("no training data: pass an iterable of strings, a datasets.Dataset or text files")
+            raise DatasetError(
+                "no training data: pass an iterable of strings, a datasets.Dataset or text files"
+            )
         if isinstance(data, (str, bytes)):
             raise DatasetError(
                 "data is a single string: pass a list of texts (e.g. [text] or text.splitlines(True))"
@@ -217,7 +227,7 @@ class TextSource:
         if self._kind == "collection" and isinstance(self._data, (list, tuple)):
             size = self.batch_size  # slicing: no per-sample Python work
             for start in range(0, len(self._data), size):
-                yield list(self._data[start:start + size])
+                yield list(self._data[start : start + size])
             return
         samples = self._samples()
         while batch := list(islice(samples, self.batch_size)):
@@ -226,7 +236,9 @@ class TextSource:
     def batches(self) -> Iterator[list[str]]:
         """Lists of at most `batch_size` strings; raises `DatasetError` on a sample that is not one."""
         if self._kind == "one-shot" and self._spool is None and getattr(self, "_consumed", False):
-            raise DatasetError("the data iterator was already consumed: pass a list or a fresh generator")
+            raise DatasetError(
+                "the data iterator was already consumed: pass a list or a fresh generator"
+            )
         self._consumed = True
         chars = 0
         for batch in self._raw_batches():

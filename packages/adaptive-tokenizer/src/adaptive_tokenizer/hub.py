@@ -22,8 +22,12 @@ __all__ = ["TOKENIZER_FILES", "fetch_tokenizer_files", "hub_unreachable_reason"]
 logger = logging.getLogger(__name__)
 
 TOKENIZER_FILES = [
-    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-    "vocab.json", "merges.txt",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
 ]
 
 
@@ -31,10 +35,15 @@ def hub_unreachable_reason(timeout: float = 3.0) -> str | None:
     """Why the Hub cannot be reached (DNS or TCP failure), or None when it can (or a proxy is set)."""
     from huggingface_hub import constants
 
-    if any(os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+    if any(
+        os.environ.get(name) for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+    ):
         return None  # a proxy decides; let the download itself report
     url = urlparse(constants.ENDPOINT)
-    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    host, port = (
+        url.hostname or "huggingface.co",
+        url.port or (443 if url.scheme == "https" else 80),
+    )
     try:
         with socket.create_connection((host, port), timeout=timeout):
             return None
@@ -53,8 +62,13 @@ def _download_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def fetch_tokenizer_files(repo_id: str, *, cache_dir: str | os.PathLike[str] | None = None,
-                          revision: str | None = None, local_files_only: bool = False) -> Path:
+def fetch_tokenizer_files(
+    repo_id: str,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+    local_files_only: bool = False,
+) -> Path:
     """A local folder holding `repo_id`'s tokenizer files: the cache first, then the Hub."""
     local = Path(repo_id).expanduser()
     if local.is_dir():
@@ -65,8 +79,15 @@ def fetch_tokenizer_files(repo_id: str, *, cache_dir: str | os.PathLike[str] | N
     folder = str(cache_dir) if cache_dir else None
 
     def download(offline: bool) -> Path:
-        return Path(snapshot_download(repo_id, revision=revision, cache_dir=folder,
-                                      allow_patterns=TOKENIZER_FILES, local_files_only=offline))
+        return Path(
+            snapshot_download(
+                repo_id,
+                revision=revision,
+                cache_dir=folder,
+                allow_patterns=TOKENIZER_FILES,
+                local_files_only=offline,
+            )
+        )
 
     try:
         return download(offline=True)

@@ -44,30 +44,72 @@ class KnownTokenizer:
 
 _ENTRIES = (
     KnownTokenizer(28996, "google-bert/bert-base-cased", 28996, "BERT (cased)"),
-    KnownTokenizer(30522, "google-bert/bert-base-uncased", 30522, "BERT (uncased)",
-                   note="WordPiece, lowercases: decoding is not an exact round trip"),
-    KnownTokenizer(32000, "hf-internal-testing/llama-tokenizer", 32000, "Llama 2",
-                   upstream="meta-llama/Llama-2-7b-hf",
-                   note="ungated copy of the Llama 2 tokenizer kept by Hugging Face for tests; "
-                        "the upstream repo is gated"),
-    KnownTokenizer(32100, "google-t5/t5-small", 32100, "T5", note="32000 SentencePiece + 100 sentinels"),
-    KnownTokenizer(32128, "google-t5/t5-small", 32100, "T5 checkpoints",
-                   note="T5 models round the embedding up to 32128; 28 reserved tokens pad it"),
-    KnownTokenizer(49152, "HuggingFaceTB/SmolLM-135M", 49152, "StarCoder / SmolLM",
-                   upstream="bigcode/starcoder",
-                   note="SmolLM reuses the StarCoder vocab size; bigcode/starcoder is gated"),
+    KnownTokenizer(
+        30522,
+        "google-bert/bert-base-uncased",
+        30522,
+        "BERT (uncased)",
+        note="WordPiece, lowercases: decoding is not an exact round trip",
+    ),
+    KnownTokenizer(
+        32000,
+        "hf-internal-testing/llama-tokenizer",
+        32000,
+        "Llama 2",
+        upstream="meta-llama/Llama-2-7b-hf",
+        note="ungated copy of the Llama 2 tokenizer kept by Hugging Face for tests; "
+        "the upstream repo is gated",
+    ),
+    KnownTokenizer(
+        32100, "google-t5/t5-small", 32100, "T5", note="32000 SentencePiece + 100 sentinels"
+    ),
+    KnownTokenizer(
+        32128,
+        "google-t5/t5-small",
+        32100,
+        "T5 checkpoints",
+        note="T5 models round the embedding up to 32128; 28 reserved tokens pad it",
+    ),
+    KnownTokenizer(
+        49152,
+        "HuggingFaceTB/SmolLM-135M",
+        49152,
+        "StarCoder / SmolLM",
+        upstream="bigcode/starcoder",
+        note="SmolLM reuses the StarCoder vocab size; bigcode/starcoder is gated",
+    ),
     KnownTokenizer(50257, "openai-community/gpt2", 50257, "GPT-2 / GPT-Neo (r50k)"),
     KnownTokenizer(50265, "FacebookAI/roberta-base", 50265, "RoBERTa / BART"),
-    KnownTokenizer(50272, "facebook/opt-125m", 50265, "OPT",
-                   note="OPT rounds its embedding up to 50272; 7 reserved tokens pad it"),
-    KnownTokenizer(51200, "microsoft/phi-2", 50295, "Phi-1.5 / Phi-2",
-                   note="CodeGen tokenizer (50295) in a 51200-row embedding; 905 reserved tokens"),
-    KnownTokenizer(100277, None, 100277, "OpenAI cl100k_base (tiktoken)",
-                   note="a tiktoken encoding (GPT-4 / GPT-3.5), not a Hugging Face repository; "
-                        "ids have gaps (100256 and 100261-100275 are unused)"),
+    KnownTokenizer(
+        50272,
+        "facebook/opt-125m",
+        50265,
+        "OPT",
+        note="OPT rounds its embedding up to 50272; 7 reserved tokens pad it",
+    ),
+    KnownTokenizer(
+        51200,
+        "microsoft/phi-2",
+        50295,
+        "Phi-1.5 / Phi-2",
+        note="CodeGen tokenizer (50295) in a 51200-row embedding; 905 reserved tokens",
+    ),
+    KnownTokenizer(
+        100277,
+        None,
+        100277,
+        "OpenAI cl100k_base (tiktoken)",
+        note="a tiktoken encoding (GPT-4 / GPT-3.5), not a Hugging Face repository; "
+        "ids have gaps (100256 and 100261-100275 are unused)",
+    ),
     KnownTokenizer(128256, "meta-llama/Meta-Llama-3-8B", 128256, "Llama 3", gated=True),
-    KnownTokenizer(151936, "Qwen/Qwen2.5-0.5B", 151665, "Qwen2 / Qwen2.5",
-                   note="151643 BPE + 22 special tokens in a 151936-row embedding"),
+    KnownTokenizer(
+        151936,
+        "Qwen/Qwen2.5-0.5B",
+        151665,
+        "Qwen2 / Qwen2.5",
+        note="151643 BPE + 22 special tokens in a 151936-row embedding",
+    ),
     KnownTokenizer(250002, "FacebookAI/xlm-roberta-base", 250002, "XLM-RoBERTa"),
     KnownTokenizer(256000, "google/gemma-2b", 256000, "Gemma", gated=True),
 )

@@ -43,8 +43,12 @@ class SpecialTokens:
 
     def as_kwargs(self) -> dict[str, str]:
         """Keyword arguments for `PreTrainedTokenizerFast(...)`."""
-        return {"pad_token": self.pad, "unk_token": self.unk, "bos_token": self.bos,
-                "eos_token": self.eos}
+        return {
+            "pad_token": self.pad,
+            "unk_token": self.unk,
+            "bos_token": self.bos,
+            "eos_token": self.eos,
+        }
 
     @classmethod
     def coerce(cls, value: SpecialTokens | Sequence[str] | None) -> SpecialTokens:

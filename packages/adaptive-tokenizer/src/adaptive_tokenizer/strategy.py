@@ -50,8 +50,9 @@ def check_vocab_size(vocab_size: object) -> int:
     return vocab_size
 
 
-def choose_strategy(vocab_size: int, dataset_size: int | None, *,
-                    known: Mapping[int, KnownTokenizer] | None = None) -> StrategyChoice:
+def choose_strategy(
+    vocab_size: int, dataset_size: int | None, *, known: Mapping[int, KnownTokenizer] | None = None
+) -> StrategyChoice:
     """Pick a tier. `dataset_size` is the number of text samples (None: unknown, 0: no data).
 
     1. a published tokenizer has exactly this vocab size -> pretrained;
@@ -70,20 +71,42 @@ def choose_strategy(vocab_size: int, dataset_size: int | None, *,
             gated = " (gated: needs an accepted license and a token)" if entry.gated else ""
             return StrategyChoice(
                 Strategy.PRETRAINED,
-                f"vocab_size {vocab_size} matches {entry.family}: using {entry.repo_id}{gated}", entry)
+                f"vocab_size {vocab_size} matches {entry.family}: using {entry.repo_id}{gated}",
+                entry,
+            )
         note = f"vocab_size {vocab_size} matches {entry.family}, which is not on the Hugging Face Hub; "
     if vocab_size < bpe_minimum:
-        return StrategyChoice(Strategy.CHARACTER, note + (
-            f"vocab_size {vocab_size} is below {bpe_minimum} (256 bytes + 4 special tokens) that "
-            "byte-level BPE needs: one token per character"))
+        return StrategyChoice(
+            Strategy.CHARACTER,
+            note
+            + (
+                f"vocab_size {vocab_size} is below {bpe_minimum} (256 bytes + 4 special tokens) that "
+                "byte-level BPE needs: one token per character"
+            ),
+        )
     if dataset_size == 0:
-        return StrategyChoice(Strategy.BPE, note + (
-            "no training data: byte-level vocab without merges (covers any text), padded with "
-            "reserved tokens"))
+        return StrategyChoice(
+            Strategy.BPE,
+            note
+            + (
+                "no training data: byte-level vocab without merges (covers any text), padded with "
+                "reserved tokens"
+            ),
+        )
     if dataset_size is not None and dataset_size < MIN_BPE_SAMPLES:
-        return StrategyChoice(Strategy.CHARACTER, note + (
-            f"only {dataset_size} samples (< {MIN_BPE_SAMPLES}): too little text to learn BPE "
-            "merges, one token per character"))
+        return StrategyChoice(
+            Strategy.CHARACTER,
+            note
+            + (
+                f"only {dataset_size} samples (< {MIN_BPE_SAMPLES}): too little text to learn BPE "
+                "merges, one token per character"
+            ),
+        )
     size = "an unknown number of" if dataset_size is None else str(dataset_size)
-    return StrategyChoice(Strategy.BPE, note + (
-        f"no published tokenizer has {vocab_size} tokens: byte-level BPE trained on {size} samples"))
+    return StrategyChoice(
+        Strategy.BPE,
+        note
+        + (
+            f"no published tokenizer has {vocab_size} tokens: byte-level BPE trained on {size} samples"
+        ),
+    )

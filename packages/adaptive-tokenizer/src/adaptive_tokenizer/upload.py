@@ -38,8 +38,11 @@ def _roles_from_vocab(tokenizer: Tokenizer) -> dict[str, str]:
 def _wrap_bare(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
     from transformers import PreTrainedTokenizerFast
 
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, clean_up_tokenization_spaces=False,
-                                   **_roles_from_vocab(tokenizer))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        clean_up_tokenization_spaces=False,
+        **_roles_from_vocab(tokenizer),
+    )
 
 
 def _from_vocab_merges(vocab: Path, merges: Path) -> PreTrainedTokenizerFast:
@@ -67,7 +70,9 @@ def _from_tokenizer_json(path: Path) -> PreTrainedTokenizerFast:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TokenizerLoadError(f"{str(path)!r} is not a JSON file ({error}): pass a tokenizer.json") from None
+        raise TokenizerLoadError(
+            f"{str(path)!r} is not a JSON file ({error}): pass a tokenizer.json"
+        ) from None
     if not isinstance(data, dict) or "model" not in data:
         raise TokenizerLoadError(
             f"{str(path)!r} is not a tokenizer.json (no 'model' key): a vocab.json needs its merges.txt, "
@@ -76,7 +81,9 @@ def _from_tokenizer_json(path: Path) -> PreTrainedTokenizerFast:
     try:
         return _wrap_bare(Tokenizer.from_str(json.dumps(data)))
     except Exception as error:  # the Rust side raises plain Exception for malformed files
-        raise TokenizerLoadError(f"cannot load {str(path)!r} ({error}): is it from a newer `tokenizers`?") from None
+        raise TokenizerLoadError(
+            f"cannot load {str(path)!r} ({error}): is it from a newer `tokenizers`?"
+        ) from None
 
 
 def _from_folder(folder: Path) -> PreTrainedTokenizerFast:
@@ -86,7 +93,9 @@ def _from_folder(folder: Path) -> PreTrainedTokenizerFast:
         try:
             return PreTrainedTokenizerFast.from_pretrained(str(folder))
         except (OSError, ValueError) as error:
-            raise TokenizerLoadError(f"cannot load the tokenizer in {str(folder)!r}: {error}") from None
+            raise TokenizerLoadError(
+                f"cannot load the tokenizer in {str(folder)!r}: {error}"
+            ) from None
     if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
         return _from_vocab_merges(folder / "vocab.json", folder / "merges.txt")
     raise TokenizerLoadError(

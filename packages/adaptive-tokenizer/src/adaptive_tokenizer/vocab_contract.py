@@ -24,7 +24,13 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
     from transformers import PreTrainedTokenizerFast
 
-__all__ = ["fit_to_vocab_size", "pad_backend_to_size", "padded_bpe_json", "wrap_backend", "wrap_json"]
+__all__ = [
+    "fit_to_vocab_size",
+    "pad_backend_to_size",
+    "padded_bpe_json",
+    "wrap_backend",
+    "wrap_json",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +126,12 @@ def wrap_json(text: str, special: SpecialTokens) -> PreTrainedTokenizerFast:
     with tempfile.TemporaryDirectory(prefix="adaptive-tokenizer-") as folder:
         path = Path(folder) / "tokenizer.json"
         path.write_text(text, encoding="utf-8")
-        wrapped = PreTrainedTokenizerFast(tokenizer_file=str(path), clean_up_tokenization_spaces=False,
-                                          padding_side="right", **special.as_kwargs())
+        wrapped = PreTrainedTokenizerFast(
+            tokenizer_file=str(path),
+            clean_up_tokenization_spaces=False,
+            padding_side="right",
+            **special.as_kwargs(),
+        )
     if special.extra:
         wrapped.add_special_tokens({"additional_special_tokens": list(special.extra)})
     return wrapped
@@ -147,8 +157,9 @@ def _token_for(tokenizer: PreTrainedTokenizerFast, role: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def fit_to_vocab_size(tokenizer: PreTrainedTokenizerFast, vocab_size: int, *,
-                      source: str = "tokenizer") -> PreTrainedTokenizerFast:
+def fit_to_vocab_size(
+    tokenizer: PreTrainedTokenizerFast, vocab_size: int, *, source: str = "tokenizer"
+) -> PreTrainedTokenizerFast:
     """Make a pretrained or uploaded tokenizer meet the vocab contract for `vocab_size`, in place.
 
     Missing special roles get a fresh token while there is room (e.g. `<pad>`), otherwise they
@@ -179,7 +190,9 @@ def fit_to_vocab_size(tokenizer: PreTrainedTokenizerFast, vocab_size: int, *,
             name = fresh[role]
             while name in vocab:
                 name = f"<|{role}|>" if name == fresh[role] else name + "_"
-            tokenizer.add_special_tokens({f"{role}_token": AddedToken(name, special=True, normalized=False)})
+            tokenizer.add_special_tokens(
+                {f"{role}_token": AddedToken(name, special=True, normalized=False)}
+            )
             vocab = tokenizer.get_vocab()
             logger.info("%s had no %s token: added %r at id %d", source, role, name, vocab[name])
             continue
@@ -196,15 +209,22 @@ def fit_to_vocab_size(tokenizer: PreTrainedTokenizerFast, vocab_size: int, *,
         before = len(tokenizer)
         setattr(tokenizer, f"{role}_token", found)
         if len(tokenizer) != before:  # pragma: no cover - would be a transformers regression
-            raise VocabSizeMismatchError(f"setting the {role} token grew {source}: please report this")
+            raise VocabSizeMismatchError(
+                f"setting the {role} token grew {source}: please report this"
+            )
         logger.info("%s had no %s token: using the existing %r", source, role, found)
     missing = vocab_size - len(tokenizer)
     if missing:
         names = _reserved_names(tokenizer.get_vocab(), missing)
-        tokenizer.add_tokens([AddedToken(n, special=True, normalized=False) for n in names],
-                             special_tokens=True)
-        logger.info("padded %s from %d to %d tokens with reserved tokens", source,
-                    vocab_size - missing, vocab_size)
+        tokenizer.add_tokens(
+            [AddedToken(n, special=True, normalized=False) for n in names], special_tokens=True
+        )
+        logger.info(
+            "padded %s from %d to %d tokens with reserved tokens",
+            source,
+            vocab_size - missing,
+            vocab_size,
+        )
     if len(tokenizer) != vocab_size:  # pragma: no cover - a transformers behaviour change
         raise VocabSizeMismatchError(
             f"{source} has {len(tokenizer)} tokens after padding, expected {vocab_size}: please report this"

@@ -39,7 +39,9 @@ from lightning_pipeline.generate import (
 )
 from lightning_pipeline.train import TrainingResult, train
 
-__version__ = _distribution_version("lightning-pipeline")  # pyproject.toml is the one version source
+__version__ = _distribution_version(
+    "lightning-pipeline"
+)  # pyproject.toml is the one version source
 
 # public name -> module that defines it (imported lazily)
 _LAZY = {

@@ -20,7 +20,9 @@ import numpy as np
 __all__ = ["bits_per_byte", "target_utf8_bytes"]
 
 
-def target_utf8_bytes(tokenizer: Any, input_ids: np.ndarray, attention_mask: np.ndarray) -> tuple[int, int]:
+def target_utf8_bytes(
+    tokenizer: Any, input_ids: np.ndarray, attention_mask: np.ndarray
+) -> tuple[int, int]:
     """`(utf8_bytes, target_tokens)` of the prediction targets in these rows.
 
     Each row's targets are decoded together (special tokens skipped), so multi-byte characters
@@ -32,7 +34,9 @@ def target_utf8_bytes(tokenizer: Any, input_ids: np.ndarray, attention_mask: np.
         real = ids[mask.astype(bool)][1:]
         tokens += int(real.size)
         rows.append([int(t) for t in real])
-    texts = tokenizer.batch_decode(rows, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+    texts = tokenizer.batch_decode(
+        rows, skip_special_tokens=True, clean_up_tokenization_spaces=False
+    )
     return sum(len(text.encode("utf-8")) for text in texts), tokens
 
 

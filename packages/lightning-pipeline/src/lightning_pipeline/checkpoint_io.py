@@ -104,7 +104,9 @@ def load_checkpoint_file(
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     if path.stat().st_size == 0:
-        raise CheckpointError(f"checkpoint is empty (0 bytes): {path}; delete it and resume from another")
+        raise CheckpointError(
+            f"checkpoint is empty (0 bytes): {path}; delete it and resume from another"
+        )
     try:
         with _allow_lightning_types():
             checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
@@ -123,7 +125,9 @@ def load_checkpoint_file(
             f"checkpoint {path.name} is truncated or corrupt ({_first_line(error)}); resume from an older one"
         ) from error
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"checkpoint {path.name} holds a {type(checkpoint).__name__}, not a dict")
+        raise CheckpointError(
+            f"checkpoint {path.name} holds a {type(checkpoint).__name__}, not a dict"
+        )
     return checkpoint
 
 
@@ -223,9 +227,17 @@ def checksum_mismatch(path: str | os.PathLike[str], metadata: dict[str, Any]) ->
     """Why the file's bytes differ from its metadata's checksum (crc32, or sha256 of older
     checkpoints), or None when they match or no checksum was recorded."""
     if metadata.get("crc32"):
-        return None if crc32_of(path) == metadata["crc32"] else "its crc32 differs from its metadata (corrupt)"
+        return (
+            None
+            if crc32_of(path) == metadata["crc32"]
+            else "its crc32 differs from its metadata (corrupt)"
+        )
     if metadata.get("sha256"):
-        return None if sha256_of(path) == metadata["sha256"] else "its sha256 differs from its metadata (corrupt)"
+        return (
+            None
+            if sha256_of(path) == metadata["sha256"]
+            else "its sha256 differs from its metadata (corrupt)"
+        )
     return None
 
 
@@ -311,7 +323,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """
 
     def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: str | os.PathLike[str], storage_options: Any | None = None
+        self,
+        checkpoint: dict[str, Any],
+        path: str | os.PathLike[str],
+        storage_options: Any | None = None,
     ) -> None:
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not take storage_options")
@@ -351,8 +366,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> dict[str, Any]:
         """Load with `weights_only=True` unless the caller explicitly passes False."""
         if weights_only is False:
-            logger.warning("Loading %s with weights_only=False: only do this for files you trust", path)
-            return super().load_checkpoint(os.fspath(path), map_location=map_location, weights_only=False)
+            logger.warning(
+                "Loading %s with weights_only=False: only do this for files you trust", path
+            )
+            return super().load_checkpoint(
+                os.fspath(path), map_location=map_location, weights_only=False
+            )
         return load_checkpoint_file(path, map_location=map_location)
 
     def remove_checkpoint(self, path: str | os.PathLike[str]) -> None:

@@ -40,17 +40,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = sub.add_parser(
-        "train", help="train a model (resumes when the run folder already holds the same run)",
+        "train",
+        help="train a model (resumes when the run folder already holds the same run)",
         description="Every flag is a TrainingConfig field; --config FILE gives a base that flags override.",
     )
-    train.add_argument("--config", metavar="FILE", help="YAML or JSON file of TrainingConfig fields "
-                       "(the shape of run.json's config, or a whole run.json); flags override it")
-    train.add_argument("--overwrite", action="store_true",
-                       help="when --out holds a different run, move it aside (to OUT.replaced-TIME) and start anew")
+    train.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML or JSON file of TrainingConfig fields "
+        "(the shape of run.json's config, or a whole run.json); flags override it",
+    )
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="when --out holds a different run, move it aside (to OUT.replaced-TIME) and start anew",
+    )
     add_config_flags(train, TrainingConfig)
 
     resume = sub.add_parser(
-        "resume", help="continue a run from its run.json, changing only the flags given",
+        "resume",
+        help="continue a run from its run.json, changing only the flags given",
         description="Continue RUN_DIR with the config in its run.json; flags (e.g. --max-steps 600) change fields.",
     )
     resume.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (holds run.json)")
@@ -77,18 +86,50 @@ def add_sampling_arguments(gen: argparse.ArgumentParser) -> None:
     Values are checked by `SamplingSettings.problem()`, the one place both front ends share.
     """
     gen.add_argument("run_dir", help="a run folder written by `lightning-pipeline train --out`")
-    gen.add_argument("--prompt", required=True, help="text to continue (echoed before the continuation)")
-    gen.add_argument("--max-new-tokens", type=int, default=50, help="tokens to add at most (default 50)")
+    gen.add_argument(
+        "--prompt", required=True, help="text to continue (echoed before the continuation)"
+    )
+    gen.add_argument(
+        "--max-new-tokens", type=int, default=50, help="tokens to add at most (default 50)"
+    )
     gen.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default 1.0)")
-    gen.add_argument("--top-k", type=int, default=50, help="keep the k most likely tokens; 0 = all (default 50)")
-    gen.add_argument("--top-p", type=float, default=1.0, help="keep the most likely tokens up to this probability mass (default 1.0 = all)")
-    gen.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages tokens already seen (default 1.0 = none)")
-    gen.add_argument("--num-samples", type=int, default=1, help="independent continuations (default 1)")
-    gen.add_argument("--seed", type=int, default=None, help="makes sampling repeatable (default: a fresh seed, printed)")
-    gen.add_argument("--stop", action="append", default=[], metavar="TEXT",
-                     help="stop when the continuation contains TEXT (repeatable); the text is cut before it")
-    gen.add_argument("--no-stop-at-eos", action="store_true", help="keep going past the end-of-text token")
-    gen.add_argument("--json", action="store_true", help="print one JSON object (token ids, texts, stop reasons)")
+    gen.add_argument(
+        "--top-k", type=int, default=50, help="keep the k most likely tokens; 0 = all (default 50)"
+    )
+    gen.add_argument(
+        "--top-p",
+        type=float,
+        default=1.0,
+        help="keep the most likely tokens up to this probability mass (default 1.0 = all)",
+    )
+    gen.add_argument(
+        "--repetition-penalty",
+        type=float,
+        default=1.0,
+        help="> 1 discourages tokens already seen (default 1.0 = none)",
+    )
+    gen.add_argument(
+        "--num-samples", type=int, default=1, help="independent continuations (default 1)"
+    )
+    gen.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="makes sampling repeatable (default: a fresh seed, printed)",
+    )
+    gen.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="stop when the continuation contains TEXT (repeatable); the text is cut before it",
+    )
+    gen.add_argument(
+        "--no-stop-at-eos", action="store_true", help="keep going past the end-of-text token"
+    )
+    gen.add_argument(
+        "--json", action="store_true", help="print one JSON object (token ids, texts, stop reasons)"
+    )
     gen.add_argument("--device", default="cpu")
 
 
@@ -97,24 +138,45 @@ def _generate(args: argparse.Namespace) -> int:
 
     from lightning_pipeline.generate import generate_samples
 
-    with contextlib.redirect_stdout(sys.stderr):  # the model's own prints are not the generated text
+    with contextlib.redirect_stdout(
+        sys.stderr
+    ):  # the model's own prints are not the generated text
         samples = generate_samples(
-            args.run_dir, args.prompt, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-            top_k=args.top_k if args.top_k else None, top_p=args.top_p, repetition_penalty=args.repetition_penalty,
-            num_samples=args.num_samples, seed=args.seed, stop_at_eos=not args.no_stop_at_eos,
-            stop=tuple(args.stop), device=args.device,
+            args.run_dir,
+            args.prompt,
+            max_new_tokens=args.max_new_tokens,
+            temperature=args.temperature,
+            top_k=args.top_k if args.top_k else None,
+            top_p=args.top_p,
+            repetition_penalty=args.repetition_penalty,
+            num_samples=args.num_samples,
+            seed=args.seed,
+            stop_at_eos=not args.no_stop_at_eos,
+            stop=tuple(args.stop),
+            device=args.device,
         )
     if args.json:
-        print(json.dumps({
-            "prompt": args.prompt, "seed": samples[0].seed,
-            "samples": [{"token_ids": s.token_ids, "text": s.text, "stop_reason": s.stop_reason} for s in samples],
-        }))
+        print(
+            json.dumps(
+                {
+                    "prompt": args.prompt,
+                    "seed": samples[0].seed,
+                    "samples": [
+                        {"token_ids": s.token_ids, "text": s.text, "stop_reason": s.stop_reason}
+                        for s in samples
+                    ],
+                }
+            )
+        )
         return 0
     for number, sample in enumerate(samples, 1):
         if len(samples) > 1:
             print(f"--- sample {number} of {len(samples)} ---")
         print(args.prompt + sample.text)
-        print(f"[{len(sample.token_ids)} new tokens; stopped at {sample.stop_reason}]", file=sys.stderr)
+        print(
+            f"[{len(sample.token_ids)} new tokens; stopped at {sample.stop_reason}]",
+            file=sys.stderr,
+        )
     if args.seed is None and args.temperature > 0:
         print(f"[seed {samples[0].seed}: pass --seed {samples[0].seed} to repeat]", file=sys.stderr)
     return 0
@@ -162,19 +224,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             except KeyboardInterrupt:  # before or after the Trainer ran (it handles its own)
                 result = None
             if result is not None and result.already_complete:
-                print(f"already complete: {result.run_dir} holds this finished run (step {result.global_step}, "
-                      f"val loss {result.val_loss:.4f}); nothing was trained or evaluated. Sample it: "
-                      f"lightning-pipeline generate {result.run_dir} --prompt TEXT")
+                print(
+                    f"already complete: {result.run_dir} holds this finished run (step {result.global_step}, "
+                    f"val loss {result.val_loss:.4f}); nothing was trained or evaluated. Sample it: "
+                    f"lightning-pipeline generate {result.run_dir} --prompt TEXT"
+                )
                 return 0
             if result is not None and result.status == "completed":
-                bpb = f", {result.val_bits_per_byte:.3f} bits per byte" if result.val_bits_per_byte else ""
+                bpb = (
+                    f", {result.val_bits_per_byte:.3f} bits per byte"
+                    if result.val_bits_per_byte
+                    else ""
+                )
                 print(
                     f"done: step {result.global_step}, val loss {result.val_loss:.4f}, "
                     f"perplexity {result.val_perplexity:.2f}{bpb}, run folder {result.run_dir}"
                 )
                 return 0
             step = f" at step {result.global_step}" if result is not None else ""
-            print(f"interrupted{step}; the checkpoints are kept. To resume, run:\n  {resume_command(argv)}")
+            print(
+                f"interrupted{step}; the checkpoints are kept. To resume, run:\n  {resume_command(argv)}"
+            )
             return EXIT_INTERRUPTED
         return _generate(args)
     except Exception as error:

@@ -97,7 +97,9 @@ def colab_available() -> bool:
 def _require_backend(feature: str, fix: str) -> ColabBackend:
     backend = get_backend()
     if backend is None:
-        raise ColabUnavailableError(f"{feature} needs Google Colab (google.colab is not importable here): {fix}")
+        raise ColabUnavailableError(
+            f"{feature} needs Google Colab (google.colab is not importable here): {fix}"
+        )
     return backend
 
 

@@ -55,7 +55,9 @@ def _comma_list(text: str) -> list[str]:
 
 def _number(text: str) -> int | float:
     value = float(text)
-    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+    return (
+        int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+    )
 
 
 def _devices(text: str) -> int | str:
@@ -75,30 +77,50 @@ class TrainingConfig:
     """
 
     # What to train and where to write it.
-    model: str = _field("", "folder with model.py + config.json, a model.py, or a GitHub Gist ID/URL")
-    data: str = _field("example", "'example', a local .txt/.csv/.jsonl/.parquet file or folder, or a Hub dataset name")
+    model: str = _field(
+        "", "folder with model.py + config.json, a model.py, or a GitHub Gist ID/URL"
+    )
+    data: str = _field(
+        "example",
+        "'example', a local .txt/.csv/.jsonl/.parquet file or folder, or a Hub dataset name",
+    )
     out: str = _field("runs/run", "the run folder (created; resumed when it holds the same run)")
     model_name: str | None = _field(None, "class name in model.py when it defines several models")
-    text_column: str | None = _field(None, "the dataset column holding the text (found automatically when unique)")
+    text_column: str | None = _field(
+        None, "the dataset column holding the text (found automatically when unique)"
+    )
     document_split: str = _field(
-        "paragraph", "how plain text is cut into documents, each ending with end-of-text: paragraph "
+        "paragraph",
+        "how plain text is cut into documents, each ending with end-of-text: paragraph "
         "(blocks separated by an empty line, newlines inside kept), file (each file whole) or line",
         choices=DOCUMENT_SPLITS,
     )
-    data_config_name: str | None = _field(None, "Hugging Face dataset configuration name", aliases=["--data-config"])
-    tokenizer: str | list[str] | None = field(default=None, metadata=_meta(
-        "your own tokenizer: a save_pretrained folder, a tokenizer.json, or vocab.json merges.txt",
-        nargs="+", metavar="PATH",
-    ))
-    tokenizer_strategy: str = _field("auto", "how to get a tokenizer of the model's vocab size",
-                                     choices=TOKENIZER_STRATEGIES)
+    data_config_name: str | None = _field(
+        None, "Hugging Face dataset configuration name", aliases=["--data-config"]
+    )
+    tokenizer: str | list[str] | None = field(
+        default=None,
+        metadata=_meta(
+            "your own tokenizer: a save_pretrained folder, a tokenizer.json, or vocab.json merges.txt",
+            nargs="+",
+            metavar="PATH",
+        ),
+    )
+    tokenizer_strategy: str = _field(
+        "auto", "how to get a tokenizer of the model's vocab size", choices=TOKENIZER_STRATEGIES
+    )
     repair_causal_leak: bool = _field(
-        True, "inject a causal mask into attention called without one (off: such a model is refused)",
+        True,
+        "inject a causal mask into attention called without one (off: such a model is refused)",
         flag="causal-repair",
     )
     # Length of training: max_steps wins when both are set; -1 / None means "not limited by it".
-    max_steps: int = _field(-1, "optimizer steps to train for (-1: bounded by --max-epochs)", group="length")
-    max_epochs: int | None = _field(None, "epochs to train for (when --max-steps is not given)", group="length")
+    max_steps: int = _field(
+        -1, "optimizer steps to train for (-1: bounded by --max-epochs)", group="length"
+    )
+    max_epochs: int | None = _field(
+        None, "epochs to train for (when --max-steps is not given)", group="length"
+    )
     # Data.
     seq_len: int = _field(128, "tokens per training sequence (at most the model's max_seq_len)")
     batch_size: int = _field(8, "sequences per batch")
@@ -107,46 +129,75 @@ class TrainingConfig:
     num_workers: int = _field(0, "DataLoader worker processes")
     # Optimisation.
     lr: float = _field(3e-4, "peak learning rate (AdamW)")
-    min_lr_ratio: float = _field(0.1, "final learning rate as a share of --lr (cosine and linear schedules)")
+    min_lr_ratio: float = _field(
+        0.1, "final learning rate as a share of --lr (cosine and linear schedules)"
+    )
     weight_decay: float = _field(0.1, "AdamW weight decay")
-    betas: tuple[float, float] = _field((0.9, 0.95), "AdamW betas", nargs=2, parse=float, metavar="B")
-    warmup_steps: int | None = _field(None, "learning-rate warmup steps (derived: 10% of --max-steps, at most 100)")
+    betas: tuple[float, float] = _field(
+        (0.9, 0.95), "AdamW betas", nargs=2, parse=float, metavar="B"
+    )
+    warmup_steps: int | None = _field(
+        None, "learning-rate warmup steps (derived: 10% of --max-steps, at most 100)"
+    )
     schedule: str = _field("cosine", "learning-rate schedule after warmup", choices=SCHEDULES)
     grad_clip: float | None = _field(1.0, "gradient norm clipping (0 or none: off)")
-    accumulate_grad_batches: int = _field(1, "batches per optimizer step (gradient accumulation)",
-                                          aliases=["--accumulate"])
+    accumulate_grad_batches: int = _field(
+        1, "batches per optimizer step (gradient accumulation)", aliases=["--accumulate"]
+    )
     label_smoothing: float = _field(0.0, "label smoothing of the cross-entropy loss")
     # Evaluation, checkpoints, logging.
-    eval_every: int | None = _field(None, "steps between validations (derived: 10 per run, at most every 100 steps)")
+    eval_every: int | None = _field(
+        None, "steps between validations (derived: 10 per run, at most every 100 steps)"
+    )
     limit_val_batches: int | float = _field(
-        10, "batches per validation, the same ones each time (a fraction <= 1.0: that share; 1.0 = all)",
+        10,
+        "batches per validation, the same ones each time (a fraction <= 1.0: that share; 1.0 = all)",
         parse=_number,
     )
-    checkpoint_every: int | None = _field(None, "steps between checkpoints (derived: as --eval-every)")
+    checkpoint_every: int | None = _field(
+        None, "steps between checkpoints (derived: as --eval-every)"
+    )
     keep_last: int = _field(3, "step checkpoints to keep (plus the best one)")
-    early_stopping_patience: int | None = _field(None, "stop after this many validations without improvement")
+    early_stopping_patience: int | None = _field(
+        None, "stop after this many validations without improvement"
+    )
     log_every: int | None = _field(None, "steps between metric rows (derived: at most 10)")
     progress_every: int | None = _field(
-        None, "steps between plain progress lines when the output is not a terminal (derived: 20 per run)"
+        None,
+        "steps between plain progress lines when the output is not a terminal (derived: 20 per run)",
     )
-    loggers: list[str] = field(default_factory=list, metadata=_meta(
-        f"extra experiment loggers, comma-separated: {', '.join(LOGGERS)}",
-        flag="logger", parse=_comma_list, metavar="NAMES",
-    ))
+    loggers: list[str] = field(
+        default_factory=list,
+        metadata=_meta(
+            f"extra experiment loggers, comma-separated: {', '.join(LOGGERS)}",
+            flag="logger",
+            parse=_comma_list,
+            metavar="NAMES",
+        ),
+    )
     # Hardware.
-    precision: str = _field("auto", "numeric precision ('auto': bf16-mixed on GPUs that support it, else 32)",
-                            choices=PRECISIONS)
+    precision: str = _field(
+        "auto",
+        "numeric precision ('auto': bf16-mixed on GPUs that support it, else 32)",
+        choices=PRECISIONS,
+    )
     accelerator: str = _field("auto", "cpu, gpu, mps or auto")
     devices: int | str = _field("auto", "number of devices, or auto", parse=_devices)
-    num_nodes: int = _field(1, "machines (multi-node DDP, e.g. under torchrun); each runs --devices processes")
+    num_nodes: int = _field(
+        1, "machines (multi-node DDP, e.g. under torchrun); each runs --devices processes"
+    )
     strategy: str = _field("auto", "Lightning strategy: auto, ddp, fsdp, ...")
     compile: bool = _field(False, "torch.compile the model")
     seed: int = _field(0, "random seed (weights, data order, dropout)")
-    deterministic: bool = _field(True, "deterministic algorithms (the same run gives the same numbers)")
+    deterministic: bool = _field(
+        True, "deterministic algorithms (the same run gives the same numbers)"
+    )
     dashboard: bool = _field(True, "live loss curves in notebooks and curves.png")
     progress_bar: bool = _field(True, "progress bar in terminals and notebooks")
-    extra: dict[str, Any] = field(default_factory=dict, metadata=_meta(
-        "free-form JSON stored with the run", parse=json.loads, metavar="JSON"))
+    extra: dict[str, Any] = field(
+        default_factory=dict,
+        metadata=_meta("free-form JSON stored with the run", parse=json.loads, metavar="JSON"),
+    )
 
     def __post_init__(self) -> None:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
@@ -158,7 +209,11 @@ class TrainingConfig:
         self.loggers = list(self.loggers)
         if self.grad_clip is not None and self.grad_clip <= 0:
             self.grad_clip = None
-        if isinstance(self.limit_val_batches, float) and self.limit_val_batches > 1 and self.limit_val_batches.is_integer():
+        if (
+            isinstance(self.limit_val_batches, float)
+            and self.limit_val_batches > 1
+            and self.limit_val_batches.is_integer()
+        ):
             self.limit_val_batches = int(self.limit_val_batches)
         self.validate()
         # Remember which values were derived, so `replace(max_steps=...)` derives them again.
@@ -198,25 +253,36 @@ class TrainingConfig:
     def validate(self) -> None:
         """Reject values that would fail (or silently misbehave) later, with the fix in the message."""
         if self.schedule not in SCHEDULES:
-            raise ConfigError(f"schedule={self.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}.")
+            raise ConfigError(
+                f"schedule={self.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}."
+            )
         if self.document_split not in DOCUMENT_SPLITS:
             raise ConfigError(
                 f"document_split={self.document_split!r} is unknown; use one of {', '.join(DOCUMENT_SPLITS)}."
             )
         if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision={self.precision!r} is unknown; use one of {', '.join(PRECISIONS)}.")
+            raise ConfigError(
+                f"precision={self.precision!r} is unknown; use one of {', '.join(PRECISIONS)}."
+            )
         if self.tokenizer_strategy not in TOKENIZER_STRATEGIES:
             raise ConfigError(
                 f"tokenizer_strategy={self.tokenizer_strategy!r} is unknown; use one of {', '.join(TOKENIZER_STRATEGIES)}."
             )
         if self.tokenizer_strategy == "upload" and not self.tokenizer:
-            raise ConfigError("tokenizer_strategy='upload' needs a tokenizer; pass --tokenizer PATH.")
+            raise ConfigError(
+                "tokenizer_strategy='upload' needs a tokenizer; pass --tokenizer PATH."
+            )
         unknown = [name for name in self.loggers if name not in LOGGERS]
         if unknown:
-            raise ConfigError(f"unknown logger {unknown[0]!r}; use --logger with some of {', '.join(LOGGERS)}.")
+            raise ConfigError(
+                f"unknown logger {unknown[0]!r}; use --logger with some of {', '.join(LOGGERS)}."
+            )
         positive = {
-            "seq_len": self.seq_len, "batch_size": self.batch_size, "keep_last": self.keep_last,
-            "accumulate_grad_batches": self.accumulate_grad_batches, "num_nodes": self.num_nodes,
+            "seq_len": self.seq_len,
+            "batch_size": self.batch_size,
+            "keep_last": self.keep_last,
+            "accumulate_grad_batches": self.accumulate_grad_batches,
+            "num_nodes": self.num_nodes,
         }
         for name, value in positive.items():
             if int(value) < 1:
@@ -224,18 +290,28 @@ class TrainingConfig:
         if self.lr <= 0:
             raise ConfigError(f"lr={self.lr} must be positive; pass for example --lr 3e-4.")
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError(f"label_smoothing={self.label_smoothing} must be in [0, 1); 0.1 is a usual value.")
+            raise ConfigError(
+                f"label_smoothing={self.label_smoothing} must be in [0, 1); 0.1 is a usual value."
+            )
         if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"val_fraction={self.val_fraction} must be between 0 and 1; 0.1 is a usual value.")
+            raise ConfigError(
+                f"val_fraction={self.val_fraction} must be between 0 and 1; 0.1 is a usual value."
+            )
         if self.limit_val_batches <= 0:
-            raise ConfigError(f"limit_val_batches={self.limit_val_batches} must be positive; 10 batches or 1.0 (all).")
+            raise ConfigError(
+                f"limit_val_batches={self.limit_val_batches} must be positive; 10 batches or 1.0 (all)."
+            )
         if (self.max_steps is None or self.max_steps < 1) and not self.max_epochs:
-            raise ConfigError("neither max_steps nor max_epochs is set; pass --max-steps N or --max-epochs N.")
+            raise ConfigError(
+                "neither max_steps nor max_epochs is set; pass --max-steps N or --max-epochs N."
+            )
 
     def _validate_cadence(self) -> None:
         for name in ("eval_every", "checkpoint_every", "log_every", "progress_every"):
             if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1; pass a positive integer.")
+                raise ConfigError(
+                    f"{name}={getattr(self, name)} must be at least 1; pass a positive integer."
+                )
         if int(cast(int, self.warmup_steps)) < 0:
             raise ConfigError(f"warmup_steps={self.warmup_steps} must be 0 or more.")
 
@@ -264,7 +340,9 @@ class TrainingConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(f"unknown TrainingConfig fields {unknown}; remove them or fix their spelling.")
+            raise ConfigError(
+                f"unknown TrainingConfig fields {unknown}; remove them or fix their spelling."
+            )
         values = dict(data)
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
@@ -276,8 +354,19 @@ class TrainingConfig:
 
     def resume_key(self) -> dict[str, Any]:
         """The fields that must match for a run folder to be resumed with this config."""
-        keys = ("model_name", "data", "text_column", "document_split", "data_config_name", "seq_len", "batch_size",
-                "val_fraction", "packing", "seed", "accumulate_grad_batches")
+        keys = (
+            "model_name",
+            "data",
+            "text_column",
+            "document_split",
+            "data_config_name",
+            "seq_len",
+            "batch_size",
+            "val_fraction",
+            "packing",
+            "seed",
+            "accumulate_grad_batches",
+        )
         return {k: getattr(self, k) for k in keys}
 
     def changed_from_defaults(self) -> dict[str, Any]:
@@ -287,7 +376,11 @@ class TrainingConfig:
         for item in dataclasses.fields(self):
             if item.name in derived:
                 continue
-            default = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
+            default = (
+                item.default_factory()
+                if item.default_factory is not dataclasses.MISSING
+                else item.default
+            )
             value = getattr(self, item.name)
             if value != default:
                 changed[item.name] = value
@@ -296,7 +389,9 @@ class TrainingConfig:
     def to_text(self, *, changed_only: bool = False) -> str:
         """A readable listing: every field, or with `changed_only` one line of the non-default values."""
         if changed_only:
-            return ", ".join(f"{name}={value!r}" for name, value in self.changed_from_defaults().items())
+            return ", ".join(
+                f"{name}={value!r}" for name, value in self.changed_from_defaults().items()
+            )
         width = max(len(f.name) for f in dataclasses.fields(self))
         return "\n".join(f"  {name:<{width}} = {value!r}" for name, value in self.to_dict().items())
 
@@ -308,7 +403,9 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist; pass --config FILE (YAML or JSON).")
+        raise ConfigError(
+            f"config file {str(path)!r} does not exist; pass --config FILE (YAML or JSON)."
+        )
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
@@ -319,13 +416,19 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
             data = json.loads(text)
     except Exception as error:  # yaml.YAMLError or json.JSONDecodeError: both mean a malformed file
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ConfigError(f"config file {str(path)!r} cannot be parsed ({first_line}); fix its syntax.") from None
+        raise ConfigError(
+            f"config file {str(path)!r} cannot be parsed ({first_line}); fix its syntax."
+        ) from None
     if isinstance(data, dict) and isinstance(data.get("config"), dict) and "format_version" in data:
         data = data["config"]  # a whole run.json: its config
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} holds no mapping of field: value; see run.json's config.")
+        raise ConfigError(
+            f"config file {str(path)!r} holds no mapping of field: value; see run.json's config."
+        )
     known = {f.name for f in dataclasses.fields(TrainingConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"config file {str(path)!r} has unknown fields {unknown}; remove them or fix their spelling.")
+        raise ConfigError(
+            f"config file {str(path)!r} has unknown fields {unknown}; remove them or fix their spelling."
+        )
     return dict(data)

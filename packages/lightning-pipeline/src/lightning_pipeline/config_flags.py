@@ -42,13 +42,17 @@ def _parts(annotation: Any) -> tuple[list[Any], bool]:
     return [annotation], False
 
 
-def _converter(kinds: list[Any], optional: bool, parse: Callable[[str], Any] | None) -> Callable[[str], Any]:
+def _converter(
+    kinds: list[Any], optional: bool, parse: Callable[[str], Any] | None
+) -> Callable[[str], Any]:
     def convert(text: str) -> Any:
         if optional and text.strip().lower() in NONE_WORDS:
             return None
         if parse is not None:
             return parse(text)
-        for kind in kinds:  # the first member that reads the text wins (int before float before str)
+        for (
+            kind
+        ) in kinds:  # the first member that reads the text wins (int before float before str)
             if kind in (int, float, str):
                 try:
                     return kind(text)
@@ -56,11 +60,15 @@ def _converter(kinds: list[Any], optional: bool, parse: Callable[[str], Any] | N
                     continue
         raise ValueError(text)
 
-    convert.__name__ = "/".join(getattr(k, "__name__", str(k)) for k in kinds)  # argparse names it in errors
+    convert.__name__ = "/".join(
+        getattr(k, "__name__", str(k)) for k in kinds
+    )  # argparse names it in errors
     return convert
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls: type, *, exclude: Iterable[str] = ()) -> None:
+def add_config_flags(
+    parser: argparse.ArgumentParser, cls: type, *, exclude: Iterable[str] = ()
+) -> None:
     """Add one flag per field of dataclass `cls` (except `exclude`), each defaulting to 'not given'."""
     hints = typing.get_type_hints(cls)
     groups: dict[str, Any] = {}
@@ -69,11 +77,22 @@ def add_config_flags(parser: argparse.ArgumentParser, cls: type, *, exclude: Ite
         if item.name in skipped or not item.init or item.metadata.get("cli") is False:
             continue
         kinds, optional = _parts(hints[item.name])
-        default = item.default_factory() if item.default_factory is not dataclasses.MISSING else item.default
+        default = (
+            item.default_factory()
+            if item.default_factory is not dataclasses.MISSING
+            else item.default
+        )
         help_text = str(item.metadata.get("help", "")).replace("%", "%%")
-        shown = ("derived" if "derived" in help_text else "none") if default in (None, "", [], {}) else default
-        kwargs: dict[str, Any] = {"dest": item.name, "default": argparse.SUPPRESS,
-                                  "help": f"{help_text} (default: {shown})" if help_text else f"default: {shown}"}
+        shown = (
+            ("derived" if "derived" in help_text else "none")
+            if default in (None, "", [], {})
+            else default
+        )
+        kwargs: dict[str, Any] = {
+            "dest": item.name,
+            "default": argparse.SUPPRESS,
+            "help": f"{help_text} (default: {shown})" if help_text else f"default: {shown}",
+        }
         names = [flag_name(item), *item.metadata.get("aliases", ())]
         target = parser
         if "group" in item.metadata:

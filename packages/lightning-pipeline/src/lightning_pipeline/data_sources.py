@@ -88,13 +88,21 @@ def load_text_dataset(
         )
     else:
         dataset, origin = _load_source(
-            source, split=split, config_name=config_name, cache_dir=cache, document_split=document_split
+            source,
+            split=split,
+            config_name=config_name,
+            cache_dir=cache,
+            document_split=document_split,
         )
     return _normalise(dataset, text_column=text_column, origin=origin)
 
 
 def _load_source(
-    source: str | os.PathLike[str], *, split: str, config_name: str | None, cache_dir: str | None,
+    source: str | os.PathLike[str],
+    *,
+    split: str,
+    config_name: str | None,
+    cache_dir: str | None,
     document_split: str = "paragraph",
 ) -> tuple[datasets.Dataset, str]:
     from lightning_pipeline.example_data import EXAMPLE_SOURCE_NAME, example_dataset
@@ -107,10 +115,18 @@ def _load_source(
 
         destination = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="lp-upload-"))
         paths = colab.upload_files(destination / "uploads")
-        return _load_files(paths, split="train", cache_dir=cache_dir, document_split=document_split), ", ".join(p.name for p in paths)
+        return _load_files(
+            paths, split="train", cache_dir=cache_dir, document_split=document_split
+        ), ", ".join(p.name for p in paths)
     path = Path(text).expanduser()
     if path.exists():
-        loaded = _load_path(path, split=split, config_name=config_name, cache_dir=cache_dir, document_split=document_split)
+        loaded = _load_path(
+            path,
+            split=split,
+            config_name=config_name,
+            cache_dir=cache_dir,
+            document_split=document_split,
+        )
         return loaded, str(path)
     if _looks_like_path(text):
         raise DataSourceError(
@@ -130,20 +146,31 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _load_path(
-    path: Path, *, split: str, config_name: str | None, cache_dir: str | None, document_split: str = "paragraph"
+    path: Path,
+    *,
+    split: str,
+    config_name: str | None,
+    cache_dir: str | None,
+    document_split: str = "paragraph",
 ) -> datasets.Dataset:
     import datasets
 
     if path.is_file():
-        return _load_files([path], split="train", cache_dir=cache_dir, document_split=document_split)
+        return _load_files(
+            [path], split="train", cache_dir=cache_dir, document_split=document_split
+        )
     if (path / "state.json").exists() and (path / "dataset_info.json").exists():
         loaded = datasets.load_from_disk(str(path))
         if isinstance(loaded, datasets.DatasetDict):
             if split not in loaded:
-                raise DataSourceError(f"{path} has splits {sorted(loaded)}, not {split!r}: pass split=one of them")
+                raise DataSourceError(
+                    f"{path} has splits {sorted(loaded)}, not {split!r}: pass split=one of them"
+                )
             loaded = loaded[split]
         return loaded
-    texts = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".txt", ".text"))
+    texts = sorted(
+        p for p in path.iterdir() if p.is_file() and p.suffix.lower() in (".txt", ".text")
+    )
     others = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FILE_BUILDERS]
     if texts and len(texts) == len(others):
         return _load_files(texts, split="train", cache_dir=cache_dir, document_split=document_split)
@@ -211,7 +238,9 @@ def _strip_blank_edges(batch: dict[str, list[str]]) -> dict[str, list[str]]:
     return {TEXT_COLUMN: [_BLANK_EDGES.sub("", text) for text in batch[TEXT_COLUMN]]}
 
 
-def _load_hub(name: str, *, split: str, config_name: str | None, cache_dir: str | None) -> datasets.Dataset:
+def _load_hub(
+    name: str, *, split: str, config_name: str | None, cache_dir: str | None
+) -> datasets.Dataset:
     import datasets
 
     try:
@@ -232,7 +261,9 @@ def _load_hub(name: str, *, split: str, config_name: str | None, cache_dir: str 
     except ValueError as error:  # unknown split or config: the message lists the valid ones
         raise DataSourceError(f"could not load {name!r}: {_first_line(error)}") from error
     if isinstance(loaded, datasets.DatasetDict):  # pragma: no cover - split is always given
-        raise DataSourceError(f"{name!r} returned several splits: pass split=one of {sorted(loaded)}")
+        raise DataSourceError(
+            f"{name!r} returned several splits: pass split=one of {sorted(loaded)}"
+        )
     return loaded
 
 
@@ -280,7 +311,9 @@ def select_text_column(dataset: datasets.Dataset, text_column: str | None = None
     )
 
 
-def _normalise(dataset: datasets.Dataset, *, text_column: str | None, origin: str) -> datasets.Dataset:
+def _normalise(
+    dataset: datasets.Dataset, *, text_column: str | None, origin: str
+) -> datasets.Dataset:
     if len(dataset) == 0:
         raise EmptyDatasetError(f"{origin} holds no rows: pick a source that holds text")
     column = select_text_column(dataset, text_column)

@@ -96,7 +96,9 @@ class TokenWindowDataset(Dataset[dict[str, torch.Tensor]]):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         start, length = self._span(int(self.rows[index]))
         input_ids = torch.full((self.seq_len,), self.pad_id, dtype=torch.int64)
-        input_ids[:length] = torch.from_numpy(self.store.tokens[start : start + length].astype(np.int64))
+        input_ids[:length] = torch.from_numpy(
+            self.store.tokens[start : start + length].astype(np.int64)
+        )
         attention_mask = torch.zeros(self.seq_len, dtype=torch.int64)
         attention_mask[:length] = 1
         labels = input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX)
@@ -107,7 +109,9 @@ class TokenWindowDataset(Dataset[dict[str, torch.Tensor]]):
             return int(self.pieces[1][self.rows].sum(dtype=np.int64))
         total = len(self) * self.seq_len
         last = -(-len(self.store) // self.seq_len) - 1
-        if self.rows.size and int(self.rows[-1]) == last:  # rows are sorted: the partial row is last
+        if (
+            self.rows.size and int(self.rows[-1]) == last
+        ):  # rows are sorted: the partial row is last
             total -= self.seq_len - (len(self.store) - last * self.seq_len)
         return total
 
@@ -159,12 +163,16 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         if seq_len < 2:
-            raise DataModuleError(f"seq_len must be at least 2 (got {seq_len}): a causal LM needs a next token")
+            raise DataModuleError(
+                f"seq_len must be at least 2 (got {seq_len}): a causal LM needs a next token"
+            )
         if batch_size < 1:
             raise DataModuleError(f"batch_size must be at least 1 (got {batch_size})")
         if not 0.0 <= val_fraction < 1.0:
             raise DataModuleError(f"val_fraction must be in [0, 1) (got {val_fraction}): e.g. 0.1")
-        columns = getattr(dataset, "column_names", None)  # None for a streamed dataset of unknown shape
+        columns = getattr(
+            dataset, "column_names", None
+        )  # None for a streamed dataset of unknown shape
         if columns is not None and "text" not in columns:
             raise DataModuleError(
                 "the dataset has no 'text' column: load it with load_text_dataset(...) first"
@@ -216,8 +224,12 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         if fingerprint is None:  # an IterableDataset: its builder, config and split name it
             info = getattr(self.dataset, "info", None)
             fingerprint = repr(
-                (getattr(info, "builder_name", None), getattr(info, "config_name", None),
-                 getattr(info, "version", None), str(getattr(self.dataset, "split", None)))
+                (
+                    getattr(info, "builder_name", None),
+                    getattr(info, "config_name", None),
+                    getattr(info, "version", None),
+                    str(getattr(self.dataset, "split", None)),
+                )
             )
         return hashlib.sha256(str(fingerprint).encode()).hexdigest()[:16]
 
@@ -229,7 +241,9 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
     def store_path(self) -> Path:
         """The token store's folder: one per (text, tokenizer), inside `cache_dir`."""
         if self.cache_dir is None:
-            if self._scratch is None:  # no cache folder named: a private one, removed with the module
+            if (
+                self._scratch is None
+            ):  # no cache folder named: a private one, removed with the module
                 self._scratch = Path(tempfile.mkdtemp(prefix="lp-tokens-"))
                 weakref.finalize(self, shutil.rmtree, self._scratch, True)
             root = self._scratch
@@ -242,14 +256,20 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         if TokenStore.exists(path):
             return TokenStore.open(path)
         if self.eos_token_id is None:
-            logger.warning("The tokenizer has no eos token: documents are joined without a separator")
+            logger.warning(
+                "The tokenizer has no eos token: documents are joined without a separator"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_token_store(
-            path, text_batches(self.dataset), self.tokenizer,
-            vocab_size=self._vocab_bound(), eos_token_id=self.eos_token_id,
+            path,
+            text_batches(self.dataset),
+            self.tokenizer,
+            vocab_size=self._vocab_bound(),
+            eos_token_id=self.eos_token_id,
             tokenizer_fingerprint=self._tokenizer_fingerprint(),
             source_fingerprint=self._source_fingerprint(),
-            total_bytes=dataset_text_bytes(self.dataset), progress=self.progress,
+            total_bytes=dataset_text_bytes(self.dataset),
+            progress=self.progress,
         )
 
     # ------------------------------------------------------------------ Lightning hooks
@@ -266,7 +286,9 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         self.store = store
         self._num_documents = store.info.num_documents
         if store.info.num_tokens == 0:
-            raise EmptyDatasetError("the tokenizer produced no tokens from this data: check the text column")
+            raise EmptyDatasetError(
+                "the tokenizer produced no tokens from this data: check the text column"
+            )
         self._check_vocab(store.info.min_id, store.info.max_id)
         pieces = None
         if self.packing:
@@ -286,8 +308,11 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         order = np.random.default_rng(self.seed).permutation(rows)
         val_rows, train_rows = np.sort(order[:num_val]), np.sort(order[num_val:])
         del order
+
         def rows_of(numbers: np.ndarray) -> TokenWindowDataset:
-            return TokenWindowDataset(store, numbers, seq_len=self.seq_len, pad_id=self.pad_token_id, pieces=pieces)
+            return TokenWindowDataset(
+                store, numbers, seq_len=self.seq_len, pad_id=self.pad_token_id, pieces=pieces
+            )
 
         self.train_data = rows_of(train_rows)
         self.val_data = rows_of(val_rows) if num_val else None
@@ -295,8 +320,13 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
             self.val_bytes_per_token = self._val_bytes_per_token()
         logger.info(
             "Data: %d documents, %d tokens -> %d train / %d val rows of %d (%s, %.1f%% real tokens)",
-            self._num_documents, store.info.num_tokens, len(self.train_data), num_val, self.seq_len,
-            "packed" if self.packing else "padded", 100 * self.real_token_fraction(),
+            self._num_documents,
+            store.info.num_tokens,
+            len(self.train_data),
+            num_val,
+            self.seq_len,
+            "packed" if self.packing else "padded",
+            100 * self.real_token_fraction(),
         )
 
     def _val_bytes_per_token(self, max_rows: int = 2048) -> float | None:
@@ -333,7 +363,8 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         if size is not None and size > vocab:
             logger.warning(
                 "The tokenizer has %d tokens but the model only %d: this data fits, other text may not",
-                size, vocab,
+                size,
+                vocab,
             )
 
     def train_dataloader(self) -> ResumableDataLoader:

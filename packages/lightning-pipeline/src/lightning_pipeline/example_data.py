@@ -95,7 +95,10 @@ def example_texts() -> tuple[str, ...]:
     texts = shakespeare_texts()
     if texts:
         return texts
-    logger.info("example data: %s is not installed; using standard-library docstrings", SHAKESPEARE_PATH.name)
+    logger.info(
+        "example data: %s is not installed; using standard-library docstrings",
+        SHAKESPEARE_PATH.name,
+    )
     return docstring_texts()
 
 

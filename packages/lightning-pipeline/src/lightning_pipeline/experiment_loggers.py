@@ -29,7 +29,9 @@ def check_loggers(names: Sequence[str]) -> None:
     """Raise `ConfigError` for an unknown logger or one whose package is not installed."""
     for name in names:
         if name not in REQUIREMENTS:
-            raise ConfigError(f"unknown logger {name!r}; use --logger with some of {', '.join(REQUIREMENTS)}.")
+            raise ConfigError(
+                f"unknown logger {name!r}; use --logger with some of {', '.join(REQUIREMENTS)}."
+            )
         module, extra = REQUIREMENTS[name]
         if module is not None and importlib.util.find_spec(module) is None:
             raise ConfigError(
@@ -38,7 +40,9 @@ def check_loggers(names: Sequence[str]) -> None:
             )
 
 
-def build_loggers(names: Sequence[str], run_dir: Path, hyperparameters: dict[str, Any]) -> list[Any]:
+def build_loggers(
+    names: Sequence[str], run_dir: Path, hyperparameters: dict[str, Any]
+) -> list[Any]:
     """Lightning loggers for `names` (checked first), each given the run's full config once."""
     from pytorch_lightning import loggers as pl_loggers
 
@@ -49,13 +53,22 @@ def build_loggers(names: Sequence[str], run_dir: Path, hyperparameters: dict[str
         if name == "csv":
             built.append(pl_loggers.CSVLogger(save_dir, name="csv"))
         elif name == "tensorboard":
-            built.append(pl_loggers.TensorBoardLogger(save_dir, name="tensorboard", default_hp_metric=False))
+            built.append(
+                pl_loggers.TensorBoardLogger(save_dir, name="tensorboard", default_hp_metric=False)
+            )
         elif name == "wandb":
-            built.append(pl_loggers.WandbLogger(save_dir=save_dir, name=run_dir.name, project="lightning-pipeline"))
+            built.append(
+                pl_loggers.WandbLogger(
+                    save_dir=save_dir, name=run_dir.name, project="lightning-pipeline"
+                )
+            )
         elif name == "mlflow":
             uri = os.environ.get("MLFLOW_TRACKING_URI") or (run_dir / "logs" / "mlruns").as_uri()
-            built.append(pl_loggers.MLFlowLogger(experiment_name="lightning-pipeline", run_name=run_dir.name,
-                                                 tracking_uri=uri))
+            built.append(
+                pl_loggers.MLFlowLogger(
+                    experiment_name="lightning-pipeline", run_name=run_dir.name, tracking_uri=uri
+                )
+            )
     for each in built:
         each.log_hyperparams(hyperparameters)
     return built

@@ -33,7 +33,9 @@ def load_trained_model(run_dir: str | os.PathLike[str], *, device: str = "cpu") 
 
     run_dir = Path(run_dir)
     if not (run_dir / "model").is_dir() or not (run_dir / "tokenizer").is_dir():
-        raise RunFolderError(f"{run_dir} is not a run folder (no model/ or tokenizer/); pass the --out folder of a training run.")
+        raise RunFolderError(
+            f"{run_dir} is not a run folder (no model/ or tokenizer/); pass the --out folder of a training run."
+        )
     user_model, config = load_model(str(run_dir / "model"))
     adapter = UniversalModelAdapter(user_model, config, causal=True)
     final = run_dir / "final" / "model.safetensors"
@@ -42,11 +44,15 @@ def load_trained_model(run_dir: str | os.PathLike[str], *, device: str = "cpu") 
     else:
         checkpoint = RunFolder(run_dir).latest_valid_checkpoint()
         if checkpoint is None:
-            raise RunFolderError(f"{run_dir} holds no trained weights yet; train it first (lightning-pipeline train ... --out {run_dir}).")
+            raise RunFolderError(
+                f"{run_dir} holds no trained weights yet; train it first (lightning-pipeline train ... --out {run_dir})."
+            )
         logger.info("No final weights yet; using checkpoint %s", checkpoint)
         state = torch.load(str(checkpoint), map_location="cpu", weights_only=True)["state_dict"]
         prefix = "adapter."
-        adapter.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        adapter.load_state_dict(
+            {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        )
     tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"))
     return adapter.to(device).eval(), tokenizer
 
@@ -81,7 +87,9 @@ def encode_prompt(tokenizer: Any, prompt: str) -> list[int]:
     """Prompt ids without special tokens (as `inference.py` encodes them); an empty prompt starts at bos/eos."""
     ids = tokenizer.backend_tokenizer.encode(prompt, add_special_tokens=False).ids
     if not ids:
-        start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        start = (
+            tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        )
         ids = [start]
     return list(ids)
 
@@ -108,12 +116,20 @@ def sample_tokens(
     from lightning_pipeline.sampling import sample_continuations
 
     settings = _settings(
-        max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-        repetition_penalty=repetition_penalty, seed=seed,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        repetition_penalty=repetition_penalty,
+        seed=seed,
     )
     prompt = input_ids[0].tolist()
     sample = sample_continuations(
-        torch_logits_fn(adapter), prompt, settings, decode=lambda ids: "", eos_token_id=eos_token_id,
+        torch_logits_fn(adapter),
+        prompt,
+        settings,
+        decode=lambda ids: "",
+        eos_token_id=eos_token_id,
         max_seq_len=getattr(adapter, "max_seq_len", None),
     )[0]
     return torch.tensor([prompt + sample.token_ids], dtype=torch.long, device=input_ids.device)
@@ -148,16 +164,25 @@ def generate_samples(
     from lightning_pipeline.sampling import sample_continuations
 
     settings = _settings(
-        max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-        repetition_penalty=repetition_penalty, num_samples=num_samples, seed=seed,
-        stop_at_eos=stop_at_eos, stop=stop,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        repetition_penalty=repetition_penalty,
+        num_samples=num_samples,
+        seed=seed,
+        stop_at_eos=stop_at_eos,
+        stop=stop,
     )
     adapter, tokenizer = load_trained_model(run_dir, device=device)
     backend = tokenizer.backend_tokenizer
     return sample_continuations(
-        torch_logits_fn(adapter), encode_prompt(tokenizer, prompt), settings,
+        torch_logits_fn(adapter),
+        encode_prompt(tokenizer, prompt),
+        settings,
         decode=lambda ids: backend.decode(ids, skip_special_tokens=True),
-        eos_token_id=tokenizer.eos_token_id, max_seq_len=getattr(adapter, "max_seq_len", None),
+        eos_token_id=tokenizer.eos_token_id,
+        max_seq_len=getattr(adapter, "max_seq_len", None),
     )
 
 
@@ -184,7 +209,16 @@ def generate(
         'ROMEO:\nWhat ...'
     """
     sample = generate_samples(
-        run_dir, prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
-        repetition_penalty=repetition_penalty, seed=seed, stop_at_eos=stop_at_eos, stop=stop, device=device,
+        run_dir,
+        prompt,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        repetition_penalty=repetition_penalty,
+        seed=seed,
+        stop_at_eos=stop_at_eos,
+        stop=stop,
+        device=device,
     )[0]
     return prompt + sample.text

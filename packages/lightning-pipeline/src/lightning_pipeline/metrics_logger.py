@@ -106,7 +106,11 @@ class RunMetricsLogger(Logger):
         for s in dropped:
             del self._rows[s]
         if dropped:
-            logger.info("metrics.csv: dropped %d rows logged after step %d by the interrupted run", len(dropped), step)
+            logger.info(
+                "metrics.csv: dropped %d rows logged after step %d by the interrupted run",
+                len(dropped),
+                step,
+            )
             self._dirty = True
             self.flush()
 

@@ -19,7 +19,11 @@ from typing import Any
 
 def _model_files(folder: Path) -> list[Path]:
     """model.py, config.json and the local Python source beside them (packages included)."""
-    files = [p for p in folder.iterdir() if p.is_file() and (p.suffix == ".py" or p.name == "config.json")]
+    files = [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and (p.suffix == ".py" or p.name == "config.json")
+    ]
     for package in (p for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file()):
         files.extend(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
     return sorted(files)
@@ -48,7 +52,12 @@ def model_check_key(source: Any, *, seq_len: int, repaired: bool) -> dict[str, A
     digest = model_files_digest(source)
     if digest is None:
         return None
-    return {"sha256": digest, "seq_len": int(seq_len), "repaired": bool(repaired), "model_adapter": version("model-adapter")}
+    return {
+        "sha256": digest,
+        "seq_len": int(seq_len),
+        "repaired": bool(repaired),
+        "model_adapter": version("model-adapter"),
+    }
 
 
 def previous_model_check(run_dir: Path) -> dict[str, Any] | None:

@@ -28,7 +28,11 @@ _NO_DECAY_TYPES = (nn.LayerNorm, nn.Embedding, nn.GroupNorm, nn.BatchNorm1d, nn.
 
 
 def causal_lm_loss(
-    logits: torch.Tensor, labels: torch.Tensor, *, label_smoothing: float = 0.0, reduction: str = "mean"
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
 ) -> torch.Tensor:
     """Next-token cross entropy: position t predicts labels[t + 1]; positions labelled -100 are ignored.
 
@@ -101,7 +105,9 @@ def _legacy_numpy_state() -> tuple[Any, ...]:
     import numpy as np
 
     state = np.random.get_state(legacy=True)
-    assert isinstance(state, tuple), "the global RandomState is MT19937, whose legacy state is a tuple"
+    assert isinstance(state, tuple), (
+        "the global RandomState is MT19937, whose legacy state is a tuple"
+    )
     return state
 
 
@@ -156,7 +162,9 @@ class LanguageModelingModule(pl.LightningModule):
             # only promises a callable.
             self._forward_impl = cast(nn.Module, torch.compile(self.adapter))
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self._forward_impl(input_ids, attention_mask)
 
     # -- steps ---------------------------------------------------------------------------------
@@ -168,7 +176,9 @@ class LanguageModelingModule(pl.LightningModule):
             self._seeded_step, self._micro_batch = self.global_step, 0
         else:
             self._micro_batch += 1
-        seed = hash((self.seed, self.global_rank, self.global_step, self._micro_batch)) % (2**63 - 1)
+        seed = hash((self.seed, self.global_rank, self.global_step, self._micro_batch)) % (
+            2**63 - 1
+        )
         # Only the generators this step draws from. `torch.manual_seed` also queues a seed for
         # every accelerator backend that is not initialised, formatting a stack trace for each:
         # about 0.4 ms per step under Lightning's deep call stack, a fifth of its per-step overhead.
@@ -182,7 +192,14 @@ class LanguageModelingModule(pl.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits = self(batch["input_ids"], batch.get("attention_mask"))
         loss = causal_lm_loss(logits, batch["labels"], label_smoothing=self.label_smoothing)
-        self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=batch["input_ids"].size(0))
+        self.log(
+            "train_loss",
+            loss,
+            on_step=True,
+            on_epoch=False,
+            prog_bar=True,
+            batch_size=batch["input_ids"].size(0),
+        )
         return loss
 
     def on_validation_epoch_start(self) -> None:
@@ -208,7 +225,9 @@ class LanguageModelingModule(pl.LightningModule):
         self.log("val_perplexity", torch.exp(val_loss.clamp_max(50)), sync_dist=False)
         # Bits per byte compares across tokenizers; the DataModule knows the validation text's
         # UTF-8 bytes per token (absent for data given without a tokenizer that can decode).
-        bytes_per_token = getattr(getattr(self.trainer, "datamodule", None), "val_bytes_per_token", None)
+        bytes_per_token = getattr(
+            getattr(self.trainer, "datamodule", None), "val_bytes_per_token", None
+        )
         if bytes_per_token:
             self.log("val_bits_per_byte", val_loss / math.log(2) / bytes_per_token, sync_dist=False)
 
@@ -223,7 +242,10 @@ class LanguageModelingModule(pl.LightningModule):
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lr_lambda_for(self.schedule, self.warmup_steps, total, self.min_lr_ratio)
         )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
+        }
 
     # -- checkpoints ---------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

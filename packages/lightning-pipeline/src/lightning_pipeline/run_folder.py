@@ -73,7 +73,11 @@ def _differences(old: Any, new: Any, prefix: str, ignore: frozenset[str]) -> lis
                 found.extend(_differences(old[key], new[key], name, frozenset()))
         return found
     # JSON turns tuples into lists: compare what would be written
-    return [] if json.loads(json.dumps(old, default=str)) == json.loads(json.dumps(new, default=str)) else [prefix]
+    return (
+        []
+        if json.loads(json.dumps(old, default=str)) == json.loads(json.dumps(new, default=str))
+        else [prefix]
+    )
 
 
 class RunFolder:
@@ -164,8 +168,13 @@ class RunFolder:
         if run.exists():
             previous = run.read_run_json()
             conflicts = _differences(
-                previous.get("model_config", {}), dict(model_config), "model_config", frozenset({"source"})
-            ) + _differences(previous.get("config", {}), dict(config), "config", frozenset(resumable_keys))
+                previous.get("model_config", {}),
+                dict(model_config),
+                "model_config",
+                frozenset({"source"}),
+            ) + _differences(
+                previous.get("config", {}), dict(config), "config", frozenset(resumable_keys)
+            )
             if conflicts and not overwrite:
                 shown = ", ".join(conflicts[:6]) + (" ..." if len(conflicts) > 6 else "")
                 raise RunFolderConflictError(
@@ -174,10 +183,19 @@ class RunFolder:
                 )
             if conflicts:
                 moved = move_aside(run.path)
-                logger.warning("Moved the old run in %s (differs in %s) to %s", run.path, ", ".join(conflicts), moved)
+                logger.warning(
+                    "Moved the old run in %s (differs in %s) to %s",
+                    run.path,
+                    ", ".join(conflicts),
+                    moved,
+                )
             else:
                 logger.info("Reopening run folder %s to resume", run.path)
-                run.update_run_json(config=dict(config), status="running", versions=dict(versions or package_versions()))
+                run.update_run_json(
+                    config=dict(config),
+                    status="running",
+                    versions=dict(versions or package_versions()),
+                )
                 run._make_layout()
                 return run
         elif run.path.is_dir() and any(run.path.iterdir()):
@@ -218,7 +236,13 @@ class RunFolder:
         return run
 
     def _make_layout(self) -> None:
-        for directory in (self.path, self.model_dir, self.tokenizer_dir, self.checkpoints_dir, self.final_dir):
+        for directory in (
+            self.path,
+            self.model_dir,
+            self.tokenizer_dir,
+            self.checkpoints_dir,
+            self.final_dir,
+        ):
             directory.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------ run.json
@@ -228,7 +252,9 @@ class RunFolder:
 
         content = {"format_version": FORMAT_VERSION, **dict(data)}
         if content.get("status", "running") not in STATUSES:
-            raise RunFolderError(f"unknown run status {content['status']!r}: use one of {', '.join(STATUSES)}")
+            raise RunFolderError(
+                f"unknown run status {content['status']!r}: use one of {', '.join(STATUSES)}"
+            )
         content["updated"] = _now()
         atomic_write_json(self.run_json_path, content)
 
@@ -236,11 +262,17 @@ class RunFolder:
         try:
             data = json.loads(self.run_json_path.read_text(encoding="utf-8"))
         except FileNotFoundError as error:
-            raise RunFolderError(f"{self.path} is not a run folder (no {RUN_JSON}): check the path") from error
+            raise RunFolderError(
+                f"{self.path} is not a run folder (no {RUN_JSON}): check the path"
+            ) from error
         except ValueError as error:
-            raise RunFolderError(f"{self.run_json_path} is not valid JSON ({error}): restore or delete it") from error
+            raise RunFolderError(
+                f"{self.run_json_path} is not valid JSON ({error}): restore or delete it"
+            ) from error
         if not isinstance(data, dict):
-            raise RunFolderError(f"{self.run_json_path} does not hold a JSON object: restore or delete it")
+            raise RunFolderError(
+                f"{self.run_json_path} does not hold a JSON object: restore or delete it"
+            )
         return data
 
     def update_run_json(self, **fields: Any) -> dict[str, Any]:
@@ -308,7 +340,9 @@ class RunFolder:
         """The newest checkpoint that loads with `weights_only=True`, or None (see `scan_checkpoints`)."""
         return self.scan_checkpoints(pattern)[0]
 
-    def scan_checkpoints(self, pattern: str = "*.ckpt") -> tuple[Path | None, list[tuple[Path, str]]]:
+    def scan_checkpoints(
+        self, pattern: str = "*.ckpt"
+    ) -> tuple[Path | None, list[tuple[Path, str]]]:
         """The newest checkpoint that loads with `weights_only=True`, and the damaged ones seen.
 
         Newest means the highest training step (from the metadata JSON, else read from the file),
@@ -340,7 +374,10 @@ class RunFolder:
             meta = read_metadata(path)
             if meta is not None and isinstance(meta.get("step"), int):
                 if meta.get("size") is not None and meta["size"] != size:
-                    _skip(path, f"its size is {size} bytes but its metadata says {meta['size']} (truncated)")
+                    _skip(
+                        path,
+                        f"its size is {size} bytes but its metadata says {meta['size']} (truncated)",
+                    )
                     continue
                 candidates.append((meta["step"], mtime, path))
                 continue

@@ -69,7 +69,9 @@ class SamplingSettings:
         if not 0 < self.top_p <= 1:
             return f"top_p={self.top_p} must be in (0, 1] (1.0: no top-p filter)"
         if not self.repetition_penalty > 0:
-            return f"repetition_penalty={self.repetition_penalty} must be positive (1.0: no penalty)"
+            return (
+                f"repetition_penalty={self.repetition_penalty} must be positive (1.0: no penalty)"
+            )
         if self.num_samples < 1:
             return f"num_samples={self.num_samples} must be at least 1"
         if self.seed is not None and self.seed < 0:
@@ -89,14 +91,18 @@ class Sample:
     seed: int
 
 
-def next_token_probabilities(logits: np.ndarray, context: Sequence[int], settings: SamplingSettings) -> np.ndarray:
+def next_token_probabilities(
+    logits: np.ndarray, context: Sequence[int], settings: SamplingSettings
+) -> np.ndarray:
     """The distribution the next token is drawn from (float64, sums to 1); see the module docstring."""
     scores = np.array(logits, dtype=np.float64).reshape(-1)
     if settings.repetition_penalty != 1.0 and len(context):
         seen = np.unique(np.asarray(context, dtype=np.int64))
         seen = seen[(seen >= 0) & (seen < scores.size)]
         values = scores[seen]
-        scores[seen] = np.where(values > 0, values / settings.repetition_penalty, values * settings.repetition_penalty)
+        scores[seen] = np.where(
+            values > 0, values / settings.repetition_penalty, values * settings.repetition_penalty
+        )
     if settings.temperature == 0:
         probs = np.zeros_like(scores)
         probs[int(np.argmax(scores))] = 1.0
@@ -178,14 +184,18 @@ def sample_continuations(
     return samples
 
 
-def continuation_text(decode: Callable[[list[int]], str], prompt: list[int], prompt_text: str, new: list[int]) -> str:
+def continuation_text(
+    decode: Callable[[list[int]], str], prompt: list[int], prompt_text: str, new: list[int]
+) -> str:
     """Text of the new tokens as they read after the prompt (a tokenizer may merge across the join)."""
     full = decode(prompt + new)
-    return full[len(prompt_text):] if full.startswith(prompt_text) else decode(new)
+    return full[len(prompt_text) :] if full.startswith(prompt_text) else decode(new)
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> tuple[int, str] | None:
     """Where the earliest stop string starts in `text`, and which one it is."""
     found = [(i, s) for s in stops if (i := text.find(s)) >= 0]
     return min(found) if found else None
+
+
 # ---- SAMPLING SPEC END ----

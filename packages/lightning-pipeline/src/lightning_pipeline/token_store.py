@@ -83,7 +83,9 @@ class TokenStore:
         path = Path(path)
         info = TokenStoreInfo(**json.loads((path / META_FILE).read_text(encoding="utf-8")))
         if info.format != FORMAT:
-            raise ValueError(f"token store {path} has format {info.format}, expected {FORMAT}: delete it to rebuild")
+            raise ValueError(
+                f"token store {path} has format {info.format}, expected {FORMAT}: delete it to rebuild"
+            )
         return cls(path, info)
 
     @staticmethod
@@ -150,7 +152,12 @@ def _progress(total: int | None) -> Any:
 
     shown = sys.stderr.isatty() or "ipykernel" in sys.modules
     return tqdm(
-        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="Tokenizing", smoothing=0.1,
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc="Tokenizing",
+        smoothing=0.1,
         disable=not shown,
     )
 
@@ -178,7 +185,9 @@ def write_token_store(
     limit = np.iinfo(dtype).max
     encode = _encoder(tokenizer)
     tail = (eos_token_id,) if eos_token_id is not None else ()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")  # unique across nodes
+    tmp = path.with_name(
+        f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    )  # unique across nodes
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     num_tokens = num_documents = text_bytes = 0
@@ -186,15 +195,21 @@ def write_token_store(
     bar = _progress(total_bytes) if progress else None
     started = time.perf_counter()
     try:
-        with open(tmp / TOKENS_FILE, "wb") as tokens_out, open(tmp / DOCUMENTS_FILE, "wb") as documents_out:
+        with (
+            open(tmp / TOKENS_FILE, "wb") as tokens_out,
+            open(tmp / DOCUMENTS_FILE, "wb") as documents_out,
+        ):
             for texts, size in batches:
                 if not texts:
                     continue
                 rows = encode(texts)
-                lengths = np.fromiter((len(r) + len(tail) for r in rows), dtype=np.int64, count=len(rows))
+                lengths = np.fromiter(
+                    (len(r) + len(tail) for r in rows), dtype=np.int64, count=len(rows)
+                )
                 flat = np.fromiter(
                     itertools.chain.from_iterable(itertools.chain(r, tail) for r in rows),
-                    dtype=np.int64, count=int(lengths.sum()),
+                    dtype=np.int64,
+                    count=int(lengths.sum()),
                 )
                 if flat.size:
                     low, high = int(flat.min()), int(flat.max())
@@ -216,10 +231,17 @@ def write_token_store(
             documents_out.flush()
             os.fsync(documents_out.fileno())
         info = TokenStoreInfo(
-            format=FORMAT, dtype=dtype.name, vocab_size=int(vocab_size), num_tokens=num_tokens,
-            num_documents=num_documents, min_id=int(min_id if num_tokens else 0), max_id=int(max_id),
-            eos_token_id=eos_token_id, tokenizer_fingerprint=tokenizer_fingerprint,
-            source_fingerprint=source_fingerprint, text_bytes=text_bytes,
+            format=FORMAT,
+            dtype=dtype.name,
+            vocab_size=int(vocab_size),
+            num_tokens=num_tokens,
+            num_documents=num_documents,
+            min_id=int(min_id if num_tokens else 0),
+            max_id=int(max_id),
+            eos_token_id=eos_token_id,
+            tokenizer_fingerprint=tokenizer_fingerprint,
+            source_fingerprint=source_fingerprint,
+            text_bytes=text_bytes,
         )
         (tmp / META_FILE).write_text(json.dumps(asdict(info), indent=2), encoding="utf-8")
         if TokenStore.exists(path):  # another process (another node's rank 0) finished first
@@ -236,7 +258,12 @@ def write_token_store(
     seconds = max(time.perf_counter() - started, 1e-9)
     logger.info(
         "Tokenized %.1f MB in %.1f s (%.1f MB/s): %d documents, %d tokens -> %s",
-        text_bytes / 1e6, seconds, text_bytes / 1e6 / seconds, num_documents, num_tokens, path,
+        text_bytes / 1e6,
+        seconds,
+        text_bytes / 1e6 / seconds,
+        num_documents,
+        num_tokens,
+        path,
     )
     return TokenStore.open(path)
 

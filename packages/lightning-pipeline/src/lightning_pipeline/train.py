@@ -35,8 +35,17 @@ logger = logging.getLogger(__name__)
 # TrainingConfig fields that may change when a run is resumed (on top of RunFolder's own list):
 # how often to evaluate, checkpoint and log, and the warmup the CLI derives from --max-steps.
 RESUMABLE_FIELDS = frozenset(
-    {"eval_every", "checkpoint_every", "log_every", "keep_last", "limit_val_batches", "warmup_steps", "extra",
-     "progress_every", "loggers"}
+    {
+        "eval_every",
+        "checkpoint_every",
+        "log_every",
+        "keep_last",
+        "limit_val_batches",
+        "warmup_steps",
+        "extra",
+        "progress_every",
+        "loggers",
+    }
 )
 
 
@@ -93,7 +102,11 @@ def check_model(adapter: Any, model_config: Any, seq_len: int, *, repaired: bool
 
 def _saved_tokenizer(run_dir: Path) -> Path | None:
     saved = run_dir / "tokenizer"
-    return saved if (saved / "tokenizer.json").exists() or (saved / "tokenizer_config.json").exists() else None
+    return (
+        saved
+        if (saved / "tokenizer.json").exists() or (saved / "tokenizer_config.json").exists()
+        else None
+    )
 
 
 def load_user_tokenizer(config: TrainingConfig, vocab_size: int) -> Any:
@@ -106,10 +119,14 @@ def load_user_tokenizer(config: TrainingConfig, vocab_size: int) -> Any:
         return None
     from adaptive_tokenizer import AdaptiveTokenizer
 
-    return AdaptiveTokenizer.load_or_create(vocab_size=vocab_size, strategy="upload", tokenizer_path=config.tokenizer)
+    return AdaptiveTokenizer.load_or_create(
+        vocab_size=vocab_size, strategy="upload", tokenizer_path=config.tokenizer
+    )
 
 
-def _load_tokenizer(config: TrainingConfig, run_dir: Path, vocab_size: int, dataset: Any, user_tokenizer: Any = None) -> Any:
+def _load_tokenizer(
+    config: TrainingConfig, run_dir: Path, vocab_size: int, dataset: Any, user_tokenizer: Any = None
+) -> Any:
     """The run's tokenizer: the saved one when resuming, else the user's or a new adaptive one, saved into the run."""
     from transformers import AutoTokenizer
 
@@ -121,9 +138,15 @@ def _load_tokenizer(config: TrainingConfig, run_dir: Path, vocab_size: int, data
         return AutoTokenizer.from_pretrained(str(saved))
     from adaptive_tokenizer import AdaptiveTokenizer
 
-    tokenizer = user_tokenizer if user_tokenizer is not None else AdaptiveTokenizer.load_or_create(
-        vocab_size=vocab_size, dataset=dataset, strategy=config.tokenizer_strategy,
-        show_progress=interactive_output(),  # the trainer's bars print bare newlines into a pipe
+    tokenizer = (
+        user_tokenizer
+        if user_tokenizer is not None
+        else AdaptiveTokenizer.load_or_create(
+            vocab_size=vocab_size,
+            dataset=dataset,
+            strategy=config.tokenizer_strategy,
+            show_progress=interactive_output(),  # the trainer's bars print bare newlines into a pipe
+        )
     )
     if _rank() == 0:
         tmp = run_dir / ".tokenizer.tmp"
@@ -208,7 +231,9 @@ def train(
     elif overrides:
         config = config.replace(**overrides)
     if model is None and not config.model:
-        raise ConfigError("no model given; pass --model PATH (a folder with model.py + config.json).")
+        raise ConfigError(
+            "no model given; pass --model PATH (a folder with model.py + config.json)."
+        )
 
     run_dir = Path(config.out).expanduser().resolve()
     is_rank_zero = _rank() == 0
@@ -220,7 +245,9 @@ def train(
     if model_config.max_seq_len and config.seq_len > model_config.max_seq_len:
         logger.warning(
             "seq_len %d is longer than the model's max_seq_len %d; training with %d",
-            config.seq_len, model_config.max_seq_len, model_config.max_seq_len,
+            config.seq_len,
+            model_config.max_seq_len,
+            model_config.max_seq_len,
         )
         config = dataclasses.replace(config, seq_len=int(model_config.max_seq_len))
 
@@ -228,25 +255,42 @@ def train(
     adapter = UniversalModelAdapter(user_model, model_config, causal=config.repair_causal_leak)
     check_seq_len = min(config.seq_len, 32)
     check_key = model_check_key(
-        config.model if model is None else None, seq_len=check_seq_len, repaired=config.repair_causal_leak
+        config.model if model is None else None,
+        seq_len=check_seq_len,
+        repaired=config.repair_causal_leak,
     )
     if check_key is not None and previous_model_check(run_dir) == check_key:
-        logger.info("Model files unchanged since they were checked (run.json): quick validation skipped")
+        logger.info(
+            "Model files unchanged since they were checked (run.json): quick validation skipped"
+        )
     else:
-        check_model(adapter, model_config, seq_len=check_seq_len, repaired=config.repair_causal_leak)
-        adapter.zero_grad(set_to_none=True)  # the validation's gradient probe must not leak into step 1
+        check_model(
+            adapter, model_config, seq_len=check_seq_len, repaired=config.repair_causal_leak
+        )
+        adapter.zero_grad(
+            set_to_none=True
+        )  # the validation's gradient probe must not leak into step 1
     if is_rank_zero:
         params = sum(p.numel() for p in adapter.parameters())
-        logger.info("model: %s, %s parameters, %s", type(user_model).__name__, f"{params:,}", adapter.summary())
+        logger.info(
+            "model: %s, %s parameters, %s",
+            type(user_model).__name__,
+            f"{params:,}",
+            adapter.summary(),
+        )
 
     # Every other input is checked before the run folder is written, too: data, tokenizer, loggers.
     dataset = load_text_dataset(
-        config.data, text_column=config.text_column, config_name=config.data_config_name,
+        config.data,
+        text_column=config.text_column,
+        config_name=config.data_config_name,
         document_split=config.document_split,
     )
     # (A resumed run keeps the tokenizer saved in its folder; the path may no longer exist.)
     reuses_saved = _saved_tokenizer(run_dir) is not None and not overwrite
-    user_tokenizer = None if reuses_saved else load_user_tokenizer(config, int(model_config.vocab_size))
+    user_tokenizer = (
+        None if reuses_saved else load_user_tokenizer(config, int(model_config.vocab_size))
+    )
     check_loggers(config.loggers)
 
     finished = None if overwrite else _finished_result(run_dir, config, model_config.to_dict())
@@ -259,12 +303,17 @@ def train(
     # those through a different (validation restart) path that does not reproduce the
     # uninterrupted run exactly, so they only provide the final weights.
     # Before run.json is touched: a folder whose earlier results cannot be resumed is refused.
-    resume_from = _resume_point(RunFolder(run_dir), StepCheckpoint.PREFIX, BestCheckpoint.PREFIX, overwrite=overwrite)
+    resume_from = _resume_point(
+        RunFolder(run_dir), StepCheckpoint.PREFIX, BestCheckpoint.PREFIX, overwrite=overwrite
+    )
     if is_rank_zero:
         run_folder = RunFolder.create(
-            run_dir, config=config.to_dict(), model_config=model_config.to_dict(),
+            run_dir,
+            config=config.to_dict(),
+            model_config=model_config.to_dict(),
             data={"source": config.data, "num_train_tokens": None},
-            resumable_keys=RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS, overwrite=overwrite,
+            resumable_keys=RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS,
+            overwrite=overwrite,
         )
         run_folder.remove_temporary_files()
         if check_key is not None:
@@ -279,35 +328,55 @@ def train(
         logger.info(
             "Training configuration (%s; full config in %s): %s",
             f"resuming from {resume_from.name}" if resume_from else "new run",
-            run_folder.run_json_path.name, config.to_text(changed_only=True),
+            run_folder.run_json_path.name,
+            config.to_text(changed_only=True),
         )
-    tokenizer = _load_tokenizer(config, run_dir, int(model_config.vocab_size), dataset, user_tokenizer)
+    tokenizer = _load_tokenizer(
+        config, run_dir, int(model_config.vocab_size), dataset, user_tokenizer
+    )
     datamodule = AdaptiveTokenizerDataModule(
-        tokenizer, dataset, seq_len=config.seq_len, batch_size=config.batch_size,
-        val_fraction=config.val_fraction, seed=config.seed, packing=config.packing,
-        num_workers=config.num_workers, cache_dir=str(run_dir / "cache"),
+        tokenizer,
+        dataset,
+        seq_len=config.seq_len,
+        batch_size=config.batch_size,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        packing=config.packing,
+        num_workers=config.num_workers,
+        cache_dir=str(run_dir / "cache"),
         model_vocab_size=int(model_config.vocab_size),
     )
 
     max_steps = config.max_steps if config.max_steps and config.max_steps > 0 else -1
     module = LanguageModelingModule(
-        adapter, lr=config.lr, weight_decay=config.weight_decay, betas=config.betas,
-        warmup_steps=config.cadence.warmup_steps, schedule=config.schedule, min_lr_ratio=config.min_lr_ratio,
-        total_steps=max_steps if max_steps > 0 else None, label_smoothing=config.label_smoothing,
-        compile=config.compile, seed=config.seed,
+        adapter,
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        betas=config.betas,
+        warmup_steps=config.cadence.warmup_steps,
+        schedule=config.schedule,
+        min_lr_ratio=config.min_lr_ratio,
+        total_steps=max_steps if max_steps > 0 else None,
+        label_smoothing=config.label_smoothing,
+        compile=config.compile,
+        seed=config.seed,
     )
 
     checkpoints_dir = run_dir / "checkpoints"
     metrics = RunMetricsLogger(run_dir)
     step_checkpoints = StepCheckpoint(
-        checkpoints_dir, every_n_train_steps=config.cadence.checkpoint_every, keep_last=config.keep_last,
+        checkpoints_dir,
+        every_n_train_steps=config.cadence.checkpoint_every,
+        keep_last=config.keep_last,
         validation_every_n_steps=config.cadence.eval_every,
     )
     best_checkpoint = BestCheckpoint(checkpoints_dir)
     all_callbacks: list[pl.Callback] = [
         # logs tokens/s in on_train_batch_end: before the checkpoints, so a step checkpoint's row has it
         TokenThroughputMonitor(layers=model_config.layers, d_model=model_config.d_model),
-        DurableMetrics(metrics),  # metrics.csv on disk before each checkpoint; trimmed to it on resume
+        DurableMetrics(
+            metrics
+        ),  # metrics.csv on disk before each checkpoint; trimmed to it on resume
         best_checkpoint,  # before the step checkpoint: a kill between the two keeps the new best known
         step_checkpoints,
         pl.callbacks.LearningRateMonitor(logging_interval="step"),
@@ -318,12 +387,19 @@ def train(
         all_callbacks.append(bar)
     elif config.progress_bar:  # a log file or a pipe: plain lines instead of a bar redrawn in place
         tokens_per_step = config.batch_size * config.seq_len * config.accumulate_grad_batches
-        all_callbacks.append(PlainProgress(config.cadence.progress_every, tokens_per_step=tokens_per_step))
+        all_callbacks.append(
+            PlainProgress(config.cadence.progress_every, tokens_per_step=tokens_per_step)
+        )
     if config.early_stopping_patience:
-        all_callbacks.append(pl.callbacks.EarlyStopping(monitor="val_loss", mode="min", patience=config.early_stopping_patience))
+        all_callbacks.append(
+            pl.callbacks.EarlyStopping(
+                monitor="val_loss", mode="min", patience=config.early_stopping_patience
+            )
+        )
 
     trainer = _make_trainer(
-        pl, config,
+        pl,
+        config,
         default_root_dir=str(run_dir),
         num_nodes=config.num_nodes,
         precision=config.precision_for_trainer,
@@ -339,7 +415,9 @@ def train(
         log_every_n_steps=config.cadence.log_every,
         enable_progress_bar=live_bar,
         enable_model_summary=False,  # the one-line model summary above says what matters
-        logger=[metrics, *build_loggers(config.loggers, run_dir, config.to_dict())] if is_rank_zero else metrics,
+        logger=[metrics, *build_loggers(config.loggers, run_dir, config.to_dict())]
+        if is_rank_zero
+        else metrics,
         callbacks=[*all_callbacks, *callbacks],
         plugins=[checkpoint_io if checkpoint_io is not None else AtomicCheckpointIO()],
         # the training loader shards itself across ranks (EpochShuffleSampler) and must stay resumable
@@ -349,7 +427,9 @@ def train(
         logger.info("Resuming from %s", resume_from)
     sigint_handler = signal.getsignal(signal.SIGINT)
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None)
+        trainer.fit(
+            module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None
+        )
     except SystemExit:
         # Lightning turns Ctrl-C into sys.exit(1) after its own clean-up; the run is interrupted
         # (checkpoints kept), not failed, and the caller decides what to print and how to exit.
@@ -364,18 +444,32 @@ def train(
             signal.signal(signal.SIGINT, sigint_handler)
 
     train_loss = _scalar(trainer.callback_metrics.get("train_loss"))
-    if train_loss is None and run_folder.exists():  # resumed a finished run: nothing was trained now
+    if (
+        train_loss is None and run_folder.exists()
+    ):  # resumed a finished run: nothing was trained now
         train_loss = run_folder.read_run_json().get("metrics", {}).get("train_loss")
     if train_loss is None:  # e.g. killed after its last checkpoint, before run.json was updated
-        train_loss = next((row["train_loss"] for row in reversed(metrics.rows) if "train_loss" in row), None)
+        train_loss = next(
+            (row["train_loss"] for row in reversed(metrics.rows) if "train_loss" in row), None
+        )
     if trainer.interrupted:
         if trainer.is_global_zero:
             run_folder.set_status("interrupted")
-        logger.warning("Training was interrupted at step %d; run the same command again to resume.", trainer.global_step)
+        logger.warning(
+            "Training was interrupted at step %d; run the same command again to resume.",
+            trainer.global_step,
+        )
         return TrainingResult(
-            run_dir=run_dir, status="interrupted", global_step=trainer.global_step, val_loss=None,
-            val_perplexity=None, train_loss=train_loss, train_tokens=_train_tokens(trainer, config),
-            best_checkpoint=None, final_weights=None, resumed_from=resume_from,
+            run_dir=run_dir,
+            status="interrupted",
+            global_step=trainer.global_step,
+            val_loss=None,
+            val_perplexity=None,
+            train_loss=train_loss,
+            train_tokens=_train_tokens(trainer, config),
+            best_checkpoint=None,
+            final_weights=None,
+            resumed_from=resume_from,
         )
 
     # Final evaluation of the best weights (by validation loss), which are the ones exported.
@@ -386,16 +480,24 @@ def train(
         except CheckpointError as error:
             logger.warning(
                 "The best checkpoint %s is damaged (%s); the final weights are the last step's instead",
-                best_path.name, error,
+                best_path.name,
+                error,
             )
             best_path = None
     elif best_path is not None:
-        logger.warning("The best checkpoint %s is missing; the final weights are the last step's instead", best_path.name)
+        logger.warning(
+            "The best checkpoint %s is missing; the final weights are the last step's instead",
+            best_path.name,
+        )
         best_path = None
     results = trainer.validate(module, datamodule=datamodule, verbose=False)
     val_loss = float(results[0]["val_loss"]) if results else None
     val_perplexity = float(results[0]["val_perplexity"]) if results else None
-    val_bits_per_byte = float(results[0]["val_bits_per_byte"]) if results and "val_bits_per_byte" in results[0] else None
+    val_bits_per_byte = (
+        float(results[0]["val_bits_per_byte"])
+        if results and "val_bits_per_byte" in results[0]
+        else None
+    )
 
     final_weights = run_dir / "final" / "model.safetensors"
     train_tokens = _train_tokens(trainer, config)
@@ -405,25 +507,39 @@ def train(
         run_folder.update_run_json(
             status="completed",
             metrics={
-                "val_loss": val_loss, "val_perplexity": val_perplexity, "val_bits_per_byte": val_bits_per_byte,
+                "val_loss": val_loss,
+                "val_perplexity": val_perplexity,
+                "val_bits_per_byte": val_bits_per_byte,
                 "train_tokens": train_tokens,
-                "train_loss": train_loss, "global_step": trainer.global_step,
+                "train_loss": train_loss,
+                "global_step": trainer.global_step,
                 "world_size": trainer.world_size,
             },
             data={"source": config.data, "num_train_tokens": stats["num_train_tokens"], **stats},
             best_checkpoint=f"checkpoints/{best_path.name}" if best_path else None,
         )
         metrics.flush()
-    logger.debug("Finished: step %d, val loss %s, run folder %s", trainer.global_step, val_loss, run_dir)
+    logger.debug(
+        "Finished: step %d, val loss %s, run folder %s", trainer.global_step, val_loss, run_dir
+    )
     return TrainingResult(
-        run_dir=run_dir, status="completed", global_step=trainer.global_step, val_loss=val_loss,
-        val_perplexity=val_perplexity, train_loss=train_loss, train_tokens=train_tokens,
-        best_checkpoint=best_path, final_weights=final_weights, resumed_from=resume_from,
+        run_dir=run_dir,
+        status="completed",
+        global_step=trainer.global_step,
+        val_loss=val_loss,
+        val_perplexity=val_perplexity,
+        train_loss=train_loss,
+        train_tokens=train_tokens,
+        best_checkpoint=best_path,
+        final_weights=final_weights,
+        resumed_from=resume_from,
         val_bits_per_byte=val_bits_per_byte,
     )
 
 
-def _finished_result(run_dir: Path, config: TrainingConfig, model_config: dict[str, Any]) -> TrainingResult | None:
+def _finished_result(
+    run_dir: Path, config: TrainingConfig, model_config: dict[str, Any]
+) -> TrainingResult | None:
     """The recorded result when `run_dir` holds a completed run of exactly this job, else None.
 
     Running the same command twice must not evaluate again: only settings that cannot change
@@ -439,21 +555,38 @@ def _finished_result(run_dir: Path, config: TrainingConfig, model_config: dict[s
     except RunFolderError:  # a damaged run.json is RunFolder.create's to report
         return None
     metrics = previous.get("metrics") or {}
-    if previous.get("status") != "completed" or not metrics or not (run_dir / "final" / "model.safetensors").is_file():
+    if (
+        previous.get("status") != "completed"
+        or not metrics
+        or not (run_dir / "final" / "model.safetensors").is_file()
+    ):
         return None
-    same_result = (RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS) - {"max_steps", "max_epochs", "early_stopping_patience", "limit_val_batches"}
-    if _differences(previous.get("config", {}), config.to_dict(), "config", frozenset(same_result)) or _differences(
+    same_result = (RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS) - {
+        "max_steps",
+        "max_epochs",
+        "early_stopping_patience",
+        "limit_val_batches",
+    }
+    if _differences(
+        previous.get("config", {}), config.to_dict(), "config", frozenset(same_result)
+    ) or _differences(
         previous.get("model_config", {}), model_config, "model_config", frozenset({"source"})
     ):
         return None
     best = previous.get("best_checkpoint")
     return TrainingResult(
-        run_dir=run_dir, status="completed", global_step=int(metrics.get("global_step") or 0),
-        val_loss=metrics.get("val_loss"), val_perplexity=metrics.get("val_perplexity"),
-        train_loss=metrics.get("train_loss"), train_tokens=int(metrics.get("train_tokens") or 0),
+        run_dir=run_dir,
+        status="completed",
+        global_step=int(metrics.get("global_step") or 0),
+        val_loss=metrics.get("val_loss"),
+        val_perplexity=metrics.get("val_perplexity"),
+        train_loss=metrics.get("train_loss"),
+        train_tokens=int(metrics.get("train_tokens") or 0),
         best_checkpoint=run_dir / "checkpoints" / best if best else None,
-        final_weights=run_dir / "final" / "model.safetensors", resumed_from=None,
-        val_bits_per_byte=metrics.get("val_bits_per_byte"), already_complete=True,
+        final_weights=run_dir / "final" / "model.safetensors",
+        resumed_from=None,
+        val_bits_per_byte=metrics.get("val_bits_per_byte"),
+        already_complete=True,
     )
 
 
@@ -462,7 +595,12 @@ def _make_trainer(pl: Any, config: TrainingConfig, **options: Any) -> Any:
     from lightning_fabric.utilities.exceptions import MisconfigurationException
 
     try:
-        return pl.Trainer(accelerator=config.accelerator, devices=config.devices, strategy=config.strategy, **options)
+        return pl.Trainer(
+            accelerator=config.accelerator,
+            devices=config.devices,
+            strategy=config.strategy,
+            **options,
+        )
     except (MisconfigurationException, ValueError) as error:
         text = " ".join(str(error).split())
         raise ConfigError(
@@ -472,7 +610,9 @@ def _make_trainer(pl: Any, config: TrainingConfig, **options: Any) -> Any:
         ) from error
 
 
-def _resume_point(run_folder: Any, step_prefix: str, best_prefix: str, *, overwrite: bool = False) -> Path | None:
+def _resume_point(
+    run_folder: Any, step_prefix: str, best_prefix: str, *, overwrite: bool = False
+) -> Path | None:
     """The step checkpoint to resume from; refuses to start over when the run has results.
 
     A run folder whose checkpoints are all damaged, or that holds final weights but no
@@ -483,21 +623,35 @@ def _resume_point(run_folder: Any, step_prefix: str, best_prefix: str, *, overwr
     """
     resume_from, damaged = run_folder.scan_checkpoints(pattern=f"{step_prefix}*.ckpt")
     damaged_best = [  # each one opened: a valid newer file must not hide a damaged best
-        found for path in run_folder.checkpoint_paths(f"{best_prefix}*.ckpt")
+        found
+        for path in run_folder.checkpoint_paths(f"{best_prefix}*.ckpt")
         for found in run_folder.scan_checkpoints(pattern=glob.escape(path.name))[1]
     ]
     for path, reason in damaged_best:
-        logger.warning("The best checkpoint %s is damaged (%s); it will not provide the final weights", path.name, reason)
+        logger.warning(
+            "The best checkpoint %s is damaged (%s); it will not provide the final weights",
+            path.name,
+            reason,
+        )
     if resume_from is not None:
         return resume_from
     if damaged or damaged_best or run_folder.final_weights.exists():
         found = "; ".join(f"{path.name}: {reason}" for path, reason in [*damaged, *damaged_best])
-        what = f"no checkpoint in it loads ({found})" if found else "it holds final weights but no checkpoint to resume from"
+        what = (
+            f"no checkpoint in it loads ({found})"
+            if found
+            else "it holds final weights but no checkpoint to resume from"
+        )
         if overwrite:
             from lightning_pipeline.run_folder import move_aside
 
             moved = move_aside(run_folder.path)
-            logger.warning("%s held an earlier run but %s; moved it to %s to start again", run_folder.path, what, moved)
+            logger.warning(
+                "%s held an earlier run but %s; moved it to %s to start again",
+                run_folder.path,
+                what,
+                moved,
+            )
             return None
         raise RunFolderError(
             f"{run_folder.path} holds an earlier run but {what}: pass --overwrite (overwrite=True) to move "
@@ -514,4 +668,10 @@ def _scalar(value: Any) -> float | None:
 
 
 def _train_tokens(trainer: Any, config: TrainingConfig) -> int:
-    return int(trainer.global_step * config.accumulate_grad_batches * config.batch_size * config.seq_len * trainer.world_size)
+    return int(
+        trainer.global_step
+        * config.accumulate_grad_batches
+        * config.batch_size
+        * config.seq_len
+        * trainer.world_size
+    )

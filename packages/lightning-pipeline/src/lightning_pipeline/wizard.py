@@ -35,9 +35,7 @@ from lightning_pipeline.errors import ConfigError, LightningPipelineError
 
 logger = logging.getLogger(__name__)
 
-NOTEBOOK_EXTRA_HINT = (
-    "SetupWizard needs ipywidgets, which is not installed: pip install 'lightning-pipeline[notebook]'"
-)
+NOTEBOOK_EXTRA_HINT = "SetupWizard needs ipywidgets, which is not installed: pip install 'lightning-pipeline[notebook]'"
 STEP_TITLES = ("Model", "Dataset", "Tokenizer", "Training", "Confirm")
 DATA_SUFFIXES = (".txt", ".csv", ".jsonl", ".json", ".parquet")
 TOKENIZER_STRATEGIES = ("auto", "pretrained", "bpe", "character")
@@ -58,6 +56,8 @@ WIZARD_DERIVED_FIELDS = ("warmup_steps", "eval_every", "checkpoint_every")
 def _derived_for(max_steps: int) -> dict[str, int]:
     """What TrainingConfig derives for `max_steps` (the one place that policy lives)."""
     return TrainingConfig(max_steps=max(1, int(max_steps or 1))).derived_defaults()
+
+
 PRESET_LABELS = {
     "quick-check": "Quick check (30 steps, CPU is fine)",
     "small": "Small (1,000 steps, a few minutes on a Colab GPU)",
@@ -155,16 +155,44 @@ class SetupWizard:
         self.next_button = w.Button(description="Next", icon="arrow-right", button_style="primary")
         self.back_button.on_click(lambda _: self.back())
         self.next_button.on_click(lambda _: self.next())
-        self.pages = [self.model_page, self.data_page, self.tokenizer_page, self.training_page, self.confirm_page]
-        self.errors = [self.model_error, self.data_error, self.tokenizer_error, self.training_error, self.confirm_error]
-        self.widget = w.VBox([self.header, *self.pages, w.HBox([self.back_button, self.next_button])])
+        self.pages = [
+            self.model_page,
+            self.data_page,
+            self.tokenizer_page,
+            self.training_page,
+            self.confirm_page,
+        ]
+        self.errors = [
+            self.model_error,
+            self.data_error,
+            self.tokenizer_error,
+            self.training_error,
+            self.confirm_error,
+        ]
+        self.widget = w.VBox(
+            [self.header, *self.pages, w.HBox([self.back_button, self.next_button])]
+        )
         self.widget.add_class("setup-wizard")
-        for title, page in zip(STEP_TITLES, self.pages):  # stable hooks for browser tests and styling
+        for title, page in zip(
+            STEP_TITLES, self.pages
+        ):  # stable hooks for browser tests and styling
             page.add_class(f"wizard-step-{title.lower()}")
-        labelled = [self.model_choice, self.model_source, self.data_choice, self.data_source, self.text_column,
-                    self.data_config_name, self.tokenizer_strategy, self.preset, self.out,
-                    *self.fields.values(), *self.advanced_fields.values()]
-        for widget in labelled:  # room for the labels ("Sequence len", "Learning rate") in both ipywidgets 7 and 8
+        labelled = [
+            self.model_choice,
+            self.model_source,
+            self.data_choice,
+            self.data_source,
+            self.text_column,
+            self.data_config_name,
+            self.tokenizer_strategy,
+            self.preset,
+            self.out,
+            *self.fields.values(),
+            *self.advanced_fields.values(),
+        ]
+        for widget in (
+            labelled
+        ):  # room for the labels ("Sequence len", "Learning rate") in both ipywidgets 7 and 8
             widget.style.description_width = "130px"
         self._show(self.state.step)
 
@@ -188,9 +216,12 @@ class SetupWizard:
         for index, page in enumerate(self.pages):
             page.layout.display = None if index == step else "none"
         steps = " · ".join(
-            f"<b>{i + 1}. {title}</b>" if i == step else f"{i + 1}. {title}" for i, title in enumerate(STEP_TITLES)
+            f"<b>{i + 1}. {title}</b>" if i == step else f"{i + 1}. {title}"
+            for i, title in enumerate(STEP_TITLES)
         )
-        self.header.value = f"<div class='wizard-steps'>Step {step + 1} of {len(STEP_TITLES)}: {steps}</div>"
+        self.header.value = (
+            f"<div class='wizard-steps'>Step {step + 1} of {len(STEP_TITLES)}: {steps}</div>"
+        )
         self.back_button.disabled = step == 0
         self.next_button.disabled = False
         if step == STEP_TITLES.index("Tokenizer"):
@@ -204,7 +235,9 @@ class SetupWizard:
 
     def _set_error(self, step: int, message: str | None) -> None:
         self.errors[step].value = (
-            "" if not message else f"<div class='wizard-error' style='color:#b00020'>&#9888; {html.escape(message)}</div>"
+            ""
+            if not message
+            else f"<div class='wizard-error' style='color:#b00020'>&#9888; {html.escape(message)}</div>"
         )
 
     def back(self) -> None:
@@ -216,7 +249,13 @@ class SetupWizard:
     def next(self) -> bool:
         """Validate the current step; move on (or finish) when it is right. Returns whether it was."""
         step = self.state.step
-        validators = (self._check_model, self._check_data, self._check_tokenizer, self._check_training, self._finish)
+        validators = (
+            self._check_model,
+            self._check_data,
+            self._check_tokenizer,
+            self._check_training,
+            self._finish,
+        )
         message = validators[step]()
         self._set_error(step, message)
         if message:
@@ -228,20 +267,40 @@ class SetupWizard:
     # ------------------------------------------------------------------ step 1: model
     def _build_model_step(self, w: Any) -> None:
         self.model_choice = w.RadioButtons(
-            options=[("Bundled example export", "example"), ("Folder or model.py path", "path"), ("GitHub Gist ID or URL", "gist")],
-            value=self.state.model_choice, description="Model",
+            options=[
+                ("Bundled example export", "example"),
+                ("Folder or model.py path", "path"),
+                ("GitHub Gist ID or URL", "gist"),
+            ],
+            value=self.state.model_choice,
+            description="Model",
         )
-        self.model_source = w.Text(value=self.state.model_source, placeholder="/content/my_export or a Gist ID",
-                                   description="Source", layout=w.Layout(width="520px"))
-        self.repair_causal = w.Checkbox(value=self.state.repair_causal_leak, indent=False,
-                                        description="Repair a causal leak (inject a causal mask)",
-                                        layout=w.Layout(width="520px"))
+        self.model_source = w.Text(
+            value=self.state.model_source,
+            placeholder="/content/my_export or a Gist ID",
+            description="Source",
+            layout=w.Layout(width="520px"),
+        )
+        self.repair_causal = w.Checkbox(
+            value=self.state.repair_causal_leak,
+            indent=False,
+            description="Repair a causal leak (inject a causal mask)",
+            layout=w.Layout(width="520px"),
+        )
         self.model_report = w.HTML()
         self.model_error = w.HTML()
-        self.model_page = w.VBox([
-            w.HTML("<h3>1. Model</h3><p>The model is loaded and checked (Tier 1) when you press Next.</p>"),
-            self.model_choice, self.model_source, self.repair_causal, self.model_error, self.model_report,
-        ])
+        self.model_page = w.VBox(
+            [
+                w.HTML(
+                    "<h3>1. Model</h3><p>The model is loaded and checked (Tier 1) when you press Next.</p>"
+                ),
+                self.model_choice,
+                self.model_source,
+                self.repair_causal,
+                self.model_error,
+                self.model_report,
+            ]
+        )
 
     def _check_model(self) -> str | None:
         self.state.model_choice = self.model_choice.value
@@ -260,8 +319,13 @@ class SetupWizard:
             loaded = load_model(source)
             # The same quick check `train()` runs before training (short sequences keep it fast).
             seq_len = min(loaded.config.max_seq_len or QUICK_CHECK_SEQ_LEN, QUICK_CHECK_SEQ_LEN)
-            report = validate_model(loaded.model, loaded.config, seq_len=seq_len, quick=True,
-                                    causal=self.state.repair_causal_leak)
+            report = validate_model(
+                loaded.model,
+                loaded.config,
+                seq_len=seq_len,
+                quick=True,
+                causal=self.state.repair_causal_leak,
+            )
         except ModelAdapterError as error:
             self.model_report.value = ""
             return f"The model could not be loaded: {error}"
@@ -279,20 +343,41 @@ class SetupWizard:
     # ------------------------------------------------------------------ step 2: dataset
     def _build_data_step(self, w: Any) -> None:
         self.data_choice = w.RadioButtons(
-            options=[("Built-in example text (no download)", "example"), ("Hugging Face Hub dataset", "hub"),
-                     ("File or folder (upload, Drive, local)", "file")],
-            value=self.state.data_choice, description="Data",
+            options=[
+                ("Built-in example text (no download)", "example"),
+                ("Hugging Face Hub dataset", "hub"),
+                ("File or folder (upload, Drive, local)", "file"),
+            ],
+            value=self.state.data_choice,
+            description="Data",
         )
-        self.data_source = w.Text(value=self.state.data_source, placeholder="tiny_shakespeare or /content/drive/MyDrive/data.txt",
-                                  description="Source", layout=w.Layout(width="520px"))
-        self.text_column = w.Text(value=self.state.text_column, placeholder="detected when empty", description="Text column")
-        self.data_config_name = w.Text(value=self.state.data_config_name, placeholder="Hub config (optional)",
-                                       description="Config")
+        self.data_source = w.Text(
+            value=self.state.data_source,
+            placeholder="tiny_shakespeare or /content/drive/MyDrive/data.txt",
+            description="Source",
+            layout=w.Layout(width="520px"),
+        )
+        self.text_column = w.Text(
+            value=self.state.text_column,
+            placeholder="detected when empty",
+            description="Text column",
+        )
+        self.data_config_name = w.Text(
+            value=self.state.data_config_name,
+            placeholder="Hub config (optional)",
+            description="Config",
+        )
         self.data_error = w.HTML()
-        self.data_page = w.VBox([
-            w.HTML("<h3>2. Dataset</h3>"), self.data_choice, self.data_source, self.text_column,
-            self.data_config_name, self.data_error,
-        ])
+        self.data_page = w.VBox(
+            [
+                w.HTML("<h3>2. Dataset</h3>"),
+                self.data_choice,
+                self.data_source,
+                self.text_column,
+                self.data_config_name,
+                self.data_error,
+            ]
+        )
 
     def _check_data(self) -> str | None:
         self.state.data_choice = self.data_choice.value
@@ -317,15 +402,24 @@ class SetupWizard:
 
     # ------------------------------------------------------------------ step 3: tokenizer
     def _build_tokenizer_step(self, w: Any) -> None:
-        self.tokenizer_strategy = w.Dropdown(options=list(TOKENIZER_STRATEGIES), value=self.state.tokenizer_strategy,
-                                             description="Strategy")
+        self.tokenizer_strategy = w.Dropdown(
+            options=list(TOKENIZER_STRATEGIES),
+            value=self.state.tokenizer_strategy,
+            description="Strategy",
+        )
         self.tokenizer_info = w.HTML()
         self.tokenizer_error = w.HTML()
         self.tokenizer_strategy.observe(lambda _: self._describe_tokenizer(), names="value")
-        self.tokenizer_page = w.VBox([
-            w.HTML("<h3>3. Tokenizer</h3><p>The tokenizer is built for the model's exact vocab size.</p>"),
-            self.tokenizer_strategy, self.tokenizer_info, self.tokenizer_error,
-        ])
+        self.tokenizer_page = w.VBox(
+            [
+                w.HTML(
+                    "<h3>3. Tokenizer</h3><p>The tokenizer is built for the model's exact vocab size.</p>"
+                ),
+                self.tokenizer_strategy,
+                self.tokenizer_info,
+                self.tokenizer_error,
+            ]
+        )
 
     def _vocab_size(self) -> int | None:
         return (self.state.model_config or {}).get("vocab_size")
@@ -354,18 +448,27 @@ class SetupWizard:
 
         automatic = AdaptiveTokenizer.detect_strategy(vocab).strategy
         if strategy == "pretrained" and automatic is not Strategy.PRETRAINED:
-            return (f"No published tokenizer has exactly {vocab} tokens; choose 'auto', 'bpe' or 'character'.")
+            return f"No published tokenizer has exactly {vocab} tokens; choose 'auto', 'bpe' or 'character'."
         if strategy == "bpe" and automatic is Strategy.CHARACTER and vocab < 260:
-            return (f"vocab_size {vocab} is too small for byte-level BPE (256 bytes + 4 special tokens); "
-                    "choose 'character' or 'auto'.")
+            return (
+                f"vocab_size {vocab} is too small for byte-level BPE (256 bytes + 4 special tokens); "
+                "choose 'character' or 'auto'."
+            )
         return None
 
     # ------------------------------------------------------------------ step 4: training
     def _build_training_step(self, w: Any) -> None:
         steps = int(self.state.training.get("max_steps") or 1)
-        values = {**dataclasses.asdict(TrainingConfig(max_steps=max(1, steps))), **self.state.training}
-        self.preset = w.Dropdown(options=[(PRESET_LABELS[k], k) for k in PRESETS], value=self.state.preset,
-                                 description="Preset", layout=w.Layout(width="520px"))
+        values = {
+            **dataclasses.asdict(TrainingConfig(max_steps=max(1, steps))),
+            **self.state.training,
+        }
+        self.preset = w.Dropdown(
+            options=[(PRESET_LABELS[k], k) for k in PRESETS],
+            value=self.state.preset,
+            description="Preset",
+            layout=w.Layout(width="520px"),
+        )
         self.fields: dict[str, Any] = {
             "max_steps": w.IntText(value=values["max_steps"], description="Steps"),
             "batch_size": w.IntText(value=values["batch_size"], description="Batch size"),
@@ -374,28 +477,47 @@ class SetupWizard:
         }
         self.advanced_fields: dict[str, Any] = {
             "warmup_steps": w.IntText(value=values["warmup_steps"], description="Warmup steps"),
-            "schedule": w.Dropdown(options=list(SCHEDULES), value=values["schedule"], description="Schedule"),
+            "schedule": w.Dropdown(
+                options=list(SCHEDULES), value=values["schedule"], description="Schedule"
+            ),
             "weight_decay": w.FloatText(value=values["weight_decay"], description="Weight decay"),
-            "grad_clip": w.FloatText(value=values["grad_clip"] or 0.0, description="Grad clip (0: off)"),
-            "accumulate_grad_batches": w.IntText(value=values["accumulate_grad_batches"], description="Accumulate"),
-            "precision": w.Dropdown(options=["auto", "32", "bf16-mixed", "16-mixed"], value=values["precision"],
-                                    description="Precision"),
+            "grad_clip": w.FloatText(
+                value=values["grad_clip"] or 0.0, description="Grad clip (0: off)"
+            ),
+            "accumulate_grad_batches": w.IntText(
+                value=values["accumulate_grad_batches"], description="Accumulate"
+            ),
+            "precision": w.Dropdown(
+                options=["auto", "32", "bf16-mixed", "16-mixed"],
+                value=values["precision"],
+                description="Precision",
+            ),
             "eval_every": w.IntText(value=values["eval_every"], description="Eval every"),
-            "checkpoint_every": w.IntText(value=values["checkpoint_every"], description="Ckpt every"),
+            "checkpoint_every": w.IntText(
+                value=values["checkpoint_every"], description="Ckpt every"
+            ),
             "keep_last": w.IntText(value=values["keep_last"], description="Keep last"),
             "seed": w.IntText(value=values["seed"], description="Seed"),
         }
-        self.out = w.Text(value=self.state.out, description="Run folder", layout=w.Layout(width="520px"))
+        self.out = w.Text(
+            value=self.state.out, description="Run folder", layout=w.Layout(width="520px")
+        )
         self.preset.observe(lambda change: self.apply_preset(change["new"]), names="value")
         self.fields["max_steps"].observe(self._steps_changed, names="value")
         self.advanced = w.Accordion(children=[w.VBox(list(self.advanced_fields.values()))])
         self.advanced.set_title(0, "Advanced")
         self.advanced.selected_index = None
         self.training_error = w.HTML()
-        self.training_page = w.VBox([
-            w.HTML("<h3>4. Training</h3>"), self.preset, *self.fields.values(), self.out, self.advanced,
-            self.training_error,
-        ])
+        self.training_page = w.VBox(
+            [
+                w.HTML("<h3>4. Training</h3>"),
+                self.preset,
+                *self.fields.values(),
+                self.out,
+                self.advanced,
+                self.training_error,
+            ]
+        )
 
     def _steps_changed(self, change: dict[str, Any]) -> None:
         """Keep derived fields the user has not edited at TrainingConfig's value for the new step count."""
@@ -427,10 +549,14 @@ class SetupWizard:
             self.fields["seq_len"].value = max_seq_len
 
     def _training_values(self) -> dict[str, Any]:
-        values = {key: widget.value for key, widget in {**self.fields, **self.advanced_fields}.items()}
+        values = {
+            key: widget.value for key, widget in {**self.fields, **self.advanced_fields}.items()
+        }
         values["grad_clip"] = float(values["grad_clip"]) or None
         derived = _derived_for(values["max_steps"])
-        for key in WIZARD_DERIVED_FIELDS:  # left as derived: the config derives it, as the CLI's does
+        for (
+            key
+        ) in WIZARD_DERIVED_FIELDS:  # left as derived: the config derives it, as the CLI's does
             if values[key] == derived[key]:
                 del values[key]
         return values
@@ -454,19 +580,22 @@ class SetupWizard:
     def _build_confirm_step(self, w: Any) -> None:
         self.summary = w.HTML()
         self.confirm_error = w.HTML()
-        self.confirm_page = w.VBox([
-            w.HTML("<h3>5. Confirm</h3><p>Press <b>Create config</b>; the next notebook cell trains with it.</p>"),
-            self.summary, self.confirm_error,
-        ])
+        self.confirm_page = w.VBox(
+            [
+                w.HTML(
+                    "<h3>5. Confirm</h3><p>Press <b>Create config</b>; the next notebook cell trains with it.</p>"
+                ),
+                self.summary,
+                self.confirm_error,
+            ]
+        )
 
     def _fill_summary(self) -> None:
         try:
             text = self.state.to_config().to_text()
         except LightningPipelineError as error:
             text = f"(not valid yet: {error})"
-        self.summary.value = (
-            f"<pre class='wizard-summary' style='font-family:monospace;line-height:1.25'>{html.escape(text)}</pre>"
-        )
+        self.summary.value = f"<pre class='wizard-summary' style='font-family:monospace;line-height:1.25'>{html.escape(text)}</pre>"
 
     def _finish(self) -> str | None:
         try:
@@ -475,7 +604,9 @@ class SetupWizard:
             return str(error)
         self.config = config
         self.state.confirmed = True
-        self.summary.value += "<p class='wizard-done' style='color:#1b5e20'>&#10004; Config created.</p>"
+        self.summary.value += (
+            "<p class='wizard-done' style='color:#1b5e20'>&#10004; Config created.</p>"
+        )
         self.next_button.disabled = True
         logger.info("SetupWizard created the training config for %s", config.out)
         if self.on_finish is not None:

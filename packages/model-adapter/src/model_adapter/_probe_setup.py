@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from model_adapter.config import ModelConfig
 
 
-def as_adapter(model: Any, config: ModelConfig | None, causal: bool, *, caller: str) -> UniversalModelAdapter:
+def as_adapter(
+    model: Any, config: ModelConfig | None, causal: bool, *, caller: str
+) -> UniversalModelAdapter:
     """`model` itself when it is an adapter, else the adapter over it; a non-module is refused."""
     from torch import nn
 

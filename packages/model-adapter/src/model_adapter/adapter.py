@@ -70,7 +70,18 @@ __all__ = ["UniversalModelAdapter", "extract_logits"]
 logger = logging.getLogger(__name__)
 
 STRATEGIES = ("auto", "forward", "graph")
-STATE_PARAM_NAMES = ("hidden", "hx", "h", "h0", "state", "states", "hidden_state", "memory", "mems", "carry")
+STATE_PARAM_NAMES = (
+    "hidden",
+    "hx",
+    "h",
+    "h0",
+    "state",
+    "states",
+    "hidden_state",
+    "memory",
+    "mems",
+    "carry",
+)
 """Names of a recurrent-state parameter of `forward` (`forward(input, hidden)`)."""
 STATE_INIT_METHODS = ("init_hidden", "init_state", "initial_state", "init_states")
 """Methods that build a fresh state for a batch size (`init_hidden(bsz)`, the tutorials' name)."""
@@ -110,7 +121,9 @@ def _multihead_attention_pre_hook(
     query_length, key_length = query.shape[seq_dim], key.shape[seq_dim]
     causal = request.causal and query_length == key_length
     padding = request.attention_mask
-    has_padding = (len(args) > 3 and args[3] is not None) or kwargs.get("key_padding_mask") is not None
+    has_padding = (len(args) > 3 and args[3] is not None) or kwargs.get(
+        "key_padding_mask"
+    ) is not None
     if (
         padding is None
         or has_padding
@@ -200,7 +213,9 @@ class UniversalModelAdapter(nn.Module):
         elif isinstance(config, Mapping):
             config = ModelConfig.from_dict(config)
         else:
-            build_model_config(model, {"vocab_size": config.vocab_size})  # raises on a vocab conflict
+            build_model_config(
+                model, {"vocab_size": config.vocab_size}
+            )  # raises on a vocab conflict
         self.config: ModelConfig = config
         self.inspector = ModelSignatureInspector(model)
         self.executor: ComputationalGraphExecutor | None = None
@@ -225,7 +240,9 @@ class UniversalModelAdapter(nn.Module):
         """One line on how the model is run: `strategy=graph, causal mask injected, forward(...) -> ...`."""
         causal = "causal mask injected" if self._causal else "no causal mask added"
         layout = ", sequence-first (transposed)" if self.sequence_first else ""
-        state = "".join(f", {name} from model.{init}(batch)" for name, init in self._state_init.items())
+        state = "".join(
+            f", {name} from model.{init}(batch)" for name, init in self._state_init.items()
+        )
         return f"strategy={self.strategy}, {causal}{layout}{state}, {self.inspector.describe()}"
 
     # --- public attributes of the contract ------------------------------------------------------
@@ -257,9 +274,17 @@ class UniversalModelAdapter(nn.Module):
             except GraphResolutionError:
                 if requested == "graph" or not self.inspector.is_simple_signature():
                     raise
-                logger.warning("builder graph of %s not resolvable; calling its forward", type(self.model).__name__, exc_info=True)
+                logger.warning(
+                    "builder graph of %s not resolvable; calling its forward",
+                    type(self.model).__name__,
+                    exc_info=True,
+                )
                 return "forward"
-            if requested == "auto" and self.inspector.is_simple_signature() and not self._graph_matches_forward():
+            if (
+                requested == "auto"
+                and self.inspector.is_simple_signature()
+                and not self._graph_matches_forward()
+            ):
                 logger.warning(
                     "%s: the recovered builder graph computes something else than its working forward; "
                     "calling forward (causal masks injected into nn.MultiheadAttention calls)",
@@ -287,12 +312,21 @@ class UniversalModelAdapter(nn.Module):
                 try:
                     direct = extract_logits(self.model(ids))
                 except Exception as exc:
-                    logger.info("%s.forward fails (%s: %s); running the graph", type(self.model).__name__, type(exc).__name__, exc)
+                    logger.info(
+                        "%s.forward fails (%s: %s); running the graph",
+                        type(self.model).__name__,
+                        type(exc).__name__,
+                        exc,
+                    )
                     return True
                 for causal in (False, True):
-                    executor = ComputationalGraphExecutor(self.model, self.executor.graph, causal=causal)
+                    executor = ComputationalGraphExecutor(
+                        self.model, self.executor.graph, causal=causal
+                    )
                     graph = executor(ids)
-                    if graph.shape == direct.shape and torch.allclose(graph, direct, atol=_PROBE_TOLERANCE, rtol=0):
+                    if graph.shape == direct.shape and torch.allclose(
+                        graph, direct, atol=_PROBE_TOLERANCE, rtol=0
+                    ):
                         return True
                 return False
         finally:
@@ -305,7 +339,9 @@ class UniversalModelAdapter(nn.Module):
                 f"{type(self.model).__name__}.forward{inspector.signature} has no token input (input_ids, idx, "
                 "tokens, x, ...) and the model is no builder export; give forward an input_ids parameter"
             )
-        init = next((name for name in STATE_INIT_METHODS if callable(getattr(self.model, name, None))), None)
+        init = next(
+            (name for name in STATE_INIT_METHODS if callable(getattr(self.model, name, None))), None
+        )
         blocking = []
         for p in inspector.get_parameters():
             if not p.required or p.role in ("token_input", "attention_mask"):
@@ -318,7 +354,9 @@ class UniversalModelAdapter(nn.Module):
             state = [name for name in blocking if name in STATE_PARAM_NAMES]
             state_fix = (
                 f" (for a recurrent state: give {state[0]} a default of None or define "
-                f"init_hidden(self, batch_size) returning the initial state)" if state else ""
+                f"init_hidden(self, batch_size) returning the initial state)"
+                if state
+                else ""
             )
             raise ModelLoadError(
                 f"{type(self.model).__name__}.forward needs {', '.join(blocking)} besides the token ids; give them "
@@ -341,7 +379,9 @@ class UniversalModelAdapter(nn.Module):
         device = next((p.device for p in self.model.parameters()), torch.device("cpu"))
         base = torch.randint(0, self.config.vocab_size, (batch, length), generator=generator)
         changed = base.clone()
-        changed[0] = (base[0] + torch.randint(1, self.config.vocab_size, (length,), generator=generator)) % self.config.vocab_size
+        changed[0] = (
+            base[0] + torch.randint(1, self.config.vocab_size, (length,), generator=generator)
+        ) % self.config.vocab_size
         base, changed = base.to(device), changed.to(device)
         was_training = self.model.training
         self.model.eval()
@@ -373,7 +413,12 @@ class UniversalModelAdapter(nn.Module):
             before = self._run_forward(base, None)
             after = self._run_forward(changed, None)
         except Exception as exc:  # a wrong layout often fails (state sizes): that is the answer
-            logger.debug("layout probe (sequence_first=%s) failed: %s: %s", sequence_first, type(exc).__name__, exc)
+            logger.debug(
+                "layout probe (sequence_first=%s) failed: %s: %s",
+                sequence_first,
+                type(exc).__name__,
+                exc,
+            )
             return None
         if before.shape != after.shape or before.dim() != 3 or before.shape[:2] != base.shape:
             return None
@@ -381,7 +426,9 @@ class UniversalModelAdapter(nn.Module):
         return bool((after[1:] - before[1:]).abs().max() <= 1e-4 * scale)
 
     # --- running ------------------------------------------------------------------------------
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits `[B, T, vocab_size]` for token ids `[B, T]`; `attention_mask` is 1 on real tokens."""
         if input_ids.dim() != 2:
             raise ModelValidationError(
@@ -438,15 +485,21 @@ class UniversalModelAdapter(nn.Module):
             return None
         return int(outside[0]) if outside.numel() else None
 
-    def _call_model(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    def _call_model(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
         inspector = self.inspector
         kwargs: dict[str, Any] = {}
         mask_name = inspector.attention_mask_name
         if mask_name is not None:
-            if attention_mask is None and any(p.name == mask_name and p.required for p in inspector.get_parameters()):
+            if attention_mask is None and any(
+                p.name == mask_name and p.required for p in inspector.get_parameters()
+            ):
                 attention_mask = torch.ones_like(input_ids)
             if attention_mask is not None:
-                kwargs[mask_name] = attention_mask == 0 if inspector.attention_mask_inverted else attention_mask
+                kwargs[mask_name] = (
+                    attention_mask == 0 if inspector.attention_mask_inverted else attention_mask
+                )
         batch, length = input_ids.shape
         ids = input_ids.t() if self.sequence_first else input_ids
         if self._pass_targets:
@@ -468,7 +521,9 @@ class UniversalModelAdapter(nn.Module):
             logits = logits.transpose(0, 1)
         return logits
 
-    def _run_forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    def _run_forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
         padding_via_hooks = attention_mask if self.inspector.attention_mask_name is None else None
         token = None
         if self._attention_modules and (self._causal or padding_via_hooks is not None):
@@ -484,7 +539,8 @@ class UniversalModelAdapter(nn.Module):
             ):
                 logger.info(
                     "%s returned logits for the last position only; passing targets=input_ids from now on "
-                    "so it returns every position (nanoGPT-style forward)", type(self.model).__name__,
+                    "so it returns every position (nanoGPT-style forward)",
+                    type(self.model).__name__,
                 )
                 self._pass_targets = True
                 logits = self._call_model(input_ids, attention_mask)
@@ -503,11 +559,17 @@ class UniversalModelAdapter(nn.Module):
         if self.executor is not None:
             lines.append(self.executor.describe())
         elif self._causal and self._attention_modules:
-            lines.append(f"repair: causal mask injected into {self._attention_modules} unmasked nn.MultiheadAttention call(s)")
+            lines.append(
+                f"repair: causal mask injected into {self._attention_modules} unmasked nn.MultiheadAttention call(s)"
+            )
         if self.sequence_first:
-            lines.append("layout: sequence-first ([seq, batch]); inputs and outputs transposed by the adapter")
+            lines.append(
+                "layout: sequence-first ([seq, batch]); inputs and outputs transposed by the adapter"
+            )
         for name, init in self._state_init.items():
-            lines.append(f"state: {name} = model.{init}(batch) on every call; the returned state is discarded")
+            lines.append(
+                f"state: {name} = model.{init}(batch) on every call; the returned state is discarded"
+            )
         return "\n".join(lines)
 
     def extra_repr(self) -> str:

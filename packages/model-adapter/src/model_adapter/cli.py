@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
 
     def add_source(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("path", help="folder with model.py + config.json, a model.py, or a Gist ID/URL")
+        sub.add_argument(
+            "path", help="folder with model.py + config.json, a model.py, or a Gist ID/URL"
+        )
         sub.add_argument("--model-name", help="class to load when model.py defines several")
 
     inspect_cmd = commands.add_parser(
@@ -60,39 +62,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_source(validate_cmd)
     validate_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
-    validate_cmd.add_argument("--seq-len", type=_positive_int, help="probe length (default: max_seq_len, at most 256)")
-    validate_cmd.add_argument("--batch-size", type=_positive_int, default=2, help="probe batch size (default 2)")
     validate_cmd.add_argument(
-        "--no-causal", action="store_true",
+        "--seq-len", type=_positive_int, help="probe length (default: max_seq_len, at most 256)"
+    )
+    validate_cmd.add_argument(
+        "--batch-size", type=_positive_int, default=2, help="probe batch size (default 2)"
+    )
+    validate_cmd.add_argument(
+        "--no-causal",
+        action="store_true",
         help="validate the model as written, without the adapter's causal mask",
     )
-    validate_cmd.add_argument("--quick", action="store_true", help="skip the memory and speed measurements")
+    validate_cmd.add_argument(
+        "--quick", action="store_true", help="skip the memory and speed measurements"
+    )
     validate_cmd.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     validate_cmd.add_argument("--device", help="torch device to validate on (default: cpu)")
     _add_analyze(commands, add_source)
     return parser
 
 
-def _add_analyze(commands: argparse._SubParsersAction, add_source: Callable[[argparse.ArgumentParser], None]) -> None:
+def _add_analyze(
+    commands: argparse._SubParsersAction, add_source: Callable[[argparse.ArgumentParser], None]
+) -> None:
     from model_adapter.analysis.analyze import SECTIONS
 
     analyze_cmd = commands.add_parser(
-        "analyze", help="Tier 2 analysis (attention, context use, attribution, robustness, representations)",
+        "analyze",
+        help="Tier 2 analysis (attention, context use, attribution, robustness, representations)",
         description="PATH may also be a training run folder (run.json + model/): its final weights are analysed "
         "and each weight's drift from the first checkpoint is reported.",
     )
     add_source(analyze_cmd)
     analyze_cmd.add_argument("--out", help="write the report as one self-contained HTML page here")
-    analyze_cmd.add_argument("--json", action="store_true", help="print the report as JSON instead of the summary")
     analyze_cmd.add_argument(
-        "--sections", type=_section_list, default=None,
+        "--json", action="store_true", help="print the report as JSON instead of the summary"
+    )
+    analyze_cmd.add_argument(
+        "--sections",
+        type=_section_list,
+        default=None,
         help=f"comma-separated sections to run (default: all of {','.join(SECTIONS)})",
     )
-    analyze_cmd.add_argument("--text", help="a UTF-8 text file to probe with (needs --tokenizer or a run folder's tokenizer/)")
-    analyze_cmd.add_argument("--tokenizer", help="tokenizer folder for --text (Hugging Face save_pretrained output)")
-    analyze_cmd.add_argument("--seq-len", type=_positive_int, help="probe window length (default: max_seq_len, at most 128)")
-    analyze_cmd.add_argument("--batch-size", type=_positive_int, default=16, help="probe windows (default 16)")
-    analyze_cmd.add_argument("--no-causal", action="store_true", help="analyse the model as written, without the adapter's causal mask")
+    analyze_cmd.add_argument(
+        "--text",
+        help="a UTF-8 text file to probe with (needs --tokenizer or a run folder's tokenizer/)",
+    )
+    analyze_cmd.add_argument(
+        "--tokenizer", help="tokenizer folder for --text (Hugging Face save_pretrained output)"
+    )
+    analyze_cmd.add_argument(
+        "--seq-len",
+        type=_positive_int,
+        help="probe window length (default: max_seq_len, at most 128)",
+    )
+    analyze_cmd.add_argument(
+        "--batch-size", type=_positive_int, default=16, help="probe windows (default 16)"
+    )
+    analyze_cmd.add_argument(
+        "--no-causal",
+        action="store_true",
+        help="analyse the model as written, without the adapter's causal mask",
+    )
     analyze_cmd.add_argument("--device", help="torch device to analyse on (default: cpu)")
 
 
@@ -102,7 +133,9 @@ def _section_list(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in SECTIONS]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown section(s) {unknown or text!r}; choose from {','.join(SECTIONS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {unknown or text!r}; choose from {','.join(SECTIONS)}"
+        )
     return names
 
 
@@ -160,12 +193,22 @@ def _analyze(args: argparse.Namespace) -> int:
         text_path = Path(args.text)
         if not text_path.is_file():
             raise ModelLoadError(f"--text {text_path} is not a file; give a UTF-8 text file")
-        tokenizer_dir = Path(args.tokenizer) if args.tokenizer else (run_dir / "tokenizer" if run_dir else None)
+        tokenizer_dir = (
+            Path(args.tokenizer) if args.tokenizer else (run_dir / "tokenizer" if run_dir else None)
+        )
         tokenizer = _load_tokenizer(tokenizer_dir)
         texts = text_path.read_text(encoding="utf-8", errors="replace")
     report = analyze_model(
-        model, config, texts=texts, tokenizer=tokenizer, sections=args.sections, seq_len=args.seq_len,
-        batch_size=args.batch_size, causal=not args.no_causal, device=args.device, run_dir=run_dir,
+        model,
+        config,
+        texts=texts,
+        tokenizer=tokenizer,
+        sections=args.sections,
+        seq_len=args.seq_len,
+        batch_size=args.batch_size,
+        causal=not args.no_causal,
+        device=args.device,
+        run_dir=run_dir,
     )
     if out is not None:
         report.to_html(out)
@@ -182,15 +225,21 @@ def _load_tokenizer(folder: object) -> object:
     from model_adapter.errors import ModelLoadError
 
     if not isinstance(folder, Path) or not folder.is_dir():
-        raise ModelLoadError("--text needs a tokenizer: pass --tokenizer FOLDER (or analyse a run folder, which has tokenizer/)")
+        raise ModelLoadError(
+            "--text needs a tokenizer: pass --tokenizer FOLDER (or analyse a run folder, which has tokenizer/)"
+        )
     try:
         from transformers import AutoTokenizer
     except ImportError:
-        raise ModelLoadError("--text reads the tokenizer with transformers, which is not installed: pip install transformers") from None
+        raise ModelLoadError(
+            "--text reads the tokenizer with transformers, which is not installed: pip install transformers"
+        ) from None
     try:
         return AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot load the tokenizer in {folder}: {str(exc).splitlines()[0]}") from exc
+        raise ModelLoadError(
+            f"cannot load the tokenizer in {folder}: {str(exc).splitlines()[0]}"
+        ) from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

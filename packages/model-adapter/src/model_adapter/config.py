@@ -134,7 +134,7 @@ class ModelConfig:
         values = normalize_config(data)
         if values.get("vocab_size") is None:
             raise ModelLoadError(
-                "the config has no vocab_size; add \"vocab_size\": <int> to it (or load the model "
+                'the config has no vocab_size; add "vocab_size": <int> to it (or load the model '
                 "with load_model so it is read off the token embedding)"
             )
         return cls(**{k: v for k, v in values.items() if k in known})
@@ -161,7 +161,9 @@ def read_config_json(path: str | Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ModelLoadError(f"cannot read {path}: {exc.strerror}; check the path and permissions") from exc
+        raise ModelLoadError(
+            f"cannot read {path}: {exc.strerror}; check the path and permissions"
+        ) from exc
     except UnicodeDecodeError as exc:
         raise ModelLoadError(
             f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); give a JSON file saved as UTF-8"
@@ -192,13 +194,19 @@ def _as_int(key: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ModelLoadError(f"config value {key}={value!r} is not an integer; write it as a number")
+        raise ModelLoadError(
+            f"config value {key}={value!r} is not an integer; write it as a number"
+        )
     try:
         number = int(value)
     except ValueError as exc:
-        raise ModelLoadError(f"config value {key}={value!r} is not an integer; write it as a number") from exc
+        raise ModelLoadError(
+            f"config value {key}={value!r} is not an integer; write it as a number"
+        ) from exc
     if number != float(value) or number <= 0:
-        raise ModelLoadError(f"config value {key}={value!r} must be a positive integer; fix config.json")
+        raise ModelLoadError(
+            f"config value {key}={value!r} must be a positive integer; fix config.json"
+        )
     return number
 
 
@@ -206,19 +214,25 @@ def _node_params(data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     """Merge the `params` of every node (first value of a key wins) and count attention nodes."""
     nodes = data.get("nodes")
     if not isinstance(nodes, list):
-        raise ModelLoadError('config "nodes" must be a list of {"id", "type", "params"} objects; fix config.json')
+        raise ModelLoadError(
+            'config "nodes" must be a list of {"id", "type", "params"} objects; fix config.json'
+        )
     merged: dict[str, Any] = {}
     attention = 0
     for node in nodes:
         if not isinstance(node, Mapping):
-            raise ModelLoadError(f"config node {node!r} is not an object; each node needs id, type and params")
+            raise ModelLoadError(
+                f"config node {node!r} is not an object; each node needs id, type and params"
+            )
         node_type = str(node.get("type", "")).lower()
         node_id = str(node.get("id", "")).lower()
         if node_type in _ATTENTION_NODE_TYPES or node_id.split("_")[0] in ("mhsa", "attention"):
             attention += 1
         params = node.get("params") or {}
         if not isinstance(params, Mapping):
-            raise ModelLoadError(f"params of config node {node.get('id')!r} is not an object; fix config.json")
+            raise ModelLoadError(
+                f"params of config node {node.get('id')!r} is not an object; fix config.json"
+            )
         for key, value in params.items():
             merged.setdefault(key, value)
     return merged, attention
@@ -323,7 +337,9 @@ def find_model_structure(model: nn.Module) -> ModelStructure:
     return found
 
 
-def _conflict(what: str, config_value: int, module: str, module_value: int, fix: str) -> ModelLoadError:
+def _conflict(
+    what: str, config_value: int, module: str, module_value: int, fix: str
+) -> ModelLoadError:
     return ModelLoadError(
         f"config says {what}={config_value} but the model's {module} has {module_value}; {fix}"
     )
@@ -348,13 +364,19 @@ def build_model_config(
     if vocab is not None:
         if structure.embedding_rows is not None and structure.embedding_rows != vocab:
             raise _conflict(
-                "vocab_size", vocab, f"token embedding '{structure.token_embedding}'", structure.embedding_rows,
+                "vocab_size",
+                vocab,
+                f"token embedding '{structure.token_embedding}'",
+                structure.embedding_rows,
                 fix_vocab,
             )
         if structure.output_columns is not None and structure.output_columns != vocab:
             raise _conflict(
-                "vocab_size", vocab, f"output projection '{structure.output_projection}'",
-                structure.output_columns, fix_vocab,
+                "vocab_size",
+                vocab,
+                f"output projection '{structure.output_projection}'",
+                structure.output_columns,
+                fix_vocab,
             )
     else:
         if (
@@ -374,17 +396,31 @@ def build_model_config(
                 'add "vocab_size": <int> to config.json (or pass config=ModelConfig(...))'
             )
     max_seq_len = values.get("max_seq_len")
-    if max_seq_len is not None and structure.position_rows is not None and structure.position_rows != max_seq_len:
+    if (
+        max_seq_len is not None
+        and structure.position_rows is not None
+        and structure.position_rows != max_seq_len
+    ):
         raise _conflict(
-            "max_seq_len", max_seq_len, f"position table '{structure.position_embedding}'", structure.position_rows,
+            "max_seq_len",
+            max_seq_len,
+            f"position table '{structure.position_embedding}'",
+            structure.position_rows,
             "make config.json's max_seq_len equal the position table length",
         )
     if max_seq_len is None:
         max_seq_len = structure.position_rows
     d_model = values.get("d_model")
-    if d_model is not None and structure.embedding_dim is not None and structure.embedding_dim != d_model:
+    if (
+        d_model is not None
+        and structure.embedding_dim is not None
+        and structure.embedding_dim != d_model
+    ):
         raise _conflict(
-            "d_model", d_model, f"token embedding '{structure.token_embedding}' width", structure.embedding_dim,
+            "d_model",
+            d_model,
+            f"token embedding '{structure.token_embedding}' width",
+            structure.embedding_dim,
             "make config.json's d_model equal the embedding width",
         )
     if d_model is None:

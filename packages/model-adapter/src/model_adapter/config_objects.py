@@ -55,9 +55,7 @@ class ConfigNamespace(SimpleNamespace):
         try:
             return config_value(vars(self), name)
         except KeyError:
-            raise AttributeError(
-                f"config has no '{name}'; add \"{name}\" to config.json"
-            ) from None
+            raise AttributeError(f"config has no '{name}'; add \"{name}\" to config.json") from None
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -85,7 +83,9 @@ def apply_config_values(obj: Any, data: Mapping[str, Any]) -> Any:
     every other key of config.json is set as it is.
     """
     flat = flat_config(data)
-    existing = [name for name in vars(obj) if not name.startswith("_")] if hasattr(obj, "__dict__") else []
+    existing = (
+        [name for name in vars(obj) if not name.startswith("_")] if hasattr(obj, "__dict__") else []
+    )
     for name in existing:
         with contextlib.suppress(KeyError):
             setattr(obj, name, config_value(flat, name))
@@ -132,10 +132,13 @@ def config_object(
     if dataclasses.is_dataclass(config_cls):
         return config_cls(**fill_keywords(config_cls, config_cls.__name__))
     # The constructor as the class defines or inherits it (a plain lookup, written so mypy accepts it).
-    init = next(vars(klass)["__init__"] for klass in config_cls.__mro__ if "__init__" in vars(klass))
+    init = next(
+        vars(klass)["__init__"] for klass in config_cls.__mro__ if "__init__" in vars(klass)
+    )
     try:
         params = [
-            p for p in inspect.signature(init).parameters.values()
+            p
+            for p in inspect.signature(init).parameters.values()
             if p.name != "self" and p.kind != p.VAR_POSITIONAL
         ]
     except (TypeError, ValueError):

@@ -46,7 +46,9 @@ class ComputationalGraphExecutor:
     It is not an `nn.Module` on purpose: it owns no parameters, the model does.
     """
 
-    def __init__(self, model: nn.Module, graph: ModelGraph | None = None, *, causal: bool = True) -> None:
+    def __init__(
+        self, model: nn.Module, graph: ModelGraph | None = None, *, causal: bool = True
+    ) -> None:
         self.model = model
         self.graph = graph if graph is not None else recover_graph(model)
         self.causal = causal
@@ -112,10 +114,14 @@ class ComputationalGraphExecutor:
             lines.append("repair: causal mask injected into every attention node")
         return "\n".join(lines)
 
-    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self.run(input_ids, attention_mask)
 
-    def run(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def run(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits `[B, T, V]` for token ids `[B, T]` (and optional `[B, T]` padding mask, 1 = token)."""
         import torch.nn.functional as F
 
@@ -171,7 +177,9 @@ class ComputationalGraphExecutor:
             x = dropout(x)
         return x
 
-    def _attend(self, node: GraphNode, x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    def _attend(
+        self, node: GraphNode, x: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
         from torch import nn
 
         module = self._module(node)

@@ -99,7 +99,9 @@ def _max_file_bytes(value: int | None) -> int:
     try:
         return int(text)
     except ValueError as exc:
-        raise ModelLoadError(f"{MAX_BYTES_ENV}={text!r} is not a number of bytes; set it to e.g. 52428800") from exc
+        raise ModelLoadError(
+            f"{MAX_BYTES_ENV}={text!r} is not a number of bytes; set it to e.g. 52428800"
+        ) from exc
 
 
 def _too_large(what: str, gist_id: str, limit: int) -> ModelLoadError:
@@ -110,7 +112,9 @@ def _too_large(what: str, gist_id: str, limit: int) -> ModelLoadError:
 
 
 def _get(url: str, what: str, gist_id: str, limit: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT, "Accept": "application/vnd.github+json"})
+    request = urllib.request.Request(
+        url, headers={"User-Agent": _USER_AGENT, "Accept": "application/vnd.github+json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response:
             declared = response.headers.get("Content-Length")
@@ -155,7 +159,9 @@ def _file_text(entry: dict[str, Any], gist_id: str, limit: int) -> str:
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ModelLoadError(f"{name} of gist {gist_id} is not UTF-8 text; check the gist's files") from exc
+            raise ModelLoadError(
+                f"{name} of gist {gist_id} is not UTF-8 text; check the gist's files"
+            ) from exc
     text = str(content)
     if len(text.encode("utf-8")) > limit:
         raise _too_large(str(name), gist_id, limit)
@@ -164,7 +170,9 @@ def _file_text(entry: dict[str, Any], gist_id: str, limit: int) -> str:
 
 def _safe_version(gist: dict[str, Any], gist_id: str) -> str:
     history = gist.get("history") or [{}]
-    first = history[0] if isinstance(history, list) and history and isinstance(history[0], dict) else {}
+    first = (
+        history[0] if isinstance(history, list) and history and isinstance(history[0], dict) else {}
+    )
     version = first.get("version")
     if not version:
         return "latest"
@@ -211,7 +219,9 @@ def fetch_gist(
             f"the Gist API answer for {gist_id} is not a gist description; check the API URL ({base})"
         ) from exc
     if not isinstance(files, dict):
-        raise ModelLoadError(f"the Gist API answer for {gist_id} has no file list; check the API URL ({base})")
+        raise ModelLoadError(
+            f"the Gist API answer for {gist_id} has no file list; check the API URL ({base})"
+        )
     version = _safe_version(gist, gist_id)
     root = Path(cache_dir) if cache_dir is not None else gist_cache_dir()
     target = root / gist_id / version
@@ -221,7 +231,8 @@ def fetch_gist(
 
     by_name = {
         _safe_file_name(str(entry.get("filename", name)), gist_id): entry
-        for name, entry in files.items() if isinstance(entry, dict)
+        for name, entry in files.items()
+        if isinstance(entry, dict)
     }
     python_files = [name for name in by_name if name.endswith(".py")]
     if "model.py" in by_name:

@@ -28,7 +28,9 @@ __all__ = ["GraphNode", "ModelGraph", "recover_graph"]
 
 logger = logging.getLogger(__name__)
 
-_MARKER = re.compile(r"^\s*#\s*([A-Za-z][A-Za-z0-9_]*)\s*:\s*([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_\d+)\s*$")
+_MARKER = re.compile(
+    r"^\s*#\s*([A-Za-z][A-Za-z0-9_]*)\s*:\s*([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*_\d+)\s*$"
+)
 _VALUE_SUFFIXES = ("output", "x", "logits", "tokens", "out", "hidden")
 
 INPUT_TYPES = ("input",)
@@ -55,7 +57,9 @@ class GraphNode:
 
     def describe(self) -> str:
         attrs = ", ".join(self.modules.values()) or "no module"
-        reads = " + ".join(self.inputs) if self.node_type in RESIDUAL_TYPES else ", ".join(self.inputs)
+        reads = (
+            " + ".join(self.inputs) if self.node_type in RESIDUAL_TYPES else ", ".join(self.inputs)
+        )
         return f"{self.node_id} ({self.node_type}; {attrs}) <- {reads or 'token ids'}"
 
 
@@ -83,14 +87,18 @@ class ModelGraph:
         notes = []
         out = self.output_node
         if out.node_type in OUTPUT_TYPES and not out.modules:
-            notes.append(f"{out.node_id} has no module: projection tied to the token embedding weight")
+            notes.append(
+                f"{out.node_id} has no module: projection tied to the token embedding weight"
+            )
         return notes
 
     def describe(self) -> str:
         return "\n".join(node.describe() for node in self.nodes)
 
 
-def _forward_problems(forward: ast.FunctionDef | None, nodes: list[GraphNode], token_params: set[str]) -> list[str]:
+def _forward_problems(
+    forward: ast.FunctionDef | None, nodes: list[GraphNode], token_params: set[str]
+) -> list[str]:
     """The builder defects visible in `forward`'s source (GENERATED_MODELS.md), one line each."""
     if forward is None:
         return ["the class defines no forward()"]
@@ -103,10 +111,16 @@ def _forward_problems(forward: ast.FunctionDef | None, nodes: list[GraphNode], t
     leaked = [p for p in params if p not in token_params and _value_owner(p, node_ids)]
     if leaked:
         problems.append(f"forward() takes intermediate outputs as arguments: {', '.join(leaked)}")
-    assigned = {n.id for n in ast.walk(forward) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    assigned = {
+        n.id for n in ast.walk(forward) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
     known = assigned | set(params)
     for stmt in ast.walk(forward):
-        if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Name) and stmt.value.id not in known:
+        if (
+            isinstance(stmt, ast.Return)
+            and isinstance(stmt.value, ast.Name)
+            and stmt.value.id not in known
+        ):
             problems.append(f"forward() returns '{stmt.value.id}', which it never assigns")
     attention = {n.node_id for n in nodes if n.node_type in ATTENTION_TYPES}
     for call in ast.walk(forward):
@@ -117,7 +131,9 @@ def _forward_problems(forward: ast.FunctionDef | None, nodes: list[GraphNode], t
             and not {k.arg for k in call.keywords} & {"attn_mask", "is_causal"}
             and len(call.args) < 6
         ):
-            problems.append(f"attention node {call.func.attr} is called without an attention mask (not causal)")
+            problems.append(
+                f"attention node {call.func.attr} is called without an attention mask (not causal)"
+            )
     output = [n for n in nodes if n.node_type in OUTPUT_TYPES and not n.modules]
     problems += [f"output node {n.node_id} has no module" for n in output]
     return problems
@@ -143,7 +159,9 @@ def _find_function(tree: ast.Module, class_name: str, name: str) -> ast.Function
     return None
 
 
-def _function_lines(tree: ast.Module, source: str, class_name: str, function: ast.FunctionDef) -> list[str]:
+def _function_lines(
+    tree: ast.Module, source: str, class_name: str, function: ast.FunctionDef
+) -> list[str]:
     """The source lines of `function` including trailing comments (ast's end_lineno stops at code)."""
     end = None
     for node in ast.walk(tree):
@@ -152,7 +170,12 @@ def _function_lines(tree: ast.Module, source: str, class_name: str, function: as
             following = [item.lineno for item in node.body if item.lineno > function.lineno]
             if following:
                 first = min(following)
-                decorators = [d.lineno for item in node.body if item.lineno == first for d in getattr(item, "decorator_list", [])]
+                decorators = [
+                    d.lineno
+                    for item in node.body
+                    if item.lineno == first
+                    for d in getattr(item, "decorator_list", [])
+                ]
                 end = min([first, *decorators]) - 1
     lines = source.splitlines()
     return lines[function.lineno - 1 : end if end is not None else function.end_lineno]
@@ -168,10 +191,23 @@ def has_builder_markers(model: nn.Module) -> bool:
         source = textwrap.dedent(inspect.getsource(type(model)))
     except (OSError, TypeError):
         return False
-    known = {*INPUT_TYPES, *EMBEDDING_TYPES, *ATTENTION_TYPES, *RESIDUAL_TYPES, *OUTPUT_TYPES, "layernorm", "ffn", "mlp"}
+    known = {
+        *INPUT_TYPES,
+        *EMBEDDING_TYPES,
+        *ATTENTION_TYPES,
+        *RESIDUAL_TYPES,
+        *OUTPUT_TYPES,
+        "layernorm",
+        "ffn",
+        "mlp",
+    }
     for line in source.splitlines():
         match = _MARKER.match(line)
-        if match and match.group(1).lower() in known and match.group(2).startswith(match.group(1).lower() + "_"):
+        if (
+            match
+            and match.group(1).lower() in known
+            and match.group(2).startswith(match.group(1).lower() + "_")
+        ):
             return True
     return False
 
@@ -186,7 +222,9 @@ def _value_owner(name: str, node_ids: set[str]) -> str | None:
     return None
 
 
-def _forward_hints(forward: ast.FunctionDef | None, node_ids: set[str], token_params: set[str]) -> dict[str, list[str]]:
+def _forward_hints(
+    forward: ast.FunctionDef | None, node_ids: set[str], token_params: set[str]
+) -> dict[str, list[str]]:
     """node id -> ids of the nodes its value is computed from, according to forward's body."""
     hints: dict[str, list[str]] = {}
     if forward is None:
@@ -206,7 +244,11 @@ def _forward_hints(forward: ast.FunctionDef | None, node_ids: set[str], token_pa
         for target_expr in stmt.targets:
             if isinstance(target_expr, ast.Name):
                 targets.append(target_expr.id)
-            elif isinstance(target_expr, ast.Tuple) and target_expr.elts and isinstance(target_expr.elts[0], ast.Name):
+            elif (
+                isinstance(target_expr, ast.Tuple)
+                and target_expr.elts
+                and isinstance(target_expr.elts[0], ast.Name)
+            ):
                 targets.append(target_expr.elts[0].id)
         value = stmt.value
         if isinstance(value, ast.Subscript):
@@ -260,7 +302,9 @@ def recover_graph(model: nn.Module) -> ModelGraph:
     seen: set[str] = set()
     for _, node_id in markers:
         if node_id in seen:
-            raise GraphResolutionError(f"node {node_id} is declared twice in {cls.__name__}.__init__; remove one marker")
+            raise GraphResolutionError(
+                f"node {node_id} is declared twice in {cls.__name__}.__init__; remove one marker"
+            )
         seen.add(node_id)
 
     children = dict(model.named_children())
@@ -280,7 +324,11 @@ def recover_graph(model: nn.Module) -> ModelGraph:
     forward = _find_function(tree, cls.__name__, "forward")
     token_params: set[str] = set()
     if forward is not None:
-        token_params = {a.arg for a in forward.args.args[1:] if a.arg in ("input_ids", "input_0_tokens", "tokens", "idx", "x")}
+        token_params = {
+            a.arg
+            for a in forward.args.args[1:]
+            if a.arg in ("input_ids", "input_0_tokens", "tokens", "idx", "x")
+        }
     token_params.add("input_0_tokens")
     hints = _forward_hints(forward, node_ids, token_params)
     input_ids = [n.node_id for n in nodes if n.node_type in INPUT_TYPES]
@@ -321,7 +369,9 @@ def recover_graph(model: nn.Module) -> ModelGraph:
     for node in nodes:
         for dep in node.inputs:
             if dep not in node_ids:
-                raise GraphResolutionError(f"node {node.node_id} reads '{dep}', which is no node of the graph")
+                raise GraphResolutionError(
+                    f"node {node.node_id} reads '{dep}', which is no node of the graph"
+                )
     graph = ModelGraph(cls.__name__, nodes, _forward_problems(forward, nodes, token_params))
     logger.debug("recovered graph of %s:\n%s", cls.__name__, graph.describe())
     return graph

@@ -42,8 +42,10 @@ class ModelInspection:
         for p in self.parameters:
             required = "required" if p["required"] else "optional"
             lines.append(f"  - {p['name']}: {p['role']} ({p['kind']}, {required})")
-        lines.append(f"  simple signature: {'yes' if self.simple_signature else 'no'}; "
-                     f"asks for intermediate outputs: {'yes' if self.requires_intermediate_outputs else 'no'}")
+        lines.append(
+            f"  simple signature: {'yes' if self.simple_signature else 'no'}; "
+            f"asks for intermediate outputs: {'yes' if self.requires_intermediate_outputs else 'no'}"
+        )
         lines += ["", f"graph (strategy: {self.strategy}):"]
         if self.graph:
             lines += [f"  {index:>2}. {node}" for index, node in enumerate(self.graph, 1)]
@@ -100,16 +102,24 @@ def _planned_repairs(adapter: Any) -> list[str]:
             if failure:
                 repairs.append(f"forward() fails ({failure}) -> run the recovered graph")
             else:
-                repairs.append("builder export -> run the recovered graph (same logits as its forward)")
+                repairs.append(
+                    "builder export -> run the recovered graph (same logits as its forward)"
+                )
         repairs += [_short_repair(note) for note in adapter.executor.graph.repairs(model)]
     repairs.append(_causal_repair(adapter))
     if adapter.executor is None:
         if inspector.attention_mask_name:
-            repairs.append(f"padding: attention_mask passed to forward as '{inspector.attention_mask_name}'")
+            repairs.append(
+                f"padding: attention_mask passed to forward as '{inspector.attention_mask_name}'"
+            )
         elif getattr(adapter, "_attention_modules", 0):
-            repairs.append("padding: attention_mask injected as key padding into nn.MultiheadAttention calls")
+            repairs.append(
+                "padding: attention_mask injected as key padding into nn.MultiheadAttention calls"
+            )
         else:
-            repairs.append("padding: the model takes no attention_mask; padded positions are not masked")
+            repairs.append(
+                "padding: the model takes no attention_mask; padded positions are not masked"
+            )
     return repairs
 
 
@@ -175,6 +185,8 @@ def _causal_repair(adapter: Any) -> str:
     if raw.leaks and not repaired.leaks:
         return "attention without mask -> inject causal mask (later tokens change earlier logits otherwise)"
     if raw.leaks:
-        return ("attention sees the future and the adapter cannot mask it -> none possible: "
-                "make the model's attention causal (validate will fail causal_leak)")
+        return (
+            "attention sees the future and the adapter cannot mask it -> none possible: "
+            "make the model's attention causal (validate will fail causal_leak)"
+        )
     return "attention already causal -> no mask needed"

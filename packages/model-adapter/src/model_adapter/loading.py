@@ -146,9 +146,7 @@ def _module_classes(module: ModuleType) -> list[type]:
     return [
         obj
         for obj in vars(module).values()
-        if inspect.isclass(obj)
-        and issubclass(obj, nn.Module)
-        and obj.__module__ == module.__name__
+        if inspect.isclass(obj) and issubclass(obj, nn.Module) and obj.__module__ == module.__name__
     ]
 
 
@@ -168,13 +166,19 @@ def _root_classes(module: ModuleType, candidates: list[type]) -> list[type]:
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Name) and inner.id in names and inner.id != node.name:
                     used.add(inner.id)
-                elif isinstance(inner, ast.Attribute) and inner.attr in names and inner.attr != node.name:
+                elif (
+                    isinstance(inner, ast.Attribute)
+                    and inner.attr in names
+                    and inner.attr != node.name
+                ):
                     used.add(inner.attr)
     roots = [c for c in candidates if c.__name__ not in used]
     return roots or candidates
 
 
-def _choose_class(module: ModuleType, path: Path, model_name: str | None, config_name: str | None) -> type:
+def _choose_class(
+    module: ModuleType, path: Path, model_name: str | None, config_name: str | None
+) -> type:
     candidates = _module_classes(module)
     by_name = {c.__name__: c for c in candidates}
     if not candidates:
@@ -195,12 +199,14 @@ def _choose_class(module: ModuleType, path: Path, model_name: str | None, config
         if config_name:
             logger.warning(
                 "config.json names model '%s', which %s does not define; using %s",
-                config_name, path.name, roots[0].__name__,
+                config_name,
+                path.name,
+                roots[0].__name__,
             )
         return roots[0]
     raise ModelLoadError(
         f"{path.name} defines several top-level nn.Module classes ({', '.join(c.__name__ for c in roots)}); "
-        "pass model_name=... or set \"model_name\" in config.json"
+        'pass model_name=... or set "model_name" in config.json'
     )
 
 
@@ -232,7 +238,9 @@ def _is_local_class(obj: type, module: ModuleType) -> bool:
     return Path(file).resolve().is_relative_to(Path(model_file).resolve().parent)
 
 
-def _config_class_for(cls: type[Any], param: inspect.Parameter, module: ModuleType) -> tuple[bool, type[Any] | None]:
+def _config_class_for(
+    cls: type[Any], param: inspect.Parameter, module: ModuleType
+) -> tuple[bool, type[Any] | None]:
     """(is a config object, its class or None when unknown) for a constructor argument.
 
     A parameter annotated with a class (`config: GPTConfig`, `args: SimpleNamespace`) is one; so
@@ -306,14 +314,19 @@ def _instantiate(cls: type, data: Mapping[str, Any], module: ModuleType) -> nn.M
     except ModelLoadError:
         raise
     except Exception as exc:
-        shown = ", ".join(f"{k}={type(v).__name__ if not isinstance(v, (int, float, str)) else v!r}" for k, v in kwargs.items())
+        shown = ", ".join(
+            f"{k}={type(v).__name__ if not isinstance(v, (int, float, str)) else v!r}"
+            for k, v in kwargs.items()
+        )
         raise ModelLoadError(
             f"{cls.__name__}({shown}) raised {type(exc).__name__}: {exc}; fix the model's __init__ "
             "or the config values (see the chained traceback)"
         ) from exc
 
 
-def _config_dict(config: ModelConfig | Mapping[str, Any] | str | Path | None) -> dict[str, Any] | None:
+def _config_dict(
+    config: ModelConfig | Mapping[str, Any] | str | Path | None,
+) -> dict[str, Any] | None:
     if config is None:
         return None
     if isinstance(config, ModelConfig):
@@ -365,7 +378,9 @@ def load_model(
     if isinstance(source, nn.Module):
         values = normalize_config(override or {})
         values["name"] = model_name or values.get("name") or type(source).__name__
-        loaded_config = build_model_config(source, values, source=f"module:{type(source).__qualname__}")
+        loaded_config = build_model_config(
+            source, values, source=f"module:{type(source).__qualname__}"
+        )
         return LoadedModel(source, loaded_config)
     if not isinstance(source, (str, Path)):
         raise ModelLoadError(
@@ -383,13 +398,23 @@ def load_model(
                 )
             model_file = path / python_files[0]
         config_file = path / CONFIG_FILE
-        data = override if override is not None else (read_config_json(config_file) if config_file.is_file() else None)
+        data = (
+            override
+            if override is not None
+            else (read_config_json(config_file) if config_file.is_file() else None)
+        )
         return _load_from_file(model_file, data, model_name, str(path))
     if path.is_file():
         if path.suffix != ".py":
-            raise ModelLoadError(f"{path} is not a .py file; pass the model's folder or its model.py")
+            raise ModelLoadError(
+                f"{path} is not a .py file; pass the model's folder or its model.py"
+            )
         config_file = path.with_name(CONFIG_FILE)
-        data = override if override is not None else (read_config_json(config_file) if config_file.is_file() else None)
+        data = (
+            override
+            if override is not None
+            else (read_config_json(config_file) if config_file.is_file() else None)
+        )
         return _load_from_file(path, data, model_name, str(path))
     from model_adapter.gist import fetch_gist, looks_like_gist
 

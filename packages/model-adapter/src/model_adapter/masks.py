@@ -21,7 +21,9 @@ def causal_mask(length: int, device: torch.device, key_length: int | None = None
     import torch
 
     key_length = length if key_length is None else key_length
-    return torch.ones(length, key_length, dtype=torch.bool, device=device).triu(1 + key_length - length)
+    return torch.ones(length, key_length, dtype=torch.bool, device=device).triu(
+        1 + key_length - length
+    )
 
 
 def attention_mask_for(

@@ -16,19 +16,57 @@ from typing import Any
 
 __all__ = ["TOKEN_INPUT_NAMES", "ModelSignatureInspector", "ParameterInfo"]
 
-TOKEN_INPUT_NAMES = ("input_ids", "input_0_tokens", "tokens", "idx", "x", "input", "inputs", "src", "token_ids", "ids")
-ATTENTION_MASK_NAMES = ("attention_mask", "padding_mask", "key_padding_mask", "src_key_padding_mask")
+TOKEN_INPUT_NAMES = (
+    "input_ids",
+    "input_0_tokens",
+    "tokens",
+    "idx",
+    "x",
+    "input",
+    "inputs",
+    "src",
+    "token_ids",
+    "ids",
+)
+ATTENTION_MASK_NAMES = (
+    "attention_mask",
+    "padding_mask",
+    "key_padding_mask",
+    "src_key_padding_mask",
+)
 """Names of a padding-mask parameter. `attention_mask` is 1 on real tokens; the others follow
 PyTorch's key-padding convention (True on padding). A bare `mask` is left alone: it often means
 an attention (causal) mask of another shape."""
 INVERTED_MASK_NAMES = ("padding_mask", "key_padding_mask", "src_key_padding_mask")
 _NODE_TYPES = (
-    "input", "embedding", "mhsa", "attention", "residual", "layernorm", "ffn", "mlp", "output",
-    "dropout", "norm", "linear", "block", "add",
+    "input",
+    "embedding",
+    "mhsa",
+    "attention",
+    "residual",
+    "layernorm",
+    "ffn",
+    "mlp",
+    "output",
+    "dropout",
+    "norm",
+    "linear",
+    "block",
+    "add",
 )
-_INTERMEDIATE = re.compile(rf"^(?:{'|'.join(_NODE_TYPES)})_\d+(?:_[a-z]+)?$|_(?:output|logits|x|hidden)$")
+_INTERMEDIATE = re.compile(
+    rf"^(?:{'|'.join(_NODE_TYPES)})_\d+(?:_[a-z]+)?$|_(?:output|logits|x|hidden)$"
+)
 
-ROLES = ("token_input", "attention_mask", "intermediate", "optional", "var_positional", "var_keyword", "unknown_required")
+ROLES = (
+    "token_input",
+    "attention_mask",
+    "intermediate",
+    "optional",
+    "var_positional",
+    "var_keyword",
+    "unknown_required",
+)
 
 
 @dataclass(frozen=True)
@@ -88,11 +126,17 @@ class ModelSignatureInspector:
                 token_name = candidate
                 break
         if token_name is None:
-            positional = [p for p in named if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            positional = [
+                p for p in named if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
             required_positional = [p for p in positional if p.default is p.empty]
             if len(required_positional) == 1:
                 token_name = required_positional[0].name
-            elif not required_positional and len(positional) >= 1 and not _INTERMEDIATE.search(positional[0].name):
+            elif (
+                not required_positional
+                and len(positional) >= 1
+                and not _INTERMEDIATE.search(positional[0].name)
+            ):
                 token_name = positional[0].name
         infos = []
         mask_taken = False
@@ -183,9 +227,13 @@ class ModelSignatureInspector:
 
     def accepts(self, name: str) -> bool:
         """Whether `name` can be passed as a keyword argument."""
-        return any(
-            p.name == name and p.kind in ("positional_or_keyword", "keyword_only") for p in self._parameters
-        ) or self.accepts_var_keyword
+        return (
+            any(
+                p.name == name and p.kind in ("positional_or_keyword", "keyword_only")
+                for p in self._parameters
+            )
+            or self.accepts_var_keyword
+        )
 
     def describe(self) -> str:
         """One line for logs and the CLI: the signature and how it was classified."""
@@ -193,9 +241,12 @@ class ModelSignatureInspector:
             return "forward signature cannot be read"
         roles = ", ".join(f"{p.name}:{p.role}" for p in self._parameters) or "no parameters"
         verdict = (
-            "simple" if self.is_simple_signature()
-            else "asks for intermediate outputs" if self.requires_intermediate_outputs()
-            else "empty" if self.is_empty
+            "simple"
+            if self.is_simple_signature()
+            else "asks for intermediate outputs"
+            if self.requires_intermediate_outputs()
+            else "empty"
+            if self.is_empty
             else "not callable with token ids alone"
         )
         return f"forward{self.signature} -> {verdict} ({roles})"

@@ -71,9 +71,7 @@ def _local_target(folder: Path, dotted: str) -> Path | None:
     if not top:
         return None
     package = folder / top
-    if package.is_dir() and (
-        (package / "__init__.py").is_file() or any(package.rglob("*.py"))
-    ):
+    if package.is_dir() and ((package / "__init__.py").is_file() or any(package.rglob("*.py"))):
         return package
     module = folder / f"{top}.py"
     return module if module.is_file() else None
@@ -97,7 +95,9 @@ def _imported_names(path: Path) -> list[str]:
 
 def _package_files(package: Path) -> list[Path]:
     return sorted(
-        p for p in package.rglob("*.py") if "__pycache__" not in p.parts and not p.name.startswith(".")
+        p
+        for p in package.rglob("*.py")
+        if "__pycache__" not in p.parts and not p.name.startswith(".")
     )
 
 

@@ -80,14 +80,27 @@ def _build_nodes(spec: _Spec) -> list[_Node]:
     counts = _counter()
     unmasked = "unmasked_attention" in spec.defects
     nodes: list[_Node] = []
-    inp = _Node("input_0", "input", params={"vocab_size": spec.vocab_size, "max_seq_len": spec.max_seq_len})
+    inp = _Node(
+        "input_0", "input", params={"vocab_size": spec.vocab_size, "max_seq_len": spec.max_seq_len}
+    )
     inp.output = "input_0_tokens"
     counts["input"] = 1
     nodes.append(inp)
-    d, h, v, seq, drop = (spec.dim(n) for n in ("d_model", "n_heads", "vocab_size", "max_seq_len", "dropout"))
+    d, h, v, seq, drop = (
+        spec.dim(n) for n in ("d_model", "n_heads", "vocab_size", "max_seq_len", "dropout")
+    )
     ff = f"{spec.dim('d_model')} * 4" if spec.constructor == "kwargs" else repr(spec.d_ff)
 
-    emb = _Node(_next(counts, "embedding"), "embedding", params={"d_model": spec.d_model, "vocab_size": spec.vocab_size, "max_seq_len": spec.max_seq_len, "dropout": spec.dropout})
+    emb = _Node(
+        _next(counts, "embedding"),
+        "embedding",
+        params={
+            "d_model": spec.d_model,
+            "vocab_size": spec.vocab_size,
+            "max_seq_len": spec.max_seq_len,
+            "dropout": spec.dropout,
+        },
+    )
     e = emb.node_id
     emb.init = [
         f"self.{e}_token = nn.Embedding({v}, {d})",
@@ -114,9 +127,15 @@ def _build_nodes(spec: _Spec) -> list[_Node]:
         return node
 
     def attention(source: str) -> _Node:
-        node = _Node(_next(counts, attention_type), attention_type, params={"d_model": spec.d_model, "num_heads": spec.n_heads, "dropout": spec.dropout})
+        node = _Node(
+            _next(counts, attention_type),
+            attention_type,
+            params={"d_model": spec.d_model, "num_heads": spec.n_heads, "dropout": spec.dropout},
+        )
         a = node.node_id
-        node.init = [f"self.{a} = nn.MultiheadAttention({d}, {h}, dropout={drop}, batch_first=True)"]
+        node.init = [
+            f"self.{a} = nn.MultiheadAttention({d}, {h}, dropout={drop}, batch_first=True)"
+        ]
         node.output = f"{a}_output"
         if unmasked:
             call = f"self.{a}({source}, {source}, {source})"
@@ -128,7 +147,11 @@ def _build_nodes(spec: _Spec) -> list[_Node]:
         return node
 
     def ffn(source: str) -> _Node:
-        node = _Node(_next(counts, ffn_type), ffn_type, params={"d_model": spec.d_model, "d_ff": spec.d_ff, "dropout": spec.dropout})
+        node = _Node(
+            _next(counts, ffn_type),
+            ffn_type,
+            params={"d_model": spec.d_model, "d_ff": spec.d_ff, "dropout": spec.dropout},
+        )
         f = node.node_id
         node.init = [
             f"self.{f} = nn.Sequential(nn.Linear({d}, {ff}), nn.GELU(), nn.Dropout({drop}), "
@@ -206,7 +229,18 @@ def render_builder_export(
         raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}")
     if n_blocks < 1:
         raise ValueError("n_blocks must be at least 1")
-    spec = _Spec(vocab_size, d_model, n_heads, n_blocks, max_seq_len, 4 * d_model, dropout, architecture, defects, constructor)
+    spec = _Spec(
+        vocab_size,
+        d_model,
+        n_heads,
+        n_blocks,
+        max_seq_len,
+        4 * d_model,
+        dropout,
+        architecture,
+        defects,
+        constructor,
+    )
     nodes = _build_nodes(spec)
 
     if constructor == "kwargs":

@@ -59,7 +59,7 @@ class MultiFileLM(nn.Module):
         return self.lm_head(self.norm(x))
 '''
 
-_MULTI_FILE_LAYERS = '''
+_MULTI_FILE_LAYERS = """
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -83,23 +83,23 @@ class Block(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
         return x + self.ff(self.ln2(x))
-'''
+"""
 
-_MULTI_FILE_PACKAGE_INIT = '''
+_MULTI_FILE_PACKAGE_INIT = """
 from .ffn import feed_forward
 
 __all__ = ["feed_forward"]
-'''
+"""
 
-_MULTI_FILE_PACKAGE_FFN = '''
+_MULTI_FILE_PACKAGE_FFN = """
 import torch.nn as nn
 
 
 def feed_forward(d_model):
     return nn.Sequential(nn.Linear(d_model, 2 * d_model), nn.GELU(), nn.Linear(2 * d_model, d_model))
-'''
+"""
 
-_MULTI_FILE_PACKAGE_NORM = '''
+_MULTI_FILE_PACKAGE_NORM = """
 import torch
 import torch.nn as nn
 
@@ -112,7 +112,7 @@ class RMSNorm(nn.Module):
 
     def forward(self, x):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
-'''
+"""
 
 _SEQUENCE_FIRST_MODEL = '''
 """The PyTorch tutorial's transformer LM: src is [T, B], output [T, B, ntoken]."""
@@ -341,19 +341,50 @@ class TiedGPT(nn.Module):
 
 def _config(style: str, vocab_size: int, max_seq_len: int) -> dict:
     if style == "multi_file":
-        return {"vocab_size": vocab_size, "d_model": 32, "n_heads": 2, "n_layers": 1, "max_seq_len": max_seq_len}
+        return {
+            "vocab_size": vocab_size,
+            "d_model": 32,
+            "n_heads": 2,
+            "n_layers": 1,
+            "max_seq_len": max_seq_len,
+        }
     if style == "sequence_first":
-        return {"ntoken": vocab_size, "d_model": 32, "nhead": 2, "d_hid": 64, "nlayers": 1, "max_len": max_seq_len}
+        return {
+            "ntoken": vocab_size,
+            "d_model": 32,
+            "nhead": 2,
+            "d_hid": 64,
+            "nlayers": 1,
+            "max_len": max_seq_len,
+        }
     if style == "lstm":
         return {"ntoken": vocab_size, "ninp": 32, "nhid": 32, "nlayers": 1}
     if style == "mingpt":
-        return {"model_type": None, "n_layer": 1, "n_head": 2, "n_embd": 32, "vocab_size": vocab_size,
-                "block_size": max_seq_len}
+        return {
+            "model_type": None,
+            "n_layer": 1,
+            "n_head": 2,
+            "n_embd": 32,
+            "vocab_size": vocab_size,
+            "block_size": max_seq_len,
+        }
     if style == "namespace":
-        return {"vocab_size": vocab_size, "dim": 32, "n_heads": 2, "n_layers": 1, "max_seq_len": max_seq_len}
+        return {
+            "vocab_size": vocab_size,
+            "dim": 32,
+            "n_heads": 2,
+            "n_layers": 1,
+            "max_seq_len": max_seq_len,
+        }
     if style == "scan":
         return {"vocab_size": vocab_size, "d_model": 32, "d_state": 16}
-    return {"vocab_size": vocab_size, "d_model": 32, "n_heads": 2, "n_layers": 2, "block_size": max_seq_len}
+    return {
+        "vocab_size": vocab_size,
+        "d_model": 32,
+        "n_heads": 2,
+        "n_layers": 2,
+        "block_size": max_seq_len,
+    }
 
 
 _FILES: dict[str, dict[str, str]] = {
@@ -376,7 +407,9 @@ STYLES = tuple(_FILES)
 """Every style `write_model_style` writes."""
 
 
-def write_model_style(folder: str | Path, style: str, *, vocab_size: int = 97, max_seq_len: int = 64) -> Path:
+def write_model_style(
+    folder: str | Path, style: str, *, vocab_size: int = 97, max_seq_len: int = 64
+) -> Path:
     """Write the model of `style` (see `STYLES`) with its config.json into `folder`; return it."""
     if style not in _FILES:
         raise ValueError(f"unknown style {style!r}; choose one of {', '.join(STYLES)}")
@@ -385,5 +418,7 @@ def write_model_style(folder: str | Path, style: str, *, vocab_size: int = 97, m
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    (folder / "config.json").write_text(json.dumps(_config(style, vocab_size, max_seq_len), indent=2), encoding="utf-8")
+    (folder / "config.json").write_text(
+        json.dumps(_config(style, vocab_size, max_seq_len), indent=2), encoding="utf-8"
+    )
     return folder

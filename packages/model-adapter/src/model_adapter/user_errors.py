@@ -42,7 +42,9 @@ def _walk(error: BaseException) -> list[BaseException]:
     return seen
 
 
-def user_error_message(error: BaseException, user_errors: tuple[type[BaseException], ...] = ()) -> str | None:
+def user_error_message(
+    error: BaseException, user_errors: tuple[type[BaseException], ...] = ()
+) -> str | None:
     """The one-line message for `error` when the user can fix it, else None (a bug: re-raise it).
 
     Recognised: instances of `user_errors` (the packages' own, already one line); a full disk
@@ -55,7 +57,9 @@ def user_error_message(error: BaseException, user_errors: tuple[type[BaseExcepti
         if isinstance(found, OSError) and found.errno in (errno.ENOSPC, errno.EDQUOT):
             where = f" while writing {found.filename}" if found.filename else ""
             return f"the disk is full{where}: free some space or choose an output folder on another disk; nothing was lost"
-        if isinstance(found, RuntimeError) and any(mark in str(found) for mark in _TORCH_WRITE_FAILURES):
+        if isinstance(found, RuntimeError) and any(
+            mark in str(found) for mark in _TORCH_WRITE_FAILURES
+        ):
             return (
                 "writing a file failed half way, most likely because the disk is full "
                 f"({_first_line(found)[:120]}): free some space or choose an output folder on another disk; "

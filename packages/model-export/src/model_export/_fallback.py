@@ -161,4 +161,6 @@ def first_passing(
         failed_report.raise_if_failed()
     os.replace(target, path)
     # `failed_report` is what `check` returned, so it is a `Report`; mypy cannot see that.
-    return Outcome(failed_report.exporter, cast(Report, failed_report), False, attempts.fallback_reason)
+    return Outcome(
+        failed_report.exporter, cast(Report, failed_report), False, attempts.fallback_reason
+    )

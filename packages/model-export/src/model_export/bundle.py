@@ -60,7 +60,9 @@ class Bundle:
 def check_output_folder(out: Path) -> None:
     """Refuse a non-empty OUT or a parent we cannot write, before any work is done."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputFolderError(f"output folder {out} exists and is not empty; choose a new --out folder")
+        raise OutputFolderError(
+            f"output folder {out} exists and is not empty; choose a new --out folder"
+        )
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +115,9 @@ def encode_text(tokenizer_dir: Path, text: str) -> np.ndarray:
     """Token ids of `text` with the bundle's tokenizer (tokenizers only, no transformers)."""
     from tokenizers import Tokenizer
 
-    return np.asarray(Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).encode(text).ids, dtype=np.int64)
+    return np.asarray(
+        Tokenizer.from_file(str(tokenizer_dir / "tokenizer.json")).encode(text).ids, dtype=np.int64
+    )
 
 
 def _current_umask() -> int:
@@ -175,9 +179,13 @@ def build_bundle(
     from model_export.torchscript_export import export_pt2, export_torchscript
 
     out = Path(out).resolve()
-    unknown = [f for f in formats if f not in FORMATS] + [q for q in quantize if q not in QUANTIZATIONS]
+    unknown = [f for f in formats if f not in FORMATS] + [
+        q for q in quantize if q not in QUANTIZATIONS
+    ]
     if unknown:
-        raise ExportSourceError(f"unknown format or quantization {', '.join(unknown)}; choose from {FORMATS} / {QUANTIZATIONS}")
+        raise ExportSourceError(
+            f"unknown format or quantization {', '.join(unknown)}; choose from {FORMATS} / {QUANTIZATIONS}"
+        )
     if quantize and "onnx" not in formats:
         raise ExportSourceError("quantization works on the ONNX model; add onnx to --formats")
     check_output_folder(out)
@@ -185,14 +193,25 @@ def build_bundle(
     model, config = source.model, source.config
     max_seq_len = config.max_seq_len
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
-    staging.chmod(0o777 & ~_current_umask())  # mkdtemp makes it 0700; the bundle gets the user's umask
+    staging.chmod(
+        0o777 & ~_current_umask()
+    )  # mkdtemp makes it 0700; the bundle gets the user's umask
     try:
-        report: dict[str, Any] = {"format_version": 1, "model": config.to_dict(), "formats": {}, "quantization": {}}
+        report: dict[str, Any] = {
+            "format_version": 1,
+            "model": config.to_dict(),
+            "formats": {},
+            "quantization": {},
+        }
         if "onnx" in formats:
             onnx_path = staging / FORMAT_FILES["onnx"]
             try:
                 onnx_result = export_onnx(
-                    model, onnx_path, vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
+                    model,
+                    onnx_path,
+                    vocab_size=config.vocab_size,
+                    max_seq_len=max_seq_len,
+                    atol=atol,
                     fixed_length=fixed_length,
                 )
             except (ExportFailedError, ParityError) as exc:
@@ -202,20 +221,29 @@ def build_bundle(
                 logger.warning(
                     "ONNX fails at some sequence lengths (%s); exporting a fixed-length ONNX of %d tokens "
                     "instead (inference.py right-pads or left-truncates prompts to it)",
-                    str(exc).splitlines()[0][:300], fixed_length,
+                    str(exc).splitlines()[0][:300],
+                    fixed_length,
                 )
                 onnx_result = export_onnx(
-                    model, onnx_path, vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
+                    model,
+                    onnx_path,
+                    vocab_size=config.vocab_size,
+                    max_seq_len=max_seq_len,
+                    atol=atol,
                     fixed_length=fixed_length,
                 )
-                onnx_result.fallback_reason = f"every-length export failed: {str(exc).splitlines()[0][:300]}"
+                onnx_result.fallback_reason = (
+                    f"every-length export failed: {str(exc).splitlines()[0][:300]}"
+                )
             report["formats"]["onnx"] = {
                 **_relative(onnx_result.to_dict(), staging),
                 "passed": onnx_result.parity.passed if onnx_result.parity else None,
             }
             rng = np.random.default_rng(0)
             generation_context = fixed_length or max_seq_len
-            prompt = rng.integers(0, config.vocab_size, size=min(4, generation_context or 4)).tolist()
+            prompt = rng.integers(
+                0, config.vocab_size, size=min(4, generation_context or 4)
+            ).tolist()
             onnx_fn: Any = str(onnx_path)
             if fixed_length is not None:
                 from model_export.fixed_length import fixed_length_logits_fn
@@ -223,7 +251,11 @@ def build_bundle(
 
                 onnx_fn = fixed_length_logits_fn(onnx_session(onnx_path), fixed_length)
             generation = check_generation_parity(
-                model, onnx_fn, prompt, new_tokens=generation_tokens, max_seq_len=generation_context,
+                model,
+                onnx_fn,
+                prompt,
+                new_tokens=generation_tokens,
+                max_seq_len=generation_context,
             )
             report["generation"] = generation.to_dict()
             if not generation.passed:
@@ -234,8 +266,11 @@ def build_bundle(
         if "torchscript" in formats:
             with _format_hint("torchscript", formats):
                 torchscript_result = export_torchscript(
-                    model, staging / FORMAT_FILES["torchscript"],
-                    vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
+                    model,
+                    staging / FORMAT_FILES["torchscript"],
+                    vocab_size=config.vocab_size,
+                    max_seq_len=max_seq_len,
+                    atol=atol,
                 )
             report["formats"]["torchscript"] = {
                 **_relative(torchscript_result.to_dict(), staging),
@@ -244,10 +279,16 @@ def build_bundle(
         if "pt2" in formats:
             with _format_hint("pt2", formats):
                 pt2_result = export_pt2(
-                    model, staging / FORMAT_FILES["pt2"],
-                    vocab_size=config.vocab_size, max_seq_len=max_seq_len, atol=atol,
+                    model,
+                    staging / FORMAT_FILES["pt2"],
+                    vocab_size=config.vocab_size,
+                    max_seq_len=max_seq_len,
+                    atol=atol,
                 )
-            report["formats"]["pt2"] = {**_relative(pt2_result.to_dict(), staging), "passed": pt2_result.parity.passed}
+            report["formats"]["pt2"] = {
+                **_relative(pt2_result.to_dict(), staging),
+                "passed": pt2_result.parity.passed,
+            }
 
         if quantize:
             if held_out_ids is None:
@@ -257,31 +298,53 @@ def build_bundle(
             for kind in quantize:
                 if fixed_length is not None:
                     report["quantization"][kind] = {
-                        "kind": kind, "status": "skipped", "path": None,
+                        "kind": kind,
+                        "status": "skipped",
+                        "path": None,
                         "reason": "the ONNX model has a fixed input length; quantization needs a dynamic one",
                     }
                     continue
                 fn = quantize_int8 if kind == "int8" else quantize_fp16
-                q = fn(staging / FORMAT_FILES["onnx"], staging / QUANTIZED_FILES[kind], held_out_ids,
-                       seq_len=eval_len, thresholds=thresholds, eval_source=held_out_source or "held-out token ids")
+                q = fn(
+                    staging / FORMAT_FILES["onnx"],
+                    staging / QUANTIZED_FILES[kind],
+                    held_out_ids,
+                    seq_len=eval_len,
+                    thresholds=thresholds,
+                    eval_source=held_out_source or "held-out token ids",
+                )
                 report["quantization"][kind] = _relative(q.to_dict(), staging)
 
         if source.tokenizer_dir is not None:
             reserved = frozenset({"config.json", "README.md", "parity_report.json", "inference.py"})
-            for item in tokenizer_data_files(source.tokenizer_dir, reserved):  # data only, never code
+            for item in tokenizer_data_files(
+                source.tokenizer_dir, reserved
+            ):  # data only, never code
                 if not (staging / item.name).exists():
                     shutil.copy2(item, staging / item.name)
         if source.kind == "run" and source.export_dir is not None:
-            analysis = source.export_dir.parent / "analysis.html"  # the run's Tier 2 report, when one was made
+            analysis = (
+                source.export_dir.parent / "analysis.html"
+            )  # the run's Tier 2 report, when one was made
             if analysis.is_file():
                 shutil.copy2(analysis, staging / "analysis.html")
-        bundle_config = {**config.to_dict(), "bundle": {
-            "formats": {f: FORMAT_FILES[f] for f in report["formats"]},
-            "quantized": {k: QUANTIZED_FILES[k] for k, q in report["quantization"].items() if q["status"] == "accepted"},
-            "inputs": ["input_ids"], "outputs": ["logits"],
-            **({"onnx_fixed_length": fixed_length} if fixed_length is not None else {}),
-        }}
-        (staging / "config.json").write_text(json.dumps(bundle_config, indent=2) + "\n", encoding="utf-8")
+        bundle_config = {
+            **config.to_dict(),
+            "bundle": {
+                "formats": {f: FORMAT_FILES[f] for f in report["formats"]},
+                "quantized": {
+                    k: QUANTIZED_FILES[k]
+                    for k, q in report["quantization"].items()
+                    if q["status"] == "accepted"
+                },
+                "inputs": ["input_ids"],
+                "outputs": ["logits"],
+                **({"onnx_fixed_length": fixed_length} if fixed_length is not None else {}),
+            },
+        }
+        (staging / "config.json").write_text(
+            json.dumps(bundle_config, indent=2) + "\n", encoding="utf-8"
+        )
         report["source"] = {
             "kind": source.kind,
             "export_dir": str(source.export_dir) if source.export_dir else None,
@@ -289,7 +352,9 @@ def build_bundle(
             "tokenizer_dir": str(source.tokenizer_dir) if source.tokenizer_dir else None,
         }
         report["versions"] = _versions()
-        (staging / "parity_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (staging / "parity_report.json").write_text(
+            json.dumps(report, indent=2) + "\n", encoding="utf-8"
+        )
         shutil.copy2(Path(__file__).with_name("bundle_inference.py"), staging / "inference.py")
         files = [*sorted(p.name for p in staging.iterdir()), "README.md"]
         facts = ModelFacts(
@@ -302,13 +367,23 @@ def build_bundle(
             max_seq_len=config.max_seq_len,
             architecture=type(getattr(model, "model", model)).__name__,
             source=None if source.kind == "module" else _shown_path(source.export_dir, out),
-            weights=_shown_path(source.weights, out) if source.weights else "none given: freshly initialised",
+            weights=_shown_path(source.weights, out)
+            if source.weights
+            else "none given: freshly initialised",
         )
-        card = render_model_card(CardInputs(
-            facts=facts, license=license, tokenizer=tokenizer_facts(source.tokenizer_dir), run=source.run,
-            formats=report["formats"], generation=report.get("generation"),
-            quantization=report["quantization"], files=files, base_dir=str(out),
-        ))
+        card = render_model_card(
+            CardInputs(
+                facts=facts,
+                license=license,
+                tokenizer=tokenizer_facts(source.tokenizer_dir),
+                run=source.run,
+                formats=report["formats"],
+                generation=report.get("generation"),
+                quantization=report["quantization"],
+                files=files,
+                base_dir=str(out),
+            )
+        )
         (staging / "README.md").write_text(card, encoding="utf-8")
         if out.exists():
             out.rmdir()  # empty, checked above

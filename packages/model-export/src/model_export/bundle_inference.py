@@ -63,7 +63,9 @@ class SamplingSettings:
         if not 0 < self.top_p <= 1:
             return f"top_p={self.top_p} must be in (0, 1] (1.0: no top-p filter)"
         if not self.repetition_penalty > 0:
-            return f"repetition_penalty={self.repetition_penalty} must be positive (1.0: no penalty)"
+            return (
+                f"repetition_penalty={self.repetition_penalty} must be positive (1.0: no penalty)"
+            )
         if self.num_samples < 1:
             return f"num_samples={self.num_samples} must be at least 1"
         if self.seed is not None and self.seed < 0:
@@ -83,14 +85,18 @@ class Sample:
     seed: int
 
 
-def next_token_probabilities(logits: np.ndarray, context: Sequence[int], settings: SamplingSettings) -> np.ndarray:
+def next_token_probabilities(
+    logits: np.ndarray, context: Sequence[int], settings: SamplingSettings
+) -> np.ndarray:
     """The distribution the next token is drawn from (float64, sums to 1); see the module docstring."""
     scores = np.array(logits, dtype=np.float64).reshape(-1)
     if settings.repetition_penalty != 1.0 and len(context):
         seen = np.unique(np.asarray(context, dtype=np.int64))
         seen = seen[(seen >= 0) & (seen < scores.size)]
         values = scores[seen]
-        scores[seen] = np.where(values > 0, values / settings.repetition_penalty, values * settings.repetition_penalty)
+        scores[seen] = np.where(
+            values > 0, values / settings.repetition_penalty, values * settings.repetition_penalty
+        )
     if settings.temperature == 0:
         probs = np.zeros_like(scores)
         probs[int(np.argmax(scores))] = 1.0
@@ -172,16 +178,20 @@ def sample_continuations(
     return samples
 
 
-def continuation_text(decode: Callable[[list[int]], str], prompt: list[int], prompt_text: str, new: list[int]) -> str:
+def continuation_text(
+    decode: Callable[[list[int]], str], prompt: list[int], prompt_text: str, new: list[int]
+) -> str:
     """Text of the new tokens as they read after the prompt (a tokenizer may merge across the join)."""
     full = decode(prompt + new)
-    return full[len(prompt_text):] if full.startswith(prompt_text) else decode(new)
+    return full[len(prompt_text) :] if full.startswith(prompt_text) else decode(new)
 
 
 def _first_stop(text: str, stops: Sequence[str]) -> tuple[int, str] | None:
     """Where the earliest stop string starts in `text`, and which one it is."""
     found = [(i, s) for s in stops if (i := text.find(s)) >= 0]
     return min(found) if found else None
+
+
 # ---- SAMPLING SPEC END ----
 
 HERE = Path(__file__).resolve().parent
@@ -226,7 +236,10 @@ def special_ids(bundle: Path) -> tuple[int | None, int | None]:
     tokenizer_json = bundle / "tokenizer.json"
     if not tokenizer_json.is_file():
         return None, None
-    vocab = {t["content"]: t["id"] for t in json.loads(tokenizer_json.read_text(encoding="utf-8")).get("added_tokens", [])}
+    vocab = {
+        t["content"]: t["id"]
+        for t in json.loads(tokenizer_json.read_text(encoding="utf-8")).get("added_tokens", [])
+    }
     names: dict[str, object] = {}
     config_file = bundle / "tokenizer_config.json"
     if config_file.is_file():
@@ -242,21 +255,50 @@ def special_ids(bundle: Path) -> tuple[int | None, int | None]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--bundle", type=Path, default=HERE, help="bundle folder (default: this file's)")
+    parser.add_argument(
+        "--bundle", type=Path, default=HERE, help="bundle folder (default: this file's)"
+    )
     parser.add_argument("--model", default="model.onnx", help="ONNX file inside the bundle")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--prompt", help="text to continue (needs tokenizer.json in the bundle); echoed")
+    source.add_argument(
+        "--prompt", help="text to continue (needs tokenizer.json in the bundle); echoed"
+    )
     source.add_argument("--ids", type=int, nargs="+", help="prompt token ids")
-    parser.add_argument("--max-new-tokens", type=int, default=50, help="tokens to add at most (default 50)")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=50, help="tokens to add at most (default 50)"
+    )
     parser.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default 1.0)")
-    parser.add_argument("--top-k", type=int, default=50, help="keep the k most likely tokens; 0 = all (default 50)")
-    parser.add_argument("--top-p", type=float, default=1.0, help="keep the most likely tokens up to this mass (default 1.0 = all)")
-    parser.add_argument("--repetition-penalty", type=float, default=1.0, help="> 1 discourages tokens already seen")
-    parser.add_argument("--num-samples", type=int, default=1, help="independent continuations (default 1)")
-    parser.add_argument("--seed", type=int, default=None, help="makes sampling repeatable (default: a fresh seed, printed)")
-    parser.add_argument("--stop", action="append", default=[], metavar="TEXT",
-                        help="stop when the continuation contains TEXT (repeatable); the text is cut before it")
-    parser.add_argument("--no-stop-at-eos", action="store_true", help="keep going past the end-of-text token")
+    parser.add_argument(
+        "--top-k", type=int, default=50, help="keep the k most likely tokens; 0 = all (default 50)"
+    )
+    parser.add_argument(
+        "--top-p",
+        type=float,
+        default=1.0,
+        help="keep the most likely tokens up to this mass (default 1.0 = all)",
+    )
+    parser.add_argument(
+        "--repetition-penalty", type=float, default=1.0, help="> 1 discourages tokens already seen"
+    )
+    parser.add_argument(
+        "--num-samples", type=int, default=1, help="independent continuations (default 1)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="makes sampling repeatable (default: a fresh seed, printed)",
+    )
+    parser.add_argument(
+        "--stop",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="stop when the continuation contains TEXT (repeatable); the text is cut before it",
+    )
+    parser.add_argument(
+        "--no-stop-at-eos", action="store_true", help="keep going past the end-of-text token"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -264,9 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = SamplingSettings(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k or None,
-        top_p=args.top_p, repetition_penalty=args.repetition_penalty, num_samples=args.num_samples,
-        seed=args.seed, stop_at_eos=not args.no_stop_at_eos, stop=tuple(args.stop),
+        max_new_tokens=args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k or None,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+        num_samples=args.num_samples,
+        seed=args.seed,
+        stop_at_eos=not args.no_stop_at_eos,
+        stop=tuple(args.stop),
     )
     problem = settings.problem()
     if problem:
@@ -275,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import onnxruntime as ort
     except ImportError:
-        print("error: inference.py needs onnxruntime; install it with: pip install onnxruntime", file=sys.stderr)
+        print(
+            "error: inference.py needs onnxruntime; install it with: pip install onnxruntime",
+            file=sys.stderr,
+        )
         return 2
 
     tokenizer = None
@@ -283,13 +334,19 @@ def main(argv: list[str] | None = None) -> int:
         try:
             from tokenizers import Tokenizer
         except ImportError:
-            print("error: inference.py needs tokenizers; install it with: pip install tokenizers", file=sys.stderr)
+            print(
+                "error: inference.py needs tokenizers; install it with: pip install tokenizers",
+                file=sys.stderr,
+            )
             return 2
         tokenizer = Tokenizer.from_file(str(args.bundle / "tokenizer.json"))
     bos_id, eos_id = special_ids(args.bundle)
     if args.prompt is not None:
         if tokenizer is None:
-            print("error: this bundle has no tokenizer.json; pass --ids instead of --prompt", file=sys.stderr)
+            print(
+                "error: this bundle has no tokenizer.json; pass --ids instead of --prompt",
+                file=sys.stderr,
+            )
             return 2
         prompt_ids = tokenizer.encode(args.prompt, add_special_tokens=False).ids
         if not prompt_ids:
@@ -301,32 +358,53 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the prompt encodes to no tokens; give a longer prompt", file=sys.stderr)
         return 2
 
-    session = ort.InferenceSession(str(args.bundle / args.model), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(args.bundle / args.model), providers=["CPUExecutionProvider"]
+    )
     fixed = load_fixed_length(args.bundle) if args.model == "model.onnx" else None
     if tokenizer is not None:
+
         def decode(ids: list[int]) -> str:
             return tokenizer.decode(ids, skip_special_tokens=True)
     else:
+
         def decode(ids: list[int]) -> str:
             return " ".join(map(str, ids))
+
     samples = sample_continuations(
-        onnx_logits_fn(session, fixed), prompt_ids, settings, decode=decode, eos_token_id=eos_id,
+        onnx_logits_fn(session, fixed),
+        prompt_ids,
+        settings,
+        decode=decode,
+        eos_token_id=eos_id,
         max_seq_len=fixed or load_context(args.bundle),
     )
     prompt_text = args.prompt if args.prompt is not None else decode(prompt_ids)
     if args.json:
-        print(json.dumps({
-            "prompt_ids": prompt_ids, "seed": samples[0].seed,
-            "generated_ids": samples[0].token_ids, "text": samples[0].text if tokenizer is not None else None,
-            "samples": [{"token_ids": s.token_ids, "text": s.text, "stop_reason": s.stop_reason} for s in samples],
-        }))
+        print(
+            json.dumps(
+                {
+                    "prompt_ids": prompt_ids,
+                    "seed": samples[0].seed,
+                    "generated_ids": samples[0].token_ids,
+                    "text": samples[0].text if tokenizer is not None else None,
+                    "samples": [
+                        {"token_ids": s.token_ids, "text": s.text, "stop_reason": s.stop_reason}
+                        for s in samples
+                    ],
+                }
+            )
+        )
         return 0
     for number, sample in enumerate(samples, 1):
         if len(samples) > 1:
             print(f"--- sample {number} of {len(samples)} ---")
         separator = "" if tokenizer is not None else " "
         print(prompt_text + separator + sample.text)
-        print(f"[{len(sample.token_ids)} new tokens; stopped at {sample.stop_reason}]", file=sys.stderr)
+        print(
+            f"[{len(sample.token_ids)} new tokens; stopped at {sample.stop_reason}]",
+            file=sys.stderr,
+        )
     if args.seed is None and args.temperature > 0:
         print(f"[seed {samples[0].seed}: pass --seed {samples[0].seed} to repeat]", file=sys.stderr)
     return 0

@@ -36,20 +36,55 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", type=Path, help="export folder, model.py or training run folder")
-    parser.add_argument("--out", type=Path, required=True, help="bundle folder to create (must not exist or be empty)")
-    parser.add_argument("--weights", type=Path, help="weights for the export (.safetensors, .pt, .bin, .ckpt)")
-    parser.add_argument("--tokenizer", type=Path, help="tokenizer folder (save_pretrained output with tokenizer.json)")
-    parser.add_argument("--formats", type=_csv, default=("onnx", "torchscript", "pt2"),
-                        help="comma-separated: onnx,torchscript,pt2 (default: all)")
-    parser.add_argument("--quantize", type=_csv, default=(), help="comma-separated: int8 (fp16 on a GPU)")
-    parser.add_argument("--eval-text", type=Path, help="held-out text file for the quantization verdict (needs a tokenizer)")
-    parser.add_argument("--min-top1", type=float, default=0.98, help="reject quantized models below this top-1 agreement")
-    parser.add_argument("--max-ppl-increase", type=float, default=0.05,
-                        help="reject quantized models whose perplexity rises more than this (0.05 = 5%%)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="bundle folder to create (must not exist or be empty)",
+    )
+    parser.add_argument(
+        "--weights", type=Path, help="weights for the export (.safetensors, .pt, .bin, .ckpt)"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        type=Path,
+        help="tokenizer folder (save_pretrained output with tokenizer.json)",
+    )
+    parser.add_argument(
+        "--formats",
+        type=_csv,
+        default=("onnx", "torchscript", "pt2"),
+        help="comma-separated: onnx,torchscript,pt2 (default: all)",
+    )
+    parser.add_argument(
+        "--quantize", type=_csv, default=(), help="comma-separated: int8 (fp16 on a GPU)"
+    )
+    parser.add_argument(
+        "--eval-text",
+        type=Path,
+        help="held-out text file for the quantization verdict (needs a tokenizer)",
+    )
+    parser.add_argument(
+        "--min-top1",
+        type=float,
+        default=0.98,
+        help="reject quantized models below this top-1 agreement",
+    )
+    parser.add_argument(
+        "--max-ppl-increase",
+        type=float,
+        default=0.05,
+        help="reject quantized models whose perplexity rises more than this (0.05 = 5%%)",
+    )
     parser.add_argument("--atol", type=float, default=1e-4, help="fp32 parity tolerance on logits")
-    parser.add_argument("--fixed-length", type=int, default=None, metavar="N",
-                        help="export ONNX at one input length N (batch 1); inference.py pads/truncates to it. "
-                             "Used automatically when ONNX fails parity at some lengths")
+    parser.add_argument(
+        "--fixed-length",
+        type=int,
+        default=None,
+        metavar="N",
+        help="export ONNX at one input length N (batch 1); inference.py pads/truncates to it. "
+        "Used automatically when ONNX fails parity at some lengths",
+    )
     parser.add_argument("--license", help="licence for the model card (default: unknown)")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     return parser
@@ -57,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.ERROR if args.quiet else logging.WARNING, format="%(levelname)s: %(message)s"
+    )
     for noisy in ("onnx_ir", "onnxscript", "torch.onnx", "torch._dynamo", "torch.export"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     try:
@@ -70,11 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         held_out = None
         if args.eval_text is not None:
             if source.tokenizer_dir is None:
-                raise ModelExportError("--eval-text needs a tokenizer; pass --tokenizer or use a run folder")
+                raise ModelExportError(
+                    "--eval-text needs a tokenizer; pass --tokenizer or use a run folder"
+                )
             try:
                 text = args.eval_text.read_text(encoding="utf-8")
             except OSError as exc:
-                raise ModelExportError(f"cannot read --eval-text {args.eval_text}: {exc.strerror}") from exc
+                raise ModelExportError(
+                    f"cannot read --eval-text {args.eval_text}: {exc.strerror}"
+                ) from exc
             except UnicodeDecodeError as exc:
                 raise ModelExportError(
                     f"--eval-text {args.eval_text} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
@@ -82,10 +123,16 @@ def main(argv: list[str] | None = None) -> int:
                 ) from exc
             held_out = encode_text(source.tokenizer_dir, text)
         bundle = build_bundle(
-            source, args.out, formats=args.formats, quantize=args.quantize,
-            held_out_ids=held_out, held_out_source=str(args.eval_text) if args.eval_text else None,
+            source,
+            args.out,
+            formats=args.formats,
+            quantize=args.quantize,
+            held_out_ids=held_out,
+            held_out_source=str(args.eval_text) if args.eval_text else None,
             thresholds=QuantizationThresholds(args.min_top1, args.max_ppl_increase),
-            atol=args.atol, license=args.license, fixed_length=args.fixed_length,
+            atol=args.atol,
+            license=args.license,
+            fixed_length=args.fixed_length,
         )
     except Exception as exc:
         from model_adapter import ModelAdapterError
@@ -99,9 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         report = bundle.report
         for fmt, info in report["formats"].items():
-            exporter = info["exporter"] + (f", fixed length {info['fixed_length']}" if info.get("fixed_length") else "")
-            print(f"{fmt:12s} {exporter:24s} max abs diff {info['parity']['max_abs_diff']:.2e}  "
-                  f"min top-1 {info['parity']['min_top1_agreement']:.2%}")
+            exporter = info["exporter"] + (
+                f", fixed length {info['fixed_length']}" if info.get("fixed_length") else ""
+            )
+            print(
+                f"{fmt:12s} {exporter:24s} max abs diff {info['parity']['max_abs_diff']:.2e}  "
+                f"min top-1 {info['parity']['min_top1_agreement']:.2%}"
+            )
         for kind, q in report["quantization"].items():
             detail = f" ({q['reason']})" if q.get("reason") else ""
             print(f"{kind:12s} {q['status']}{detail}")

@@ -41,7 +41,9 @@ def describe_exception(exc: BaseException) -> str:
     inner = exc
     while inner.__cause__ is not None and inner.__cause__ is not inner:
         inner = inner.__cause__
-    lines = [line.strip() for line in _ANSI.sub("", str(inner)).strip().splitlines() if line.strip()]
+    lines = [
+        line.strip() for line in _ANSI.sub("", str(inner)).strip().splitlines() if line.strip()
+    ]
     return f"{type(inner).__name__}: {lines[0][:300] if lines else ''}".rstrip(": ")
 
 

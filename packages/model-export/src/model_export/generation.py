@@ -50,7 +50,12 @@ def greedy_generate(
 
     settings = SamplingSettings(max_new_tokens=new_tokens, temperature=0, stop_at_eos=False, seed=0)
     sample = sample_continuations(
-        last_logits, prompt, settings, decode=lambda ids: "", eos_token_id=None, max_seq_len=max_seq_len
+        last_logits,
+        prompt,
+        settings,
+        decode=lambda ids: "",
+        eos_token_id=None,
+        max_seq_len=max_seq_len,
     )[0]
     return sample.token_ids
 
@@ -74,7 +79,9 @@ def check_generation_parity(
         if isinstance(onnx_path_or_fn, (str,)) or hasattr(onnx_path_or_fn, "__fspath__")
         else onnx_path_or_fn
     )
-    reference = greedy_generate(torch_logits_fn(module), prompt, new_tokens, max_seq_len=max_seq_len)
+    reference = greedy_generate(
+        torch_logits_fn(module), prompt, new_tokens, max_seq_len=max_seq_len
+    )
     ours = greedy_generate(onnx_fn, prompt, new_tokens, max_seq_len=max_seq_len)  # type: ignore[arg-type]
     mismatch = next((i for i, (a, b) in enumerate(zip(reference, ours)) if a != b), None)
     return GenerationParity([int(t) for t in prompt], reference, ours, mismatch)

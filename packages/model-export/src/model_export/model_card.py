@@ -80,7 +80,9 @@ def _front_matter(inputs: CardInputs) -> str:
         lines += ["datasets:", f"  - {_yaml_str(dataset)}"]
     else:
         lines.append("datasets: []  # not recorded")
-    names = [m for m in ("val_loss", "val_perplexity", "val_bits_per_byte") if metrics.get(m) is not None]
+    names = [
+        m for m in ("val_loss", "val_perplexity", "val_bits_per_byte") if metrics.get(m) is not None
+    ]
     names.append("onnx_parity_max_abs_diff")
     lines.append("metrics:")
     lines += [f"  - {_yaml_str(n)}" for n in names]
@@ -95,7 +97,10 @@ def _architecture(facts: ModelFacts) -> str:
         ("Width (d_model)", _or(facts.d_model)),
         ("Attention heads", _or(facts.heads)),
         ("Vocabulary", _or(facts.vocab_size)),
-        ("Context (max sequence length)", _or(facts.max_seq_len, "unknown (no fixed maximum recorded)")),
+        (
+            "Context (max sequence length)",
+            _or(facts.max_seq_len, "unknown (no fixed maximum recorded)"),
+        ),
         ("Architecture", _or(facts.architecture)),
         ("Source", _or(facts.source)),
         ("Weights", _or(facts.weights)),
@@ -141,7 +146,10 @@ def _training(run: dict | None, base_dir: str | None = None) -> str:
         parts.append("- Hyper-parameters: not recorded")
     versions = run.get("versions") or {}
     if versions:
-        parts.append("\nPackage versions at training time: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+        parts.append(
+            "\nPackage versions at training time: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(versions.items()))
+        )
     return "\n".join(parts)
 
 
@@ -158,8 +166,10 @@ def _analysis_link(files: list[str]) -> str:
     """A pointer to the run's Tier 2 analysis page when the bundle carries one."""
     if "analysis.html" not in files:
         return ""
-    return ("\n\nInside the trained model (attention maps, context use, attribution, robustness, "
-            "representations; `model-adapter analyze`): [analysis.html](analysis.html).")
+    return (
+        "\n\nInside the trained model (attention maps, context use, attribution, robustness, "
+        "representations; `model-adapter analyze`): [analysis.html](analysis.html)."
+    )
 
 
 def _parity(formats: dict[str, dict], generation: dict | None) -> str:
@@ -173,13 +183,17 @@ def _parity(formats: dict[str, dict], generation: dict | None) -> str:
             + (f" (fallback: {info['fallback_reason']})" if info.get("fallback_reason") else "")
             + (
                 f"; fixed input length {info['fixed_length']} (inference.py right-pads shorter prompts "
-                "and keeps the last tokens of longer ones)" if info.get("fixed_length") else ""
+                "and keeps the last tokens of longer ones)"
+                if info.get("fixed_length")
+                else ""
             )
             + f"; tolerance atol {parity.get('atol', UNKNOWN)}; "
             + ("passed" if parity.get("passed") else "FAILED")
         )
         out.append("")
-        out.append("| shape (batch x seq) | max abs diff | max rel diff | top-1 agreement | passed |")
+        out.append(
+            "| shape (batch x seq) | max abs diff | max rel diff | top-1 agreement | passed |"
+        )
         out.append("|---|---|---|---|---|")
         for s in parity.get("shapes", []):
             out.append(
@@ -188,7 +202,11 @@ def _parity(formats: dict[str, dict], generation: dict | None) -> str:
             )
         out.append("")
     if generation:
-        state = "identical" if generation.get("passed") else f"differ from token {generation.get('first_mismatch')}"
+        state = (
+            "identical"
+            if generation.get("passed")
+            else f"differ from token {generation.get('first_mismatch')}"
+        )
         out.append(
             f"Greedy generation: {len(generation.get('reference_tokens', []))} tokens from the ONNX "
             f"model in onnxruntime and from PyTorch are {state}."
@@ -222,27 +240,29 @@ def _loading(files: list[str]) -> str:
     if "model.onnx" in files:
         blocks.append(
             "ONNX (onnxruntime only, no torch):\n\n```python\nimport numpy as np, onnxruntime as ort\n"
-            "session = ort.InferenceSession(\"model.onnx\")\n"
-            "logits = session.run(None, {\"input_ids\": np.array([[1, 2, 3]], dtype=np.int64)})[0]\n```\n\n"
-            "Or run `python inference.py --prompt \"Hello\" --max-new-tokens 20` "
+            'session = ort.InferenceSession("model.onnx")\n'
+            'logits = session.run(None, {"input_ids": np.array([[1, 2, 3]], dtype=np.int64)})[0]\n```\n\n'
+            'Or run `python inference.py --prompt "Hello" --max-new-tokens 20` '
             "(needs only onnxruntime, tokenizers and numpy)."
         )
     if "model.int8.onnx" in files:
-        blocks.append("int8 ONNX: the same code with `model.int8.onnx` (`python inference.py --model model.int8.onnx`).")
+        blocks.append(
+            "int8 ONNX: the same code with `model.int8.onnx` (`python inference.py --model model.int8.onnx`)."
+        )
     if "model.torchscript.pt" in files:
         blocks.append(
-            "TorchScript:\n\n```python\nimport torch\nmodel = torch.jit.load(\"model.torchscript.pt\")\n"
+            'TorchScript:\n\n```python\nimport torch\nmodel = torch.jit.load("model.torchscript.pt")\n'
             "logits = model(torch.tensor([[1, 2, 3]]))\n```"
         )
     if "model.pt2" in files:
         blocks.append(
-            "torch.export program:\n\n```python\nimport torch\nmodel = torch.export.load(\"model.pt2\").module()\n"
+            'torch.export program:\n\n```python\nimport torch\nmodel = torch.export.load("model.pt2").module()\n'
             "logits = model(torch.tensor([[1, 2, 3]]))\n```"
         )
     if "tokenizer.json" in files:
         blocks.append(
-            "Tokenizer:\n\n```python\nfrom tokenizers import Tokenizer\ntok = Tokenizer.from_file(\"tokenizer.json\")\n```\n\n"
-            "or `transformers.AutoTokenizer.from_pretrained(\".\")`."
+            'Tokenizer:\n\n```python\nfrom tokenizers import Tokenizer\ntok = Tokenizer.from_file("tokenizer.json")\n```\n\n'
+            'or `transformers.AutoTokenizer.from_pretrained(".")`.'
         )
     return "\n\n".join(blocks) or "No loadable format in this bundle."
 
@@ -260,7 +280,8 @@ def render_model_card(inputs: CardInputs) -> str:
         "## Tokenizer\n\n" + _tokenizer(inputs.tokenizer),
         "## Training data and hyper-parameters\n\n" + _training(inputs.run, inputs.base_dir),
         "## Metrics\n\n" + _metrics(inputs.run) + _analysis_link(inputs.files),
-        "## Export parity (PyTorch vs exported artifact)\n\n" + _parity(inputs.formats, inputs.generation),
+        "## Export parity (PyTorch vs exported artifact)\n\n"
+        + _parity(inputs.formats, inputs.generation),
         "## Quantization\n\n" + _quantization(inputs.quantization, inputs.base_dir),
         "## Intended use and limitations\n\n"
         "- Intended use: research and experimentation with a small custom language model; text "

@@ -83,9 +83,7 @@ def onnx_session(
     options.log_severity_level = 4  # errors reach the caller as exceptions, not red text on stderr
     if threads:
         options.intra_op_num_threads = threads
-    return ort.InferenceSession(
-        str(path), options, providers=providers or ["CPUExecutionProvider"]
-    )
+    return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
 
 
 def onnx_logits_fn(session: onnxruntime.InferenceSession) -> LogitsFn:
@@ -108,7 +106,9 @@ def _example_args(example, mask: bool) -> tuple:
     return (example, torch.ones_like(example)) if mask else (example,)
 
 
-def _torch_onnx_export(module, args: tuple, target: Path, opset: int, names: list[str], **options: Any) -> None:
+def _torch_onnx_export(
+    module, args: tuple, target: Path, opset: int, names: list[str], **options: Any
+) -> None:
     """`torch.onnx.export` to `target` with the settings both exporter paths share.
 
     The exporters warn at length about things that do not change the graph (and torch's logs
@@ -131,7 +131,14 @@ def _torch_onnx_export(module, args: tuple, target: Path, opset: int, names: lis
 
 
 def _export_dynamo(
-    module, example, target: Path, opset: int, max_seq_len: int | None, mask: bool, *, dynamic: bool = True
+    module,
+    example,
+    target: Path,
+    opset: int,
+    max_seq_len: int | None,
+    mask: bool,
+    *,
+    dynamic: bool = True,
 ) -> None:
     batch, seq = dynamic_dims(max_seq_len)
     shapes: dict = {"input_ids": {0: batch, 1: seq}}
@@ -152,14 +159,21 @@ def _export_dynamo(
     )
 
 
-def _export_torchscript(module, example, target: Path, opset: int, mask: bool, *, dynamic: bool = True) -> None:
+def _export_torchscript(
+    module, example, target: Path, opset: int, mask: bool, *, dynamic: bool = True
+) -> None:
     names = ["input_ids"]
     axes = {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
     if mask:
         names.append("attention_mask")
         axes["attention_mask"] = {0: "batch", 1: "seq"}
     _torch_onnx_export(
-        module, _example_args(example, mask), target, opset, names, dynamo=False,
+        module,
+        _example_args(example, mask),
+        target,
+        opset,
+        names,
+        dynamo=False,
         dynamic_axes=axes if dynamic else None,
     )
 
@@ -226,9 +240,19 @@ def export_onnx(
 
     def export(name: str, target: Path) -> onnxruntime.InferenceSession:
         if name == "dynamo":
-            _export_dynamo(module, example, target, opset, inputs.max_seq_len, with_attention_mask, dynamic=dynamic)
+            _export_dynamo(
+                module,
+                example,
+                target,
+                opset,
+                inputs.max_seq_len,
+                with_attention_mask,
+                dynamic=dynamic,
+            )
         elif name == "torchscript":
-            _export_torchscript(module, example, target, opset, with_attention_mask, dynamic=dynamic)
+            _export_torchscript(
+                module, example, target, opset, with_attention_mask, dynamic=dynamic
+            )
         else:
             raise ValueError(f"unknown exporter {name!r}; use one of {EXPORTERS}")
         onnx.checker.check_model(str(target), full_check=True)
@@ -236,14 +260,18 @@ def export_onnx(
         # on bool before 1.19) is a failed export too: the next exporter may emit other operators.
         return onnx_session(target)
 
-    def check(name: str, target: Path, session: onnxruntime.InferenceSession) -> ParityReport | None:
+    def check(
+        name: str, target: Path, session: onnxruntime.InferenceSession
+    ) -> ParityReport | None:
         if not check_parity:
             return None
         from model_export.fixed_length import fixed_length_logits_fn
 
         return measure_parity(
             reference,
-            onnx_logits_fn(session) if fixed_length is None else fixed_length_logits_fn(session, fixed_length),
+            onnx_logits_fn(session)
+            if fixed_length is None
+            else fixed_length_logits_fn(session, fixed_length),
             vocab_size=inputs.vocab_size,
             shapes=inputs.shapes,
             fmt="onnx",
@@ -274,8 +302,15 @@ def export_onnx(
                 + ". Make forward traceable (no data-dependent Python control flow) or report the model."
             )
         if outcome.passed and outcome.exporter != exporters[0]:
-            logger.warning("ONNX export used the %s exporter (%s)", outcome.exporter, outcome.fallback_reason)
+            logger.warning(
+                "ONNX export used the %s exporter (%s)", outcome.exporter, outcome.fallback_reason
+            )
         return OnnxExport(
-            path, outcome.exporter, opset, outcome.report, outcome.fallback_reason, attempts.records,
+            path,
+            outcome.exporter,
+            opset,
+            outcome.report,
+            outcome.fallback_reason,
+            attempts.records,
             fixed_length=fixed_length,
         )

@@ -80,8 +80,10 @@ class ParityReport:
         state = "passed" if self.passed else "FAILED"
         if worst is None:
             return f"{self.fmt} ({self.exporter}): no shapes checked"
-        detail = _first_line(worst.error) if worst.error else (
-            f"max abs diff {worst.max_abs_diff:.3g}, top-1 {worst.top1_agreement:.2%}"
+        detail = (
+            _first_line(worst.error)
+            if worst.error
+            else (f"max abs diff {worst.max_abs_diff:.3g}, top-1 {worst.top1_agreement:.2%}")
         )
         return (
             f"{self.fmt} ({self.exporter}) parity {state} over {len(self.shapes)} shapes; "
@@ -196,9 +198,7 @@ def measure_parity(
         except Exception as exc:  # recorded per shape; the report fails and names it
             max_abs, max_rel, top1, passed = float("inf"), float("inf"), 0.0, False
             error = f"{type(exc).__name__}: {clean_error_text(str(exc))}"
-        report.shapes.append(
-            ShapeParity(batch, seq_len, max_abs, max_rel, top1, passed, error)
-        )
+        report.shapes.append(ShapeParity(batch, seq_len, max_abs, max_rel, top1, passed, error))
     return report
 
 
@@ -213,7 +213,9 @@ def torch_logits_fn(model: object) -> LogitsFn:
     return run
 
 
-def shapes_within(shapes: Sequence[tuple[int, int]], max_seq_len: int | None) -> list[tuple[int, int]]:
+def shapes_within(
+    shapes: Sequence[tuple[int, int]], max_seq_len: int | None
+) -> list[tuple[int, int]]:
     """Drop shapes longer than the model's maximum sequence length."""
     return [s for s in shapes if max_seq_len is None or s[1] <= max_seq_len]
 

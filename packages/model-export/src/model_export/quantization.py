@@ -68,7 +68,9 @@ class QuantizationResult:
         return asdict(self)
 
 
-def held_out_windows(token_ids: np.ndarray | list[int], seq_len: int, max_windows: int = 16) -> np.ndarray:
+def held_out_windows(
+    token_ids: np.ndarray | list[int], seq_len: int, max_windows: int = 16
+) -> np.ndarray:
     """Cut a 1-D stream of held-out token ids into `[N, seq_len]` windows (at most `max_windows`)."""
     ids = np.asarray(token_ids, dtype=np.int64).reshape(-1)
     if ids.size < 2:
@@ -105,8 +107,16 @@ def _median_latency_ms(fns: dict, batch: np.ndarray, repeats: int) -> dict[str, 
     return {name: float(np.median(values)) for name, values in times.items()}
 
 
-def _judge(kind: str, fp32_path: Path, out_path: Path, windows: np.ndarray, thresholds: QuantizationThresholds,
-           eval_source: str, repeats: int, providers: list[str] | None) -> QuantizationResult:
+def _judge(
+    kind: str,
+    fp32_path: Path,
+    out_path: Path,
+    windows: np.ndarray,
+    thresholds: QuantizationThresholds,
+    eval_source: str,
+    repeats: int,
+    providers: list[str] | None,
+) -> QuantizationResult:
     fp32 = onnx_logits_fn(onnx_session(fp32_path, providers=providers))
     quant = onnx_logits_fn(onnx_session(out_path, providers=providers))
     ref_logits, q_logits = fp32(windows), quant(windows)
@@ -216,14 +226,25 @@ def quantize_int8(
     # onnxruntime's symbolic shape inference saves `sym_shape_infer_temp.onnx` and a `<uuid>.data`
     # file into the working directory when it cannot infer every shape; run it from the
     # temporary folder so those files go away with it.
-    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".quantize-") as tmp, _working_directory(tmp):
+    with (
+        tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".quantize-") as tmp,
+        _working_directory(tmp),
+    ):
         source = _preprocessed(fp32_path, Path(tmp) / "pre.onnx")
         with quiet_logs("onnxruntime"):  # its quantizer advises on the root logger
             # Gather is listed so that a token embedding shared with the output head (tied
             # weights) is quantized for its lookup too, not kept in fp32 for it.
             quantize_dynamic(
-                str(source), str(out_path), weight_type=QuantType.QInt8,
-                op_types_to_quantize=["MatMul", "Gather", "Attention", "LSTM", "EmbedLayerNormalization"],
+                str(source),
+                str(out_path),
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=[
+                    "MatMul",
+                    "Gather",
+                    "Attention",
+                    "LSTM",
+                    "EmbedLayerNormalization",
+                ],
             )
     result = _judge("int8", fp32_path, out_path, windows, thresholds, eval_source, repeats, None)
     return _discard_if_rejected(result, out_path)
@@ -249,7 +270,9 @@ def quantize_fp16(
     """fp16 weights and activations for GPU serving; `skipped` (with the reason) without a GPU."""
     if not gpu_available():
         return QuantizationResult(
-            kind="fp16", status="skipped", path=None,
+            kind="fp16",
+            status="skipped",
+            path=None,
             reason="no CUDA GPU for onnxruntime here; fp16 only pays off on a GPU",
         )
     import onnx
@@ -261,5 +284,7 @@ def quantize_fp16(
     converted = convert_float_to_float16(onnx.load(str(fp32_path)), keep_io_types=True)
     onnx.save(converted, str(out_path))
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    result = _judge("fp16", fp32_path, out_path, windows, thresholds, eval_source, repeats, providers)
+    result = _judge(
+        "fp16", fp32_path, out_path, windows, thresholds, eval_source, repeats, providers
+    )
     return _discard_if_rejected(result, out_path)

@@ -59,7 +59,9 @@ def read_run_json(path: Path) -> dict[str, Any]:
     try:
         run = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ExportSourceError(f"cannot read {path / RUN_FILE}: {exc}; the run folder is damaged") from exc
+        raise ExportSourceError(
+            f"cannot read {path / RUN_FILE}: {exc}; the run folder is damaged"
+        ) from exc
     version = run.get("format_version")
     if not isinstance(version, int) or version > SUPPORTED_RUN_FORMAT:
         raise ExportSourceError(
@@ -85,7 +87,9 @@ def load_weights(module: nn.Module, weights: Path) -> None:
     import torch
 
     if not weights.is_file():
-        raise ExportSourceError(f"weights file {weights} does not exist; pass the path of the trained weights")
+        raise ExportSourceError(
+            f"weights file {weights} does not exist; pass the path of the trained weights"
+        )
     try:
         if weights.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -95,7 +99,9 @@ def load_weights(module: nn.Module, weights: Path) -> None:
             loaded = torch.load(str(weights), map_location="cpu", weights_only=True)
             found = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
             if not isinstance(found, dict):
-                raise ExportSourceError(f"{weights} holds no state_dict; save the model's state_dict")
+                raise ExportSourceError(
+                    f"{weights} holds no state_dict; save the model's state_dict"
+                )
             state = found
     except ExportSourceError:
         raise
@@ -109,7 +115,7 @@ def load_weights(module: nn.Module, weights: Path) -> None:
     if not wanted.issubset(keys):
         prefix = _matching_prefix(keys, wanted)
         if prefix:
-            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     # Tied weights are saved once by safetensors' save_model; the module shares the tensor.
     missing = sorted(wanted - set(state))
     shared = _tied_aliases(module)
@@ -124,8 +130,12 @@ def load_weights(module: nn.Module, weights: Path) -> None:
         detail = "; ".join(
             part
             for part in (
-                f"missing {', '.join(missing[:3])}{'...' if len(missing) > 3 else ''}" if missing else "",
-                f"unexpected {', '.join(unexpected[:3])}{'...' if len(unexpected) > 3 else ''}" if unexpected else "",
+                f"missing {', '.join(missing[:3])}{'...' if len(missing) > 3 else ''}"
+                if missing
+                else "",
+                f"unexpected {', '.join(unexpected[:3])}{'...' if len(unexpected) > 3 else ''}"
+                if unexpected
+                else "",
                 f"shape {mismatched[0]}" if mismatched else "",
             )
             if part
@@ -148,10 +158,14 @@ def _tied_aliases(module: nn.Module) -> dict[str, tuple[str, ...]]:
     return aliases
 
 
-def _adapter(model: nn.Module, config: ModelConfig | None) -> tuple[UniversalModelAdapter, ModelConfig]:
+def _adapter(
+    model: nn.Module, config: ModelConfig | None
+) -> tuple[UniversalModelAdapter, ModelConfig]:
     from model_adapter import UniversalModelAdapter
 
-    adapter = model if isinstance(model, UniversalModelAdapter) else UniversalModelAdapter(model, config)
+    adapter = (
+        model if isinstance(model, UniversalModelAdapter) else UniversalModelAdapter(model, config)
+    )
     return adapter.eval(), adapter.config
 
 
@@ -174,12 +188,16 @@ def load_source(
     """Resolve SOURCE (export folder, model.py, run folder or nn.Module) into an :class:`ExportSource`."""
     tokenizer_dir = Path(tokenizer) if tokenizer else None
     if tokenizer_dir is not None and not (tokenizer_dir / "tokenizer.json").is_file():
-        raise ExportSourceError(f"{tokenizer_dir} holds no tokenizer.json; pass a save_pretrained folder")
+        raise ExportSourceError(
+            f"{tokenizer_dir} holds no tokenizer.json; pass a save_pretrained folder"
+        )
     if tokenizer_dir is not None:  # refused before minutes of export work, not after
         check_no_remote_code(tokenizer_dir)
     weights_path = Path(weights) if weights else None
     if weights_path is not None and not weights_path.is_file():
-        raise ExportSourceError(f"weights file {weights_path} does not exist; pass the path of the trained weights")
+        raise ExportSourceError(
+            f"weights file {weights_path} does not exist; pass the path of the trained weights"
+        )
     if not isinstance(source, (str, Path)):  # an nn.Module in memory
         model, config = _adapter(source, None)
         if weights_path:
@@ -188,7 +206,9 @@ def load_source(
 
     path = Path(source)
     if not path.exists():
-        raise ExportSourceError(f"{path} does not exist; give an export folder, a model.py or a run folder")
+        raise ExportSourceError(
+            f"{path} does not exist; give an export folder, a model.py or a run folder"
+        )
     if path.is_dir() and is_run_folder(path):
         run = read_run_json(path)
         weights_path = weights_path or path / RUN_WEIGHTS
@@ -203,8 +223,12 @@ def load_source(
             tokenizer_dir = path / RUN_TOKENIZER_DIR
             check_no_remote_code(tokenizer_dir)
         if run.get("status") != "completed":
-            logger.warning("run %s has status %r; exporting its final weights anyway", path, run.get("status"))
-        return ExportSource(model, config, "run", path / RUN_MODEL_DIR, weights_path, tokenizer_dir, run)
+            logger.warning(
+                "run %s has status %r; exporting its final weights anyway", path, run.get("status")
+            )
+        return ExportSource(
+            model, config, "run", path / RUN_MODEL_DIR, weights_path, tokenizer_dir, run
+        )
     model, config = _load_export(path)
     if weights_path:
         load_weights(model.model, weights_path)

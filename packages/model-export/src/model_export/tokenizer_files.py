@@ -26,7 +26,9 @@ def check_no_remote_code(tokenizer_dir: Path) -> None:
         try:
             data = json.loads(config.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ExportSourceError(f"{config} is not valid JSON ({exc}); save the tokenizer again") from exc
+            raise ExportSourceError(
+                f"{config} is not valid JSON ({exc}); save the tokenizer again"
+            ) from exc
         if isinstance(data, dict) and data.get("auto_map"):
             reasons.insert(0, "auto_map in tokenizer_config.json")
     if reasons:
@@ -40,6 +42,10 @@ def tokenizer_data_files(tokenizer_dir: Path, reserved: frozenset[str] = frozens
     """The tokenizer's data files (see `DATA_SUFFIXES`), except names in `reserved`; checks for code first."""
     check_no_remote_code(tokenizer_dir)
     return [
-        item for item in sorted(tokenizer_dir.iterdir())
-        if item.is_file() and item.suffix in DATA_SUFFIXES and item.name not in reserved and not item.name.startswith(".")
+        item
+        for item in sorted(tokenizer_dir.iterdir())
+        if item.is_file()
+        and item.suffix in DATA_SUFFIXES
+        and item.name not in reserved
+        and not item.name.startswith(".")
     ]

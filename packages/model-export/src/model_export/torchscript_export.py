@@ -97,26 +97,42 @@ def export_torchscript(
     def check(method: str, target: Path, loaded: torch.jit.ScriptModule) -> ParityReport:
         runner = loaded if method == "trace" else as_exportable(loaded)
         return measure_parity(
-            reference, torch_logits_fn(runner), vocab_size=inputs.vocab_size, shapes=inputs.shapes,
-            fmt="torchscript", exporter=method, atol=atol,
+            reference,
+            torch_logits_fn(runner),
+            vocab_size=inputs.vocab_size,
+            shapes=inputs.shapes,
+            fmt="torchscript",
+            exporter=method,
+            atol=atol,
         )
 
     path.parent.mkdir(parents=True, exist_ok=True)
     attempts = Attempts(logger)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".ts-export-") as tmp:
         outcome = first_passing(
-            methods, path, Path(tmp), ".pt", export, check, attempts,
+            methods,
+            path,
+            Path(tmp),
+            ".pt",
+            export,
+            check,
+            attempts,
             failed="torch.jit.{name} failed: {detail}",
             parity_failed="torch.jit.{name} parity failed: {detail}",
             raise_on_failure=raise_on_failure,
         )
         if outcome is None:
             raise ExportFailedError(
-                "TorchScript export failed: " + attempts.reasons()
+                "TorchScript export failed: "
+                + attempts.reasons()
                 + "; use the ONNX or .pt2 format for this model"
             )
         return TorchExport(
-            path, "torchscript", outcome.exporter, outcome.report, outcome.fallback_reason,
+            path,
+            "torchscript",
+            outcome.exporter,
+            outcome.report,
+            outcome.fallback_reason,
             attempts.records,
         )
 
@@ -169,14 +185,20 @@ def export_pt2(
                 attempts.failed(label, f"{label} failed: {describe_exception(exc)}")
         if program is None:
             raise ExportFailedError(
-                "pt2 export failed: " + attempts.reasons()
+                "pt2 export failed: "
+                + attempts.reasons()
                 + "; use the ONNX or TorchScript format for this model"
             )
         torch.export.save(program, str(target))
         loaded = torch.export.load(str(target)).module()
         report = measure_parity(
-            torch_logits_fn(module), torch_logits_fn(loaded), vocab_size=inputs.vocab_size,
-            shapes=inputs.shapes, fmt="pt2", exporter=exporter, atol=atol,
+            torch_logits_fn(module),
+            torch_logits_fn(loaded),
+            vocab_size=inputs.vocab_size,
+            shapes=inputs.shapes,
+            fmt="pt2",
+            exporter=exporter,
+            atol=atol,
         )
         if raise_on_failure:
             report.raise_if_failed()

@@ -10,4 +10,13 @@ from lightning_pipeline.callbacks.throughput import (
     peak_flops,
 )
 
-__all__ = ["BestCheckpoint", "DurableMetrics", "LiveDashboard", "StepCheckpoint", "TokenThroughputMonitor", "flops_per_token", "peak_flops", "plot_curves"]
+__all__ = [
+    "BestCheckpoint",
+    "DurableMetrics",
+    "LiveDashboard",
+    "StepCheckpoint",
+    "TokenThroughputMonitor",
+    "flops_per_token",
+    "peak_flops",
+    "plot_curves",
+]

@@ -62,7 +62,9 @@ def plot_curves(rows: list[dict[str, float]], path: str | os.PathLike[str] | Non
     line(ax, "val_perplexity", "o-", color="tab:green", ms=3)
     ax.set_title("validation perplexity (green) and bits per byte (red)")
     ax.set_yscale("log")
-    if series("val_bits_per_byte")[0]:  # bits per byte compares across tokenizers; perplexity does not
+    if series("val_bits_per_byte")[
+        0
+    ]:  # bits per byte compares across tokenizers; perplexity does not
         twin = ax.twinx()
         line(twin, "val_bits_per_byte", "s-", color="tab:red", ms=3)
         twin.set_ylabel("bits per byte", color="tab:red")
@@ -70,7 +72,9 @@ def plot_curves(rows: list[dict[str, float]], path: str | os.PathLike[str] | Non
     if lr_key:
         line(ax, lr_key, color="tab:orange")
     ax.set_title("learning rate")
-    ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))  # "3.0" + "1e-4" above, not "0.00030"
+    ax.ticklabel_format(
+        axis="y", style="sci", scilimits=(0, 0)
+    )  # "3.0" + "1e-4" above, not "0.00030"
     ax = axes[1][1]
     line(ax, "tokens_per_s", color="tab:purple")
     ax.set_title("tokens / s")
@@ -127,9 +131,18 @@ class LiveDashboard(pl.Callback):
         self._last_draw = 0.0
 
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
-        if self.live and trainer.is_global_zero and time.monotonic() - self._last_draw >= self.refresh_every_s:
+        if (
+            self.live
+            and trainer.is_global_zero
+            and time.monotonic() - self._last_draw >= self.refresh_every_s
+        ):
             self._draw(write_file=False)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -56,7 +56,9 @@ class DurableMetrics(pl.Callback):
         value = state_dict.get("last_row_step")
         self._resumed_through = int(value) if value is not None else -1
 
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         if trainer.is_global_zero:
             self.metrics.flush(force=True)
 

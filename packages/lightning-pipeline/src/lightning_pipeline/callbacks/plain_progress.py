@@ -43,7 +43,12 @@ class PlainProgress(pl.Callback):
         self._start_step = trainer.global_step
 
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         step = trainer.global_step
         if step == self._last_step or step % self.every != 0 or not trainer.is_global_zero:
@@ -53,7 +58,11 @@ class PlainProgress(pl.Callback):
 
     def line(self, trainer: pl.Trainer, step: int) -> str:
         """The progress line for `step` (also used by tests)."""
-        parts = [f"step {step}/{trainer.max_steps}" if trainer.max_steps and trainer.max_steps > 0 else f"step {step}"]
+        parts = [
+            f"step {step}/{trainer.max_steps}"
+            if trainer.max_steps and trainer.max_steps > 0
+            else f"step {step}"
+        ]
         loss = trainer.callback_metrics.get("train_loss")
         if loss is not None:
             parts.append(f"loss {float(loss):.4f}")

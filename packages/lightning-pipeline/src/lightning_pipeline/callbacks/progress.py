@@ -26,7 +26,9 @@ class StepBoundedRichProgressBar(RichProgressBar):
         if trainer.max_epochs != -1 or self.progress is None or self.train_progress_bar_id is None:
             return
         label = f"Epoch {trainer.current_epoch}"
-        self.progress.update(self.train_progress_bar_id, description=f"{label:{len(self.validation_description)}}")
+        self.progress.update(
+            self.train_progress_bar_id, description=f"{label:{len(self.validation_description)}}"
+        )
 
 
 def step_bounded_progress_bar() -> pl.Callback | None:

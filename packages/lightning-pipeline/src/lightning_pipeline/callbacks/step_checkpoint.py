@@ -26,8 +26,11 @@ from lightning_pipeline.errors import CheckpointError
 # run the tests at both ends. If a future release renames one, StepCheckpoint refuses to start with
 # a message naming it, rather than silently never saving.
 _LIGHTNING_INTERNALS = (
-    "_should_skip_saving_checkpoint", "_save_topk_checkpoint", "_monitor_candidates",
-    "_every_n_train_steps", "_last_global_step_saved",
+    "_should_skip_saving_checkpoint",
+    "_save_topk_checkpoint",
+    "_monitor_candidates",
+    "_every_n_train_steps",
+    "_last_global_step_saved",
 )
 
 
@@ -44,7 +47,9 @@ def prune_untracked(callback: ModelCheckpoint, trainer: pl.Trainer, prefix: str)
     if not trainer.is_global_zero or callback.dirpath is None:
         return []
     tracked = {Path(p).resolve() for p in callback.best_k_models}
-    tracked |= {Path(p).resolve() for p in (callback.best_model_path, callback.last_model_path) if p}
+    tracked |= {
+        Path(p).resolve() for p in (callback.best_model_path, callback.last_model_path) if p
+    }
     ours = re.compile(re.escape(prefix) + r"(step-)?\d{7}\.ckpt")
     removed = []
     for path in sorted(Path(callback.dirpath).glob(f"{prefix}*.ckpt")):
@@ -87,7 +92,9 @@ def located_state(state: dict[str, Any], dirpath: str | os.PathLike[str]) -> dic
         if state.get(key):
             state[key] = str(folder / Path(state[key]).name)
     if isinstance(state.get("best_k_models"), dict):
-        state["best_k_models"] = {str(folder / Path(k).name): v for k, v in state["best_k_models"].items()}
+        state["best_k_models"] = {
+            str(folder / Path(k).name): v for k, v in state["best_k_models"].items()
+        }
     return state
 
 
@@ -143,7 +150,12 @@ class StepCheckpoint(RelocatableCheckpoint):
         return "StepCheckpoint"
 
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         if self._save_after_validation:  # the validation this save waited for did not happen
             self._save_now(trainer)

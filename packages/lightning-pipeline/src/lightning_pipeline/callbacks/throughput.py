@@ -38,7 +38,9 @@ def peak_flops(device_name: str, precision: str) -> float | None:
     return None
 
 
-def flops_per_token(num_params: int, *, layers: int | None, d_model: int | None, seq_len: int) -> float:
+def flops_per_token(
+    num_params: int, *, layers: int | None, d_model: int | None, seq_len: int
+) -> float:
     """Training FLOPs per token: 6 N (forward + backward matmuls) + 12 L d T for attention scores."""
     attention = 12 * layers * d_model * seq_len if layers and d_model else 0
     return 6.0 * num_params + attention
@@ -51,7 +53,9 @@ class TokenThroughputMonitor(pl.Callback):
         >>> trainer = pl.Trainer(callbacks=[TokenThroughputMonitor(window=20)])  # doctest: +SKIP
     """
 
-    def __init__(self, window: int = 20, *, layers: int | None = None, d_model: int | None = None) -> None:
+    def __init__(
+        self, window: int = 20, *, layers: int | None = None, d_model: int | None = None
+    ) -> None:
         super().__init__()
         self.window = window
         self.layers = layers
@@ -73,10 +77,17 @@ class TokenThroughputMonitor(pl.Callback):
             # Lightning sets `trainer.datamodule` at runtime; the Trainer class does not declare it.
             datamodule = getattr(trainer, "datamodule", None)
             seq_len = getattr(datamodule, "seq_len", 0) if datamodule is not None else 0
-            self._flops_per_token = flops_per_token(params, layers=self.layers, d_model=self.d_model, seq_len=seq_len)
+            self._flops_per_token = flops_per_token(
+                params, layers=self.layers, d_model=self.d_model, seq_len=seq_len
+            )
 
     def on_train_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
     ) -> None:
         input_ids = batch["input_ids"] if isinstance(batch, dict) else batch[0]
         tokens = int(input_ids.numel()) * trainer.world_size
@@ -96,7 +107,9 @@ class TokenThroughputMonitor(pl.Callback):
         every = int(getattr(trainer, "log_every_n_steps", 1) or 1)
         if trainer.global_step % every != 0:
             return
-        pl_module.log("tokens_per_s", self.tokens_per_s, on_step=True, on_epoch=False, prog_bar=True)
+        pl_module.log(
+            "tokens_per_s", self.tokens_per_s, on_step=True, on_epoch=False, prog_bar=True
+        )
         if self._flops_per_token and self._peak:
             mfu = self.tokens_per_s * self._flops_per_token / (self._peak * trainer.world_size)
             pl_module.log("mfu", mfu, on_step=True, on_epoch=False)

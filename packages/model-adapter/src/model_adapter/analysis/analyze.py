@@ -105,13 +105,22 @@ def analyze_model(
     length = resolve_seq_len(
         seq_len, max_seq_len, cap=DEFAULT_SEQ_LEN, fallback=DEFAULT_SEQ_LEN, minimum=2
     )
-    ids, labels, note = _probe_windows(input_ids, texts, tokenizer, length, batch_size, vocab_size, max_seq_len, seed)
+    ids, labels, note = _probe_windows(
+        input_ids, texts, tokenizer, length, batch_size, vocab_size, max_seq_len, seed
+    )
     ctx = AnalysisContext(
-        adapter=adapter, input_ids=ids.to(resolved_device), vocab_size=vocab_size,
-        device=resolved_device, seed=seed, token_labels=labels, inputs_note=note,
+        adapter=adapter,
+        input_ids=ids.to(resolved_device),
+        vocab_size=vocab_size,
+        device=resolved_device,
+        seed=seed,
+        token_labels=labels,
+        inputs_note=note,
     )
     config_obj = getattr(adapter, "config", None)
-    model_name = getattr(config_obj, "name", None) or type(getattr(adapter, "model", adapter)).__name__
+    model_name = (
+        getattr(config_obj, "name", None) or type(getattr(adapter, "model", adapter)).__name__
+    )
     options: dict[str, dict[str, Any]] = {
         "context": {"mode": context_mode},
         "attribution": {"position": target_position, "steps": attribution_steps},
@@ -140,7 +149,9 @@ def analyze_model(
     )
 
 
-def _load_path(path: Path, config: ModelConfig | None) -> tuple[nn.Module, ModelConfig | None, Path | None]:
+def _load_path(
+    path: Path, config: ModelConfig | None
+) -> tuple[nn.Module, ModelConfig | None, Path | None]:
     """(module, config, the run folder or None) for a run folder or anything load_model takes."""
     from model_adapter.analysis.run_weights import is_run_folder, load_run_model
     from model_adapter.loading import load_model
@@ -175,7 +186,9 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     elif callable(tokenizer):
         encoded = tokenizer(text)
     else:
-        raise ModelValidationError(f"tokenizer must have encode(text) or be callable, got {type(tokenizer).__name__}")
+        raise ModelValidationError(
+            f"tokenizer must have encode(text) or be callable, got {type(tokenizer).__name__}"
+        )
     if isinstance(encoded, dict) or hasattr(encoded, "keys"):
         encoded = encoded["input_ids"]
     encoded = getattr(encoded, "ids", encoded)  # tokenizers.Encoding
@@ -194,8 +207,14 @@ def _labels(tokenizer: Any, ids: list[int]) -> list[str] | None:
 
 
 def _probe_windows(
-    input_ids: Any, texts: Any, tokenizer: Any, length: int, batch_size: int,
-    vocab_size: int, max_seq_len: int | None, seed: int,
+    input_ids: Any,
+    texts: Any,
+    tokenizer: Any,
+    length: int,
+    batch_size: int,
+    vocab_size: int,
+    max_seq_len: int | None,
+    seed: int,
 ) -> tuple[torch.Tensor, list[str] | None, str]:
     """([B, T] ids, the first window's tokens as text or None, a note on where they came from)."""
     import torch
@@ -207,31 +226,55 @@ def _probe_windows(
         if ids.dim() == 1:
             ids = ids.unsqueeze(0)
         if ids.dim() != 2 or ids.shape[1] < 2:
-            raise ModelValidationError(f"input_ids must be [batch, seq] with seq >= 2, got shape {tuple(ids.shape)}")
+            raise ModelValidationError(
+                f"input_ids must be [batch, seq] with seq >= 2, got shape {tuple(ids.shape)}"
+            )
         if max_seq_len is not None and ids.shape[1] > max_seq_len:
-            raise ModelValidationError(f"input_ids have {ids.shape[1]} tokens per row; the model takes at most {max_seq_len}")
+            raise ModelValidationError(
+                f"input_ids have {ids.shape[1]} tokens per row; the model takes at most {max_seq_len}"
+            )
         if int(ids.min()) < 0 or int(ids.max()) >= vocab_size:
-            raise ModelValidationError(f"input_ids must lie in [0, {vocab_size}); got ids up to {int(ids.max())}")
-        return ids[:batch_size], None, f"{min(batch_size, ids.shape[0])} given window(s) of {ids.shape[1]} tokens"
+            raise ModelValidationError(
+                f"input_ids must lie in [0, {vocab_size}); got ids up to {int(ids.max())}"
+            )
+        return (
+            ids[:batch_size],
+            None,
+            f"{min(batch_size, ids.shape[0])} given window(s) of {ids.shape[1]} tokens",
+        )
     if texts is not None:
         if tokenizer is None:
-            raise ModelValidationError("texts need a tokenizer (anything with encode(text) -> ids); pass tokenizer=")
+            raise ModelValidationError(
+                "texts need a tokenizer (anything with encode(text) -> ids); pass tokenizer="
+            )
         stream: list[int] = []
         for text in [texts] if isinstance(texts, str) else texts:
             stream.extend(_encode(tokenizer, text))
         if len(stream) < 4:
-            raise ModelValidationError(f"the texts encode to {len(stream)} tokens; give at least 4 tokens of text")
+            raise ModelValidationError(
+                f"the texts encode to {len(stream)} tokens; give at least 4 tokens of text"
+            )
         if max(stream) >= vocab_size:
-            raise ModelValidationError(f"the tokenizer produced id {max(stream)}, beyond the model's vocab_size {vocab_size}; use the model's own tokenizer")
+            raise ModelValidationError(
+                f"the tokenizer produced id {max(stream)}, beyond the model's vocab_size {vocab_size}; use the model's own tokenizer"
+            )
         length = min(length, len(stream))
         count = min(batch_size, len(stream) // length)
         ids = torch.tensor(stream[: count * length], dtype=torch.long).view(count, length)
-        return ids, _labels(tokenizer, ids[0].tolist()), f"{count} window(s) of {length} tokens from the given texts"
+        return (
+            ids,
+            _labels(tokenizer, ids[0].tolist()),
+            f"{count} window(s) of {length} tokens from the given texts",
+        )
     generator = torch.Generator().manual_seed(seed)
     ids = torch.randint(0, vocab_size, (batch_size, length), generator=generator)
-    return ids, None, (
-        f"{batch_size} random window(s) of {length} tokens (no texts given: context and robustness describe "
-        "sensitivity, not skill)"
+    return (
+        ids,
+        None,
+        (
+            f"{batch_size} random window(s) of {length} tokens (no texts given: context and robustness describe "
+            "sensitivity, not skill)"
+        ),
     )
 
 
@@ -252,8 +295,12 @@ def _run_section(name: str, ctx: AnalysisContext, options: dict[str, Any]) -> Se
         logger.warning("analysis section %s: %s", name, type(exc).__name__, exc_info=True)
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         result = SectionResult(
-            name, _TITLES[name], "failed",
-            [f"{type(exc).__name__}: {first_line} (traceback logged at WARNING by model_adapter.analysis)"],
+            name,
+            _TITLES[name],
+            "failed",
+            [
+                f"{type(exc).__name__}: {first_line} (traceback logged at WARNING by model_adapter.analysis)"
+            ],
         )
     result.duration_s = time.perf_counter() - started
     return result

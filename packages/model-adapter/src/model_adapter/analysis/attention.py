@@ -61,7 +61,9 @@ def head_statistics(probabilities: torch.Tensor) -> dict[str, Any]:
     allowed = (p > 0).sum(-1)  # keys each query may see (masked keys have exactly 0)
     entropy = -(p * torch.log(p.clamp_min(1e-30))).sum(-1)  # [B, H, L]
     rows = allowed > 1
-    normalised = torch.where(rows, entropy / torch.log(allowed.clamp_min(2).float()), torch.zeros_like(entropy))
+    normalised = torch.where(
+        rows, entropy / torch.log(allowed.clamp_min(2).float()), torch.zeros_like(entropy)
+    )
     row_count = rows.sum(dim=(0, 2)).clamp_min(1)
     normalised_entropy = (normalised.sum(dim=(0, 2)) / row_count).tolist()
     mean_entropy = entropy.mean(dim=(0, 2)).tolist()
@@ -84,10 +86,14 @@ def head_statistics(probabilities: torch.Tensor) -> dict[str, Any]:
         profile = []
         for low, high in _distance_buckets(length):
             band = ((distance >= low) & (distance < high)).to(p.dtype)
-            per_key = (p * band).sum(-1).mean(dim=(0, 2)) / (high - low)  # wide buckets hold more keys
+            per_key = (p * band).sum(-1).mean(dim=(0, 2)) / (
+                high - low
+            )  # wide buckets hold more keys
             profile.append(per_key.tolist())
         stats["distance_profile"] = [list(row) for row in zip(*profile)]  # [H][bucket]
-        stats["distance_buckets"] = [_bucket_label(low, high) for low, high in _distance_buckets(length)]
+        stats["distance_buckets"] = [
+            _bucket_label(low, high) for low, high in _distance_buckets(length)
+        ]
     duplicates = []
     for a in range(heads):
         for b in range(a + 1, heads):
@@ -108,7 +114,9 @@ def _head_rows(record: AttentionRecord, stats: dict[str, Any]) -> list[dict[str,
             "head": h,
             "entropy": round(stats["entropy"][h], 4),
             "normalised_entropy": round(stats["normalised_entropy"][h], 4),
-            "sink_share": round(stats["sink_share"][h], 4) if math.isfinite(stats["sink_share"][h]) else None,
+            "sink_share": round(stats["sink_share"][h], 4)
+            if math.isfinite(stats["sink_share"][h])
+            else None,
         }
         if "future_weight_max" in stats:
             row["future_weight_max"] = round(stats["future_weight_max"][h], 6)
@@ -130,10 +138,12 @@ def _head_rows(record: AttentionRecord, stats: dict[str, Any]) -> list[dict[str,
 def _summary(heads: list[dict[str, Any]], layers: list[dict[str, Any]]) -> list[str]:
     lines = [
         f"{len(layers)} attention call(s), {len(heads)} head(s): "
-        + ", ".join(sorted({layer['source'] for layer in layers}))
+        + ", ".join(sorted({layer["source"] for layer in layers}))
     ]
     mean = sum(h["normalised_entropy"] for h in heads) / len(heads)
-    lines.append(f"mean normalised entropy {mean:.3f} (1.0 = uniform attention, lower = more selective)")
+    lines.append(
+        f"mean normalised entropy {mean:.3f} (1.0 = uniform attention, lower = more selective)"
+    )
     sinks = [h["sink_share"] for h in heads if h["sink_share"] is not None]
     if sinks:
         lines.append(f"mean share of attention on the first token {sum(sinks) / len(sinks):.3f}")
@@ -165,9 +175,13 @@ def run(ctx: AnalysisContext, *, max_batch: int = 4) -> SectionResult:
         ctx.logits(ids)
     if not captured.attention:
         return SectionResult(
-            NAME, TITLE, "skipped",
-            ["no attention found: the model calls neither nn.MultiheadAttention nor "
-             "scaled_dot_product_attention (hand-written softmax attention is not captured)"],
+            NAME,
+            TITLE,
+            "skipped",
+            [
+                "no attention found: the model calls neither nn.MultiheadAttention nor "
+                "scaled_dot_product_attention (hand-written softmax attention is not captured)"
+            ],
             {"layers": [], "heads": []},
         )
     layers: list[dict[str, Any]] = []
@@ -179,48 +193,80 @@ def run(ctx: AnalysisContext, *, max_batch: int = 4) -> SectionResult:
         stats = head_statistics(record.probabilities)
         rows = _head_rows(record, stats)
         heads.extend(rows)
-        layers.append({
-            "layer": record.name,
-            "source": record.source,
-            "heads": record.probabilities.shape[1],
-            "query_length": record.probabilities.shape[2],
-            "key_length": record.probabilities.shape[3],
-            "mean_normalised_entropy": round(sum(stats["normalised_entropy"]) / len(stats["normalised_entropy"]), 4),
-            "distance_buckets": stats.get("distance_buckets", []),
-            "distance_profile": [[round(v, 4) for v in row] for row in stats.get("distance_profile", [])],
-            "duplicate_pairs": stats["duplicate_pairs"],
-        })
+        layers.append(
+            {
+                "layer": record.name,
+                "source": record.source,
+                "heads": record.probabilities.shape[1],
+                "query_length": record.probabilities.shape[2],
+                "key_length": record.probabilities.shape[3],
+                "mean_normalised_entropy": round(
+                    sum(stats["normalised_entropy"]) / len(stats["normalised_entropy"]), 4
+                ),
+                "distance_buckets": stats.get("distance_buckets", []),
+                "distance_profile": [
+                    [round(v, 4) for v in row] for row in stats.get("distance_profile", [])
+                ],
+                "duplicate_pairs": stats["duplicate_pairs"],
+            }
+        )
         if index < MAX_FIGURE_LAYERS:
             sample = record.probabilities[0]
             per_layer = max(1, MAX_HEATMAPS // min(len(captured.attention), MAX_FIGURE_LAYERS))
             flagged_first = sorted(range(sample.shape[0]), key=lambda h: rows[h]["status"] == "ok")
             for h in sorted(flagged_first[:per_layer]):
                 matrix = sample[h, :tokens, :tokens]
-                figures.append(Figure(
-                    "heatmap", f"{record.name} head {h}",
-                    {"matrix": [[round(v, 4) for v in row] for row in matrix.tolist()],
-                     "row_labels": labels, "col_labels": labels, "vmin": 0.0, "vmax": 1.0},
-                    caption=f"query (row) attends to key (column); {rows[h]['status']}",
-                ))
+                figures.append(
+                    Figure(
+                        "heatmap",
+                        f"{record.name} head {h}",
+                        {
+                            "matrix": [[round(v, 4) for v in row] for row in matrix.tolist()],
+                            "row_labels": labels,
+                            "col_labels": labels,
+                            "vmin": 0.0,
+                            "vmax": 1.0,
+                        },
+                        caption=f"query (row) attends to key (column); {rows[h]['status']}",
+                    )
+                )
             if stats.get("distance_profile"):
-                figures.append(Figure(
-                    "lines", f"{record.name}: attention by distance",
-                    {"x": list(range(len(stats["distance_buckets"]))),
-                     "series": {f"head {h}": [round(v, 4) for v in row] for h, row in enumerate(stats["distance_profile"])},
-                     "x_label": "distance bucket: " + " ".join(stats["distance_buckets"]),
-                     "y_label": "attention per key"},
-                ))
+                figures.append(
+                    Figure(
+                        "lines",
+                        f"{record.name}: attention by distance",
+                        {
+                            "x": list(range(len(stats["distance_buckets"]))),
+                            "series": {
+                                f"head {h}": [round(v, 4) for v in row]
+                                for h, row in enumerate(stats["distance_profile"])
+                            },
+                            "x_label": "distance bucket: " + " ".join(stats["distance_buckets"]),
+                            "y_label": "attention per key",
+                        },
+                    )
+                )
     entropy_by_layer = Figure(
-        "heatmap", "normalised entropy per layer (rows) and head (columns)",
-        {"matrix": [[h["normalised_entropy"] for h in heads if h["layer"] == layer["layer"]] for layer in layers],
-         "row_labels": [layer["layer"] for layer in layers], "vmin": 0.0, "vmax": 1.0},
+        "heatmap",
+        "normalised entropy per layer (rows) and head (columns)",
+        {
+            "matrix": [
+                [h["normalised_entropy"] for h in heads if h["layer"] == layer["layer"]]
+                for layer in layers
+            ],
+            "row_labels": [layer["layer"] for layer in layers],
+            "vmin": 0.0,
+            "vmax": 1.0,
+        },
         caption="dark = uniform attention; light = selective heads",
     )
     figures.insert(0, entropy_by_layer)
     values = {
         "attention_calls": len(layers),
         "heads_total": len(heads),
-        "mean_normalised_entropy": round(sum(h["normalised_entropy"] for h in heads) / len(heads), 4),
+        "mean_normalised_entropy": round(
+            sum(h["normalised_entropy"] for h in heads) / len(heads), 4
+        ),
         "max_future_weight": max((h.get("future_weight_max", 0.0) for h in heads), default=0.0),
         "leaky_heads": sum("LEAK" in h["status"] for h in heads),
         "layers": layers,

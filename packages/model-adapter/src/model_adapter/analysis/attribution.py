@@ -64,7 +64,9 @@ def integrated_gradients(
             (gradients,) = torch.autograd.grad(log_probs.sum(), scaled)
         with torch.no_grad():
             replacement["value"] = endpoints
-            ends = torch.log_softmax(ctx.adapter(prompt.expand(2, -1))[:, -1].float(), dim=-1)[:, target]
+            ends = torch.log_softmax(ctx.adapter(prompt.expand(2, -1))[:, -1].float(), dim=-1)[
+                :, target
+            ]
     finally:
         handle.remove()
     scores = (clean[0] * gradients.mean(dim=0)).sum(-1)
@@ -79,14 +81,22 @@ def run(ctx: AnalysisContext, *, position: int | None = None, steps: int = 16) -
         return SectionResult(NAME, TITLE, "skipped", ["probe windows shorter than 2 tokens"])
     position = length - 2 if position is None else position
     if not 0 <= position < length - 1:
-        raise ValueError(f"position must be in [0, {length - 2}] for windows of {length} tokens, got {position}")
+        raise ValueError(
+            f"position must be in [0, {length - 2}] for windows of {length} tokens, got {position}"
+        )
     target = int(ids[position + 1])
     try:
-        scores, at_input, at_baseline = integrated_gradients(ctx, ids, position, target, steps=steps)
+        scores, at_input, at_baseline = integrated_gradients(
+            ctx, ids, position, target, steps=steps
+        )
     except LookupError:
         return SectionResult(
-            NAME, TITLE, "skipped",
-            [f"no token embedding found (an nn.Embedding with {ctx.vocab_size} rows); attribution needs one"],
+            NAME,
+            TITLE,
+            "skipped",
+            [
+                f"no token embedding found (an nn.Embedding with {ctx.vocab_size} rows); attribution needs one"
+            ],
         )
     gap = (at_input - at_baseline) - sum(scores)
     order = sorted(range(len(scores)), key=lambda i: -abs(scores[i]))
@@ -112,7 +122,8 @@ def run(ctx: AnalysisContext, *, position: int | None = None, steps: int = 16) -
         "tokens": labels,
     }
     figure = Figure(
-        "bars", "attribution per prompt token (last tokens)",
+        "bars",
+        "attribution per prompt token (last tokens)",
         {"labels": [f"{i}: {labels[i]}" for i in shown], "values": [scores[i] for i in shown]},
         caption="integrated gradients x (embedding - zeros), summed over the embedding dimension",
     )

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AttentionRecord", "CaptureResult", "capture", "sdpa_probabilities"]
 
-_MHA_NEED_WEIGHTS_INDEX = 4  # MultiheadAttention.forward(query, key, value, key_padding_mask, need_weights, ...)
+_MHA_NEED_WEIGHTS_INDEX = (
+    4  # MultiheadAttention.forward(query, key, value, key_padding_mask, need_weights, ...)
+)
 
 
 @dataclass
@@ -71,7 +73,12 @@ def sdpa_probabilities(
 
     q = query.detach().float()
     k = key.detach().float()
-    if k.dim() == q.dim() and k.dim() >= 3 and k.shape[-3] != q.shape[-3] and (enable_gqa or q.shape[-3] % k.shape[-3] == 0):
+    if (
+        k.dim() == q.dim()
+        and k.dim() >= 3
+        and k.shape[-3] != q.shape[-3]
+        and (enable_gqa or q.shape[-3] % k.shape[-3] == 0)
+    ):
         k = k.repeat_interleave(q.shape[-3] // k.shape[-3], dim=-3)
     factor = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     scores = torch.matmul(q, k.transpose(-2, -1)) * factor
@@ -101,7 +108,18 @@ def _as_bhls(probabilities: torch.Tensor) -> torch.Tensor:
     return p
 
 
-_ACTIVATION_NAMES = ("relu", "gelu", "silu", "mish", "relu6", "leaky_relu", "elu", "selu", "celu", "hardswish")
+_ACTIVATION_NAMES = (
+    "relu",
+    "gelu",
+    "silu",
+    "mish",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "hardswish",
+)
 
 
 def _activation_functions() -> dict[Any, str]:
@@ -137,12 +155,22 @@ def capture(
     activation_functions = _activation_functions() if activations else {}
 
     class _Recorder(TorchFunctionMode):
-        def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Any:
+        def __torch_function__(
+            self,
+            func: Any,
+            types: Any,
+            args: tuple[Any, ...] = (),
+            kwargs: dict[str, Any] | None = None,
+        ) -> Any:
             kwargs = kwargs or {}
             output = func(*args, **kwargs)
             if attention and func is F.scaled_dot_product_attention and not inside_mha[0]:
                 _record_sdpa(args, kwargs)
-            elif func in activation_functions and isinstance(output, torch.Tensor) and output.dim() >= 1:
+            elif (
+                func in activation_functions
+                and isinstance(output, torch.Tensor)
+                and output.dim() >= 1
+            ):
                 _record_activation(activation_functions[func], output)
             return output
 
@@ -157,16 +185,22 @@ def capture(
             return
         mask = bound.get("attn_mask")
         probabilities = sdpa_probabilities(
-            query, key, mask if isinstance(mask, torch.Tensor) else None,
-            bool(bound.get("is_causal", False)), bound.get("scale"), bool(bound.get("enable_gqa", False)),
+            query,
+            key,
+            mask if isinstance(mask, torch.Tensor) else None,
+            bool(bound.get("is_causal", False)),
+            bound.get("scale"),
+            bool(bound.get("enable_gqa", False)),
         )
-        result.attention.append(AttentionRecord(
-            name=stack.unique(stack.current()),
-            source="scaled_dot_product_attention",
-            probabilities=_as_bhls(probabilities).cpu(),
-            is_causal=bool(bound.get("is_causal", False)),
-            has_mask=isinstance(mask, torch.Tensor),
-        ))
+        result.attention.append(
+            AttentionRecord(
+                name=stack.unique(stack.current()),
+                source="scaled_dot_product_attention",
+                probabilities=_as_bhls(probabilities).cpu(),
+                is_causal=bool(bound.get("is_causal", False)),
+                has_mask=isinstance(mask, torch.Tensor),
+            )
+        )
 
     def _record_activation(kind: str, output: torch.Tensor) -> None:
         name = f"{stack.current()} ({kind})"
@@ -182,13 +216,16 @@ def capture(
     names = {module: name or "(model)" for name, module in model.named_modules()}
     handles = []
     if attention:
-        def before(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+
+        def before(
+            module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> tuple[tuple[Any, ...], dict[str, Any]]:
             inside_mha[0] += 1
             kwargs = dict(kwargs)
             args = tuple(args)
             if len(args) > _MHA_NEED_WEIGHTS_INDEX:
                 asked = bool(args[_MHA_NEED_WEIGHTS_INDEX])
-                args = (*args[:_MHA_NEED_WEIGHTS_INDEX], True, *args[_MHA_NEED_WEIGHTS_INDEX + 1:])
+                args = (*args[:_MHA_NEED_WEIGHTS_INDEX], True, *args[_MHA_NEED_WEIGHTS_INDEX + 1 :])
             else:
                 asked = bool(kwargs.get("need_weights", True))
                 kwargs["need_weights"] = True
@@ -199,16 +236,24 @@ def capture(
 
         def after(module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
             inside_mha[0] = max(0, inside_mha[0] - 1)
-            asked, asked_average = module.__dict__.pop("_model_adapter_analysis_asked", (True, True))
-            if not isinstance(output, tuple) or len(output) != 2 or not isinstance(output[1], torch.Tensor):
+            asked, asked_average = module.__dict__.pop(
+                "_model_adapter_analysis_asked", (True, True)
+            )
+            if (
+                not isinstance(output, tuple)
+                or len(output) != 2
+                or not isinstance(output[1], torch.Tensor)
+            ):
                 return None
             weights = output[1]
             if len(result.attention) < max_records:
-                result.attention.append(AttentionRecord(
-                    name=stack.unique(names.get(module, type(module).__name__)),
-                    source="nn.MultiheadAttention",
-                    probabilities=_as_bhls(weights.detach().float()).cpu(),
-                ))
+                result.attention.append(
+                    AttentionRecord(
+                        name=stack.unique(names.get(module, type(module).__name__)),
+                        source="nn.MultiheadAttention",
+                        probabilities=_as_bhls(weights.detach().float()).cpu(),
+                    )
+                )
             if not asked:
                 return (output[0], None)
             if asked_average:

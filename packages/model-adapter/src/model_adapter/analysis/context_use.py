@@ -45,7 +45,11 @@ def _k_values(length: int, max_points: int = 16) -> list[int]:
 
 
 def context_curve(
-    ctx: AnalysisContext, windows: torch.Tensor, *, mode: str = "shuffle", ks: list[int] | None = None
+    ctx: AnalysisContext,
+    windows: torch.Tensor,
+    *,
+    mode: str = "shuffle",
+    ks: list[int] | None = None,
 ) -> tuple[list[int], list[float], list[float]]:
     """(k values, mean loss, top-1 accuracy) of the prediction after each window's last token.
 
@@ -89,7 +93,9 @@ def run(ctx: AnalysisContext, *, mode: str = "shuffle", max_batch: int = 32) -> 
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     windows = ctx.input_ids[:max_batch]
     if windows.shape[1] < 3:
-        return SectionResult(NAME, TITLE, "skipped", ["probe windows shorter than 3 tokens; raise seq_len"])
+        return SectionResult(
+            NAME, TITLE, "skipped", ["probe windows shorter than 3 tokens; raise seq_len"]
+        )
     ks, losses, accuracies = context_curve(ctx, windows, mode=mode)
     effective, benefit = effective_context(ks, losses)
     values: dict[str, Any] = {
@@ -109,11 +115,19 @@ def run(ctx: AnalysisContext, *, mode: str = "shuffle", max_batch: int = 32) -> 
     if benefit < MIN_BENEFIT_NATS:
         summary.append("no measurable use of context beyond the last token (on these inputs)")
     else:
-        summary.append(f"effective context: {effective} token(s) recover {RECOVERED_SHARE:.0%} of that gain")
+        summary.append(
+            f"effective context: {effective} token(s) recover {RECOVERED_SHARE:.0%} of that gain"
+        )
     figure = Figure(
-        "lines", "loss vs tokens of intact context",
-        {"x": ks, "series": {"loss": values["loss"]}, "x_label": "intact tokens k", "y_label": "loss (nats)",
-         "log_x": len(ks) > 12},
+        "lines",
+        "loss vs tokens of intact context",
+        {
+            "x": ks,
+            "series": {"loss": values["loss"]},
+            "x_label": "intact tokens k",
+            "y_label": "loss (nats)",
+            "log_x": len(ks) > 12,
+        },
         caption=f"earlier tokens replaced ({mode}); flat after k = the context the model uses",
     )
     return SectionResult(NAME, TITLE, "ok", summary, values, [figure])

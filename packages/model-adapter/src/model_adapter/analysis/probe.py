@@ -30,7 +30,9 @@ class AnalysisContext:
     vocab_size: int
     device: torch.device
     seed: int = 0
-    token_labels: list[str] | None = None  # the first window's tokens as text, when a tokenizer was given
+    token_labels: list[str] | None = (
+        None  # the first window's tokens as text, when a tokenizer was given
+    )
     inputs_note: str = ""
     _generator: Any = field(default=None, repr=False)
 

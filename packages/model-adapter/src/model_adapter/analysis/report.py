@@ -42,7 +42,12 @@ class Figure:
             raise ValueError(f"figure kind must be one of {FIGURE_KINDS}, got {self.kind!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "title": self.title, "caption": self.caption, "data": _json_safe(self.data)}
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "caption": self.caption,
+            "data": _json_safe(self.data),
+        }
 
 
 @dataclass

@@ -50,7 +50,8 @@ def find_blocks(model: nn.Module) -> tuple[str, list[tuple[str, nn.Module]]]:
             (f"{name}.{index}", child) for index, child in enumerate(modules)
         ]
     norms = [
-        (name, module) for name, module in model.named_modules()
+        (name, module)
+        for name, module in model.named_modules()
         if name and "norm" in type(module).__name__.lower()
     ]
     if norms:
@@ -87,16 +88,27 @@ def anisotropy(states: torch.Tensor, pairs: int = 4096, seed: int = 0) -> float:
     return float((unit[a] * unit[b]).sum(-1).mean())
 
 
-def _hidden_states(ctx: AnalysisContext, ids: torch.Tensor, blocks: list[tuple[str, nn.Module]]) -> dict[str, torch.Tensor]:
+def _hidden_states(
+    ctx: AnalysisContext, ids: torch.Tensor, blocks: list[tuple[str, nn.Module]]
+) -> dict[str, torch.Tensor]:
     import torch
 
     captured: dict[str, torch.Tensor] = {}
     handles = []
     for name, block in blocks:
+
         def keep(_module: Any, _args: Any, output: Any, name: str = name) -> None:
             tensor = output[0] if isinstance(output, (tuple, list)) and output else output
-            if isinstance(tensor, torch.Tensor) and tensor.dim() == 3 and tensor.is_floating_point() and name not in captured:
-                captured[name] = tensor.detach().float().reshape(-1, tensor.shape[-1])[:MAX_TOKENS].cpu()
+            if (
+                isinstance(tensor, torch.Tensor)
+                and tensor.dim() == 3
+                and tensor.is_floating_point()
+                and name not in captured
+            ):
+                captured[name] = (
+                    tensor.detach().float().reshape(-1, tensor.shape[-1])[:MAX_TOKENS].cpu()
+                )
+
         handles.append(block.register_forward_hook(keep))
     try:
         ctx.logits(ids)
@@ -119,8 +131,15 @@ def _dead_units(ctx: AnalysisContext, ids: torch.Tensor) -> list[dict[str, Any]]
         if units < 2:
             continue
         never = units - int(positive.sum())
-        rows.append({"activation": name, "units": units, "never_active": never,
-                     "never_active_share": round(never / units, 4), "values_per_unit": int(seen)})
+        rows.append(
+            {
+                "activation": name,
+                "units": units,
+                "never_active": never,
+                "never_active_share": round(never / units, 4),
+                "values_per_unit": int(seen),
+            }
+        )
     return rows
 
 
@@ -133,8 +152,14 @@ def weight_norms(model: nn.Module) -> list[dict[str, Any]]:
         seen.add(id(parameter))
         data = parameter.detach().float()
         norm = float(data.norm())
-        rows.append({"parameter": name, "shape": "x".join(str(s) for s in data.shape),
-                     "norm": round(norm, 5), "rms": round(norm / data.numel() ** 0.5, 6)})
+        rows.append(
+            {
+                "parameter": name,
+                "shape": "x".join(str(s) for s in data.shape),
+                "norm": round(norm, 5),
+                "rms": round(norm / data.numel() ** 0.5, 6),
+            }
+        )
     return rows
 
 
@@ -143,8 +168,12 @@ def run(ctx: AnalysisContext, *, run_dir: Path | None = None, max_batch: int = 8
     how, blocks = find_blocks(ctx.model)
     states = _hidden_states(ctx, ids, blocks)
     block_rows: list[dict[str, Any]] = [
-        {"block": name, "effective_rank": round(effective_rank(tensor), 3), "dimension": int(tensor.shape[-1]),
-         "anisotropy": round(anisotropy(tensor, seed=ctx.seed), 4)}
+        {
+            "block": name,
+            "effective_rank": round(effective_rank(tensor), 3),
+            "dimension": int(tensor.shape[-1]),
+            "anisotropy": round(anisotropy(tensor, seed=ctx.seed), 4),
+        }
         for name, tensor in states.items()
     ]
     dead = _dead_units(ctx, ids)
@@ -157,27 +186,54 @@ def run(ctx: AnalysisContext, *, run_dir: Path | None = None, max_batch: int = 8
             f"last block: effective rank {last['effective_rank']:.1f} of {last['dimension']} dimensions, "
             f"anisotropy {last['anisotropy']:.2f} (1 = every token looks alike)"
         )
-        figures.append(Figure(
-            "lines", "hidden states per block",
-            {"x": list(range(len(block_rows))),
-             "series": {"effective rank / D": [r["effective_rank"] / r["dimension"] for r in block_rows],
-                        "anisotropy": [r["anisotropy"] for r in block_rows]},
-             "x_label": "block", "y_label": "share"},
-        ))
+        figures.append(
+            Figure(
+                "lines",
+                "hidden states per block",
+                {
+                    "x": list(range(len(block_rows))),
+                    "series": {
+                        "effective rank / D": [
+                            r["effective_rank"] / r["dimension"] for r in block_rows
+                        ],
+                        "anisotropy": [r["anisotropy"] for r in block_rows],
+                    },
+                    "x_label": "block",
+                    "y_label": "share",
+                },
+            )
+        )
     if dead:
         total = sum(r["units"] for r in dead)
         never = sum(r["never_active"] for r in dead)
-        summary.append(f"activation units never active on the probe batch: {never} of {total} ({never / total:.1%})")
+        summary.append(
+            f"activation units never active on the probe batch: {never} of {total} ({never / total:.1%})"
+        )
     else:
-        summary.append("no ReLU/GELU/SiLU-style activation calls found (never-active units not measured)")
+        summary.append(
+            "no ReLU/GELU/SiLU-style activation calls found (never-active units not measured)"
+        )
     if norms:
         largest = max(norms, key=lambda r: r["rms"])
-        summary.append(f"{len(norms)} weight matrices; largest RMS {largest['rms']:.4f} in {largest['parameter']}")
-        figures.append(Figure(
-            "bars", "weight RMS per matrix",
-            {"labels": [r["parameter"] for r in norms[:40]], "values": [r["rms"] for r in norms[:40]]},
-        ))
-    values: dict[str, Any] = {"blocks_found_by": how, "blocks": block_rows, "activations": dead, "weights": norms}
+        summary.append(
+            f"{len(norms)} weight matrices; largest RMS {largest['rms']:.4f} in {largest['parameter']}"
+        )
+        figures.append(
+            Figure(
+                "bars",
+                "weight RMS per matrix",
+                {
+                    "labels": [r["parameter"] for r in norms[:40]],
+                    "values": [r["rms"] for r in norms[:40]],
+                },
+            )
+        )
+    values: dict[str, Any] = {
+        "blocks_found_by": how,
+        "blocks": block_rows,
+        "activations": dead,
+        "weights": norms,
+    }
     if run_dir is not None:
         from model_adapter.analysis.run_weights import weight_drift
 
@@ -186,9 +242,15 @@ def run(ctx: AnalysisContext, *, run_dir: Path | None = None, max_batch: int = 8
         summary.extend(drift["summary"])
         if drift["parameters"]:
             rows = drift["parameters"][:40]
-            figures.append(Figure(
-                "bars", f"relative change since {drift['first']}",
-                {"labels": [r["parameter"] for r in rows], "values": [r["relative_change"] for r in rows]},
-                caption="||W_now - W_first|| / ||W_first|| per weight",
-            ))
+            figures.append(
+                Figure(
+                    "bars",
+                    f"relative change since {drift['first']}",
+                    {
+                        "labels": [r["parameter"] for r in rows],
+                        "values": [r["relative_change"] for r in rows],
+                    },
+                    caption="||W_now - W_first|| / ||W_first|| per weight",
+                )
+            )
     return SectionResult(NAME, TITLE, "ok", summary, values, figures)

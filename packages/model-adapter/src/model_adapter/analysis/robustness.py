@@ -27,14 +27,18 @@ REPLACED_PERCENT = (0, 5, 10, 20, 40, 80)
 NOISE_SCALES = (0.0, 0.03, 0.1, 0.3, 1.0)
 
 
-def _measure(ctx: AnalysisContext, ids: torch.Tensor, clean_top1: torch.Tensor, reference: torch.Tensor) -> tuple[float, float]:
+def _measure(
+    ctx: AnalysisContext, ids: torch.Tensor, clean_top1: torch.Tensor, reference: torch.Tensor
+) -> tuple[float, float]:
     logits = ctx.logits(ids)
     loss = ctx.token_losses(logits, reference).mean().item()
     kept = (logits[:, :-1].argmax(-1) == clean_top1).float().mean().item()
     return loss, kept
 
 
-def token_replacement(ctx: AnalysisContext, ids: torch.Tensor, percents: tuple[int, ...] = REPLACED_PERCENT) -> list[dict[str, float]]:
+def token_replacement(
+    ctx: AnalysisContext, ids: torch.Tensor, percents: tuple[int, ...] = REPLACED_PERCENT
+) -> list[dict[str, float]]:
     import torch
 
     clean_top1 = ctx.logits(ids)[:, :-1].argmax(-1)
@@ -44,11 +48,15 @@ def token_replacement(ctx: AnalysisContext, ids: torch.Tensor, percents: tuple[i
     for percent in percents:
         damaged = torch.where(noise < percent / 100, random_ids, ids)
         loss, kept = _measure(ctx, damaged, clean_top1, ids)
-        rows.append({"replaced_percent": percent, "loss": round(loss, 5), "top1_kept": round(kept, 4)})
+        rows.append(
+            {"replaced_percent": percent, "loss": round(loss, 5), "top1_kept": round(kept, 4)}
+        )
     return rows
 
 
-def embedding_noise(ctx: AnalysisContext, ids: torch.Tensor, scales: tuple[float, ...] = NOISE_SCALES) -> list[dict[str, float]] | None:
+def embedding_noise(
+    ctx: AnalysisContext, ids: torch.Tensor, scales: tuple[float, ...] = NOISE_SCALES
+) -> list[dict[str, float]] | None:
     """Rows of (scale, loss, top-1 kept), or None when the model has no token embedding."""
     import torch
 
@@ -94,18 +102,31 @@ def run(ctx: AnalysisContext, *, max_batch: int = 8) -> SectionResult:
     ]
     ten = next((row for row in replaced if row["replaced_percent"] == 10), None)
     if ten is not None:
-        summary.append(f"10% replaced: loss {ten['loss'] - clean_loss:+.3f}, top-1 kept {ten['top1_kept']:.0%}")
-    figures = [Figure(
-        "lines", "token replacement",
-        {"x": [r["replaced_percent"] for r in replaced],
-         "series": {"loss": [r["loss"] for r in replaced]},
-         "x_label": "% tokens replaced at random", "y_label": "loss (nats)"},
-    ), Figure(
-        "lines", "top-1 predictions kept",
-        {"x": [r["replaced_percent"] for r in replaced],
-         "series": {"token replacement": [r["top1_kept"] for r in replaced]},
-         "x_label": "% tokens replaced", "y_label": "share kept"},
-    )]
+        summary.append(
+            f"10% replaced: loss {ten['loss'] - clean_loss:+.3f}, top-1 kept {ten['top1_kept']:.0%}"
+        )
+    figures = [
+        Figure(
+            "lines",
+            "token replacement",
+            {
+                "x": [r["replaced_percent"] for r in replaced],
+                "series": {"loss": [r["loss"] for r in replaced]},
+                "x_label": "% tokens replaced at random",
+                "y_label": "loss (nats)",
+            },
+        ),
+        Figure(
+            "lines",
+            "top-1 predictions kept",
+            {
+                "x": [r["replaced_percent"] for r in replaced],
+                "series": {"token replacement": [r["top1_kept"] for r in replaced]},
+                "x_label": "% tokens replaced",
+                "y_label": "share kept",
+            },
+        ),
+    ]
     values: dict[str, Any] = {"clean_loss": clean_loss, "token_replacement": replaced}
     if noisy is None:
         summary.append(f"embedding noise skipped: no nn.Embedding with {ctx.vocab_size} rows")
@@ -116,10 +137,16 @@ def run(ctx: AnalysisContext, *, max_batch: int = 8) -> SectionResult:
             f"embedding noise: top-1 kept {noisy[-1]['top1_kept']:.0%} at {noisy[-1]['noise_scale']}x the embedding RMS"
             + (f"; half the predictions change by {half['noise_scale']}x" if half else "")
         )
-        figures.append(Figure(
-            "lines", "Gaussian noise on the embeddings",
-            {"x": [r["noise_scale"] for r in noisy],
-             "series": {"loss": [r["loss"] for r in noisy]},
-             "x_label": "noise std / embedding RMS", "y_label": "loss (nats)"},
-        ))
+        figures.append(
+            Figure(
+                "lines",
+                "Gaussian noise on the embeddings",
+                {
+                    "x": [r["noise_scale"] for r in noisy],
+                    "series": {"loss": [r["loss"] for r in noisy]},
+                    "x_label": "noise std / embedding RMS",
+                    "y_label": "loss (nats)",
+                },
+            )
+        )
     return SectionResult(NAME, TITLE, "ok", summary, values, figures)

@@ -48,7 +48,9 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         (header_length,) = struct.unpack("<Q", data[:8])
         header = json.loads(data[8 : 8 + header_length])
     except (struct.error, ValueError) as exc:
-        raise ModelLoadError(f"{path} is not a safetensors file ({exc}); the run folder is damaged") from exc
+        raise ModelLoadError(
+            f"{path} is not a safetensors file ({exc}); the run folder is damaged"
+        ) from exc
     body = memoryview(data)[8 + header_length :]
     tensors = {}
     for name, entry in header.items():
@@ -56,10 +58,16 @@ def read_safetensors(path: Path) -> dict[str, torch.Tensor]:
             continue
         dtype = getattr(torch, _DTYPES.get(entry["dtype"], ""), None)
         if dtype is None:
-            raise ModelLoadError(f"{path}: tensor {name} has dtype {entry['dtype']}, which this reader does not know")
+            raise ModelLoadError(
+                f"{path}: tensor {name} has dtype {entry['dtype']}, which this reader does not know"
+            )
         start, end = entry["data_offsets"]
         chunk = bytes(body[start:end])
-        tensor = torch.frombuffer(bytearray(chunk), dtype=dtype) if chunk else torch.empty(0, dtype=dtype)
+        tensor = (
+            torch.frombuffer(bytearray(chunk), dtype=dtype)
+            if chunk
+            else torch.empty(0, dtype=dtype)
+        )
         tensors[name] = tensor.reshape(entry["shape"])
     return tensors
 
@@ -72,7 +80,7 @@ def _strip_prefix(state: dict[str, Any], wanted: set[str]) -> dict[str, Any]:
         for name in wanted:
             if key.endswith("." + name):
                 prefix = key[: len(key) - len(name)]
-                stripped = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+                stripped = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
                 if len(wanted & set(stripped)) >= len(wanted) // 2:
                     return stripped
     return state
@@ -88,7 +96,9 @@ def read_weights(path: Path, wanted: set[str] | None = None) -> dict[str, torch.
         try:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # a damaged or foreign file: say which, keep going elsewhere
-            raise ModelLoadError(f"cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+            raise ModelLoadError(
+                f"cannot read {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from exc
         found = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
         if not isinstance(found, dict):
             raise ModelLoadError(f"{path} holds no state_dict; save the model's state_dict")
@@ -137,7 +147,9 @@ def load_run_model(run_dir: Path) -> tuple[nn.Module, Any, str]:
     return model, config, "none (untrained: the run folder holds no weights yet)"
 
 
-def _readable(paths: list[Path], wanted: set[str]) -> Iterator[tuple[Path, dict[str, torch.Tensor]]]:
+def _readable(
+    paths: list[Path], wanted: set[str]
+) -> Iterator[tuple[Path, dict[str, torch.Tensor]]]:
     """(path, weights) of each checkpoint that can be read, one at a time; damaged ones are logged."""
     for path in paths:
         try:
@@ -153,12 +165,16 @@ def weight_drift(run_dir: Path, model: nn.Module) -> dict[str, Any]:
     if not checkpoints:
         result["summary"] = ["weight drift: the run folder has no checkpoints to compare with"]
         return result
-    current = {k: v.detach().float().cpu() for k, v in model.state_dict().items() if v.is_floating_point()}
+    current = {
+        k: v.detach().float().cpu() for k, v in model.state_dict().items() if v.is_floating_point()
+    }
     wanted = set(current)
     readable = _readable(checkpoints, wanted)
     first_path, first = next(readable, (None, {}))
     if first_path is None:
-        result["summary"] = [f"weight drift: none of the {len(checkpoints)} checkpoint(s) could be read (see the log)"]
+        result["summary"] = [
+            f"weight drift: none of the {len(checkpoints)} checkpoint(s) could be read (see the log)"
+        ]
         return result
     result["first"] = first_path.name
     rows: list[dict[str, Any]] = []
@@ -168,17 +184,31 @@ def weight_drift(run_dir: Path, model: nn.Module) -> dict[str, Any]:
             continue
         base = float(start.float().norm())
         change = float((now - start.float()).norm())
-        rows.append({"parameter": name, "relative_change": round(change / base, 6) if base > 0 else None,
-                     "change_norm": round(change, 6)})
+        rows.append(
+            {
+                "parameter": name,
+                "relative_change": round(change / base, 6) if base > 0 else None,
+                "change_norm": round(change, 6),
+            }
+        )
     rows.sort(key=lambda r: -(r["relative_change"] or 0.0))
     result["parameters"] = rows
     for path, state in readable:
         changes = [
             float((state[n].float() - first[n].float()).norm() / first[n].float().norm())
-            for n in wanted if n in state and n in first and first[n].float().norm() > 0 and state[n].shape == first[n].shape
+            for n in wanted
+            if n in state
+            and n in first
+            and first[n].float().norm() > 0
+            and state[n].shape == first[n].shape
         ]
         if changes:
-            result["checkpoints"].append({"checkpoint": path.name, "mean_relative_change": round(sum(changes) / len(changes), 6)})
+            result["checkpoints"].append(
+                {
+                    "checkpoint": path.name,
+                    "mean_relative_change": round(sum(changes) / len(changes), 6),
+                }
+            )
     if rows:
         top = rows[0]
         result["summary"] = [

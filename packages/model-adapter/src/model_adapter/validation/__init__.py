@@ -114,7 +114,9 @@ def validate_model(
     )
     names = QUICK_CHECKS if quick else tuple(CHECKS)
     config_obj = getattr(adapter, "config", None)
-    model_name = getattr(config_obj, "name", None) or type(getattr(adapter, "model", adapter)).__name__
+    model_name = (
+        getattr(config_obj, "name", None) or type(getattr(adapter, "model", adapter)).__name__
+    )
     started = time.perf_counter()
     results = []
     with _preserved_state(adapter, resolved_device):
@@ -146,7 +148,10 @@ def _run_check(name: str, ctx: ValidationContext) -> CheckResult:
         result = CHECKS[name](ctx)
     except ModelAdapterError as exc:  # the adapter refused what the model did: say why
         result = CheckResult(
-            name, "failed", {"error": type(exc).__name__}, str(exc),
+            name,
+            "failed",
+            {"error": type(exc).__name__},
+            str(exc),
             "the adapter enforces the model contract (input_ids [B, T] -> logits [B, T, "
             "vocab_size]); fix what the message names",
         )

@@ -50,19 +50,31 @@ def check(ctx: ValidationContext) -> CheckResult:
     measured = measure_independence(ctx)
     sequence_first = bool(getattr(ctx.adapter, "sequence_first", False))
     if not measured.finite:
-        return CheckResult(NAME, "warning", {"independent": "unknown"},
-                           "not measurable: the logits contain NaN/Inf",
-                           "fix numerical_stability first, then validate again")
+        return CheckResult(
+            NAME,
+            "warning",
+            {"independent": "unknown"},
+            "not measurable: the logits contain NaN/Inf",
+            "fix numerical_stability first, then validate again",
+        )
     values = {
         "independent": measured.independent,
         "max_abs_diff": measured.max_abs_diff,
         "sequence_first": sequence_first,
     }
-    layout = " (read sequence-first: the adapter transposes [batch, seq] to [seq, batch])" if sequence_first else ""
+    layout = (
+        " (read sequence-first: the adapter transposes [batch, seq] to [seq, batch])"
+        if sequence_first
+        else ""
+    )
     if measured.independent:
-        return CheckResult(NAME, "passed", values, f"changing one batch item leaves the others unchanged{layout}")
+        return CheckResult(
+            NAME, "passed", values, f"changing one batch item leaves the others unchanged{layout}"
+        )
     return CheckResult(
-        NAME, "failed", values,
+        NAME,
+        "failed",
+        values,
         f"changing batch item 0 changes the logits of the other items (max diff {measured.max_abs_diff:.3g}): "
         f"the model mixes sequences of a batch{layout}",
         "if forward takes [seq, batch] (batch_first=False), check that it does so for every layer, or pass "

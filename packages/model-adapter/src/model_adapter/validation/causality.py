@@ -68,13 +68,22 @@ def measure_leak(ctx: ValidationContext, adapter=None) -> LeakMeasurement:
 
 def check(ctx: ValidationContext) -> CheckResult:
     if ctx.seq_len < 2:
-        return CheckResult(NAME, "warning", {"seq_len": ctx.seq_len},
-                           "not probed: needs seq_len >= 2", "validate with seq_len >= 2")
+        return CheckResult(
+            NAME,
+            "warning",
+            {"seq_len": ctx.seq_len},
+            "not probed: needs seq_len >= 2",
+            "validate with seq_len >= 2",
+        )
     measured = measure_leak(ctx)
     if not measured.finite:
-        return CheckResult(NAME, "warning", {"leaks": "unknown"},
-                           "not measurable: the logits contain NaN/Inf",
-                           "fix numerical_stability first, then validate again")
+        return CheckResult(
+            NAME,
+            "warning",
+            {"leaks": "unknown"},
+            "not measurable: the logits contain NaN/Inf",
+            "fix numerical_stability first, then validate again",
+        )
     values: dict = {"leaks": measured.leaks}
     if ctx.adapter_causal:
         values["raw_model_leaks"] = None  # measured below
@@ -96,7 +105,9 @@ def check(ctx: ValidationContext) -> CheckResult:
         mixing = measure_independence(ctx)
         if mixing.finite and not mixing.independent:
             return CheckResult(
-                NAME, "failed", values,
+                NAME,
+                "failed",
+                values,
                 f"{where}, but the cause is not attention: the model mixes the items of a batch "
                 "(see batch_independence)",
                 "fix batch_independence first (a [seq, batch] model read as [batch, seq]?), then validate again",
@@ -107,21 +118,29 @@ def check(ctx: ValidationContext) -> CheckResult:
         values["raw_max_abs_diff"] = raw.max_abs_diff
         if measured.leaks:
             return CheckResult(
-                NAME, "failed", values,
+                NAME,
+                "failed",
+                values,
                 f"sees the future even with the adapter's causal mask: {where}",
                 _MASK_IN_MODEL_HINT,
             )
         if raw.leaks:
             return CheckResult(
-                NAME, "passed", values,
+                NAME,
+                "passed",
+                values,
                 "the model as written attends to future tokens; the adapter's causal mask "
                 "repairs it (no leak once repaired)",
             )
         return CheckResult(NAME, "passed", values, "no later token changes earlier logits")
 
     if not measured.leaks:
-        return CheckResult(NAME, "passed", values,
-                           "no later token changes earlier logits (causal without the adapter's mask)")
+        return CheckResult(
+            NAME,
+            "passed",
+            values,
+            "no later token changes earlier logits (causal without the adapter's mask)",
+        )
     repaired = measure_leak(ctx, ctx.adapter_variant(causal=True))
     values["repair_fixes_it"] = not repaired.leaks
     if repaired.leaks:
@@ -132,7 +151,9 @@ def check(ctx: ValidationContext) -> CheckResult:
             "CLI: drop --no-causal): the adapter's causal mask fixes this model"
         )
     return CheckResult(
-        NAME, "failed", values,
+        NAME,
+        "failed",
+        values,
         f"sees the future (unmasked attention?): {where}; trained as a causal LM it learns nothing usable",
         hint,
     )

@@ -86,7 +86,10 @@ class ValidationContext:
         if not causal and inspector is not None and inspector.is_simple_signature():
             strategy = "forward"
         variant = UniversalModelAdapter(
-            self.adapter.model, self.adapter.config, causal=causal, strategy=strategy,
+            self.adapter.model,
+            self.adapter.config,
+            causal=causal,
+            strategy=strategy,
             sequence_first=getattr(self.adapter, "sequence_first", False),
         )
         return variant.to(self.device)

@@ -25,8 +25,11 @@ def check(ctx: ValidationContext) -> CheckResult:
     tied = _tied_groups(adapter)
     if not trainable:
         return CheckResult(
-            NAME, "failed", {"trainable_tensors": 0, "frozen": frozen},
-            "the model has no trainable parameter", "set requires_grad=True on the weights to train",
+            NAME,
+            "failed",
+            {"trainable_tensors": 0, "frozen": frozen},
+            "the model has no trainable parameter",
+            "set requires_grad=True on the weights to train",
         )
 
     for _, p in trainable:
@@ -36,7 +39,9 @@ def check(ctx: ValidationContext) -> CheckResult:
     logits = adapter(ids)
     if not logits.requires_grad:
         return CheckResult(
-            NAME, "failed", {"trainable_tensors": len(trainable)},
+            NAME,
+            "failed",
+            {"trainable_tensors": len(trainable)},
             "the logits do not depend on any trainable parameter",
             "remove torch.no_grad()/.detach() from the model's forward",
         )
@@ -44,7 +49,9 @@ def check(ctx: ValidationContext) -> CheckResult:
         predictions, targets = logits[:, :-1], ids[:, 1:]
     else:
         predictions, targets = logits, ids
-    loss = F.cross_entropy(predictions.reshape(-1, predictions.shape[-1]).float(), targets.reshape(-1))
+    loss = F.cross_entropy(
+        predictions.reshape(-1, predictions.shape[-1]).float(), targets.reshape(-1)
+    )
     loss.backward()
 
     unused, zero, non_finite, norms = [], [], [], []
@@ -75,7 +82,9 @@ def check(ctx: ValidationContext) -> CheckResult:
     if non_finite or not torch.isfinite(loss):
         culprits = non_finite or ["the loss"]
         return CheckResult(
-            NAME, "failed", values,
+            NAME,
+            "failed",
+            values,
             f"NaN/Inf gradient in {name_list(culprits)}",
             "look for log/sqrt/division of values that can reach 0 and for missing normalisation; "
             "see numerical_stability",
@@ -87,7 +96,10 @@ def check(ctx: ValidationContext) -> CheckResult:
         if zero:
             parts.append(f"all-zero gradient for {name_list(zero)}")
         return CheckResult(
-            NAME, "warning", values, "; ".join(parts),
+            NAME,
+            "warning",
+            values,
+            "; ".join(parts),
             "remove layers the forward never calls (or freeze them with requires_grad=False); a "
             "zero gradient means the signal is blocked upstream (a zero-initialised layer, a "
             "detached tensor)",
@@ -99,7 +111,9 @@ def check(ctx: ValidationContext) -> CheckResult:
         notes.append(f"frozen: {name_list(frozen)}")
     note = f" ({'; '.join(notes)})" if notes else ""
     return CheckResult(
-        NAME, "passed", values,
+        NAME,
+        "passed",
+        values,
         f"all {len(trainable)} trainable tensors get a finite, non-zero gradient{note}",
     )
 

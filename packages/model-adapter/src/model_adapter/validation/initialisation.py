@@ -74,7 +74,10 @@ def check(ctx: ValidationContext) -> CheckResult:
     }
     if non_finite:
         return CheckResult(
-            NAME, "failed", values, f"NaN/Inf weights in {name_list(non_finite)}",
+            NAME,
+            "failed",
+            values,
+            f"NaN/Inf weights in {name_list(non_finite)}",
             "re-initialise these tensors (or load an uncorrupted checkpoint)",
         )
     problems = []
@@ -86,11 +89,16 @@ def check(ctx: ValidationContext) -> CheckResult:
         problems.append(f"outlier scale: {name_list(outliers)}")
     if problems:
         return CheckResult(
-            NAME, "warning", values, "; ".join(problems),
+            NAME,
+            "warning",
+            values,
+            "; ".join(problems),
             "initialise weight matrices randomly (e.g. nn.init.normal_(w, std=0.02)); zero "
             "matrices never break symmetry; oversized ones dominate the first steps",
         )
     return CheckResult(
-        NAME, "passed", values,
+        NAME,
+        "passed",
+        values,
         f"{len(layers)} tensors, median matrix std {median_std:.3g}, no zero or outlier weights",
     )

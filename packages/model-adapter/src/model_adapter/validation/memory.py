@@ -124,8 +124,10 @@ def check(ctx: ValidationContext) -> CheckResult:
     step_peak = None
     if ctx.device.type == "cuda":
         activation_bytes, step_peak = _measure_cuda_activations(ctx, ids)
-        method = ("measured: torch.cuda.memory_allocated after the forward (what autograd keeps); "
-                  "cuda_step_peak_mb = torch.cuda.max_memory_allocated over forward+backward")
+        method = (
+            "measured: torch.cuda.memory_allocated after the forward (what autograd keeps); "
+            "cuda_step_peak_mb = torch.cuda.max_memory_allocated over forward+backward"
+        )
     else:
         activation_bytes = _estimate_activations(ctx, ids)
         method = "estimated: module outputs + attention weights in one forward (no CUDA)"
@@ -154,7 +156,10 @@ def check(ctx: ValidationContext) -> CheckResult:
     )
     if available and total > available:
         return CheckResult(
-            NAME, "warning", values, summary + f" exceeds the device's {_human(available)}",
+            NAME,
+            "warning",
+            values,
+            summary + f" exceeds the device's {_human(available)}",
             "lower the batch size or sequence length, use gradient accumulation, or mixed precision",
         )
     return CheckResult(NAME, "passed", values, summary)

@@ -60,7 +60,7 @@ def check(ctx: ValidationContext) -> CheckResult:
 
     padded_ids = ctx.random_ids(2, ctx.seq_len)
     mask = torch.ones_like(padded_ids)
-    mask[1, max(1, ctx.seq_len - ctx.seq_len // 4):] = 0
+    mask[1, max(1, ctx.seq_len - ctx.seq_len // 4) :] = 0
     padded = ctx.logits(padded_ids, mask).float()
     rows["right_padded(real positions)"] = padded[mask.bool()]
 
@@ -80,7 +80,9 @@ def check(ctx: ValidationContext) -> CheckResult:
     ln_vocab = math.log(ctx.vocab_size)
     values: dict = {
         "finite": not bad,
-        "max_abs_logit": max((p["max_abs"] for p in per_probe.values() if p["finite"]), default=float("nan")),
+        "max_abs_logit": max(
+            (p["max_abs"] for p in per_probe.values() if p["finite"]), default=float("nan")
+        ),
         "logit_std": per_probe["random"]["std"],
         "loss_random_targets": float("nan"),
         "ln_vocab": ln_vocab,
@@ -94,16 +96,23 @@ def check(ctx: ValidationContext) -> CheckResult:
 
     if bad:
         return CheckResult(
-            NAME, "failed", values,
+            NAME,
+            "failed",
+            values,
             f"NaN/Inf logits on {', '.join(bad)}",
             "look for division by zero, log/sqrt of non-positive values, a missing LayerNorm, or "
             "an attention mask that blanks out whole rows (-inf everywhere -> NaN)",
         )
     loss_ratio = values["loss_random_targets"] / ln_vocab if ln_vocab > 0 else float("nan")
     values["loss_over_ln_vocab"] = loss_ratio
-    if loss_ratio > _WARN_LOSS_RATIO and values["loss_random_targets"] - ln_vocab > _MAX_EXCESS_LOSS:
+    if (
+        loss_ratio > _WARN_LOSS_RATIO
+        and values["loss_random_targets"] - ln_vocab > _MAX_EXCESS_LOSS
+    ):
         return CheckResult(
-            NAME, "failed", values,
+            NAME,
+            "failed",
+            values,
             f"loss on random targets is {values['loss_random_targets']:.3g}, {loss_ratio:.2g} x ln(vocab) "
             f"{ln_vocab:.3g} (a fresh model should be near 1 x): the initial predictions are confidently "
             f"wrong (logit std {values['logit_std']:.3g})",
@@ -116,7 +125,9 @@ def check(ctx: ValidationContext) -> CheckResult:
         or loss_ratio > _WARN_LOSS_RATIO
     ):
         return CheckResult(
-            NAME, "warning", values,
+            NAME,
+            "warning",
+            values,
             f"logits are large (max |logit| {values['max_abs_logit']:.3g}, std "
             f"{values['logit_std']:.3g}) or confident: loss on random targets "
             f"{values['loss_random_targets']:.3g} is {loss_ratio:.2g} x ln(vocab) {ln_vocab:.3g}",
@@ -124,7 +135,9 @@ def check(ctx: ValidationContext) -> CheckResult:
             "logits; a final LayerNorm before the output projection also helps",
         )
     return CheckResult(
-        NAME, "passed", values,
+        NAME,
+        "passed",
+        values,
         f"finite logits on random, extreme (0, {ctx.vocab_size - 1}) and padded ids; "
         f"max |logit| {values['max_abs_logit']:.3g}",
     )

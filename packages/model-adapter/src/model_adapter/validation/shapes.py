@@ -39,7 +39,10 @@ def _beyond_maximum(ctx: ValidationContext) -> tuple[str, str]:
     except ModelAdapterError as exc:
         return "clear_error", f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # the model's own failure is what this probe measures
-        return "obscure_error", f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        return (
+            "obscure_error",
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+        )
     return "accepted", "the model accepts inputs longer than max_seq_len"
 
 
@@ -52,7 +55,9 @@ def check(ctx: ValidationContext) -> CheckResult:
         try:
             logits = ctx.logits(ctx.random_ids(batch, length))
         except Exception as exc:  # a crash at a legal size is the failure this check reports
-            failures.append(f"{label}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            failures.append(
+                f"{label}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            )
             continue
         expected = (batch, length, vocab)
         if tuple(logits.shape) != expected:
@@ -98,11 +103,14 @@ def check(ctx: ValidationContext) -> CheckResult:
         )
     if outcome == "accepted":
         return CheckResult(
-            NAME, "passed", values,
+            NAME,
+            "passed",
+            values,
             f"all probed shapes give [B, T, vocab]; the model also accepts T > max_seq_len={limit}",
         )
     return CheckResult(
-        NAME, "passed", values,
+        NAME,
+        "passed",
+        values,
         f"all probed shapes give [B, T, vocab]; T > {limit} is refused clearly",
     )
-

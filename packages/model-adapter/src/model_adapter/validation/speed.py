@@ -57,6 +57,8 @@ def check(ctx: ValidationContext) -> CheckResult:
     counts = sorted({int(s["runs"]) for s in per_batch.values()})
     runs_text = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     return CheckResult(
-        NAME, "passed", values,
+        NAME,
+        "passed",
+        values,
         f"tokens/s at length {ctx.seq_len} on {ctx.device} ({rates}; median of {runs_text} runs)",
     )

@@ -77,31 +77,41 @@ def check(ctx: ValidationContext) -> CheckResult:
     }
     if logit_columns != config_vocab:
         return CheckResult(
-            NAME, "failed", values,
+            NAME,
+            "failed",
+            values,
             f"logits have {logit_columns} columns but config vocab_size is {config_vocab}",
             "make the output projection nn.Linear(d_model, vocab_size) and vocab_size in "
             "config.json the tokenizer's size",
         )
     if rows is None:
         return CheckResult(
-            NAME, "warning", values,
+            NAME,
+            "warning",
+            values,
             f"logits have {logit_columns} columns as configured; no nn.Embedding found to compare",
             "if the model embeds tokens another way, make sure it accepts ids up to vocab_size - 1",
         )
     if rows < config_vocab:
         return CheckResult(
-            NAME, "failed", values,
+            NAME,
+            "failed",
+            values,
             f"the token embedding has {rows} rows but vocab_size is {config_vocab}: ids >= {rows} crash",
             f"build the embedding as nn.Embedding({config_vocab}, d_model)",
         )
     if rows > config_vocab:
         return CheckResult(
-            NAME, "warning", values,
+            NAME,
+            "warning",
+            values,
             f"the token embedding has {rows} rows for vocab_size {config_vocab}: "
             f"{rows - config_vocab} rows never train",
             "fine if padded on purpose; otherwise set vocab_size and the embedding to the same size",
         )
     return CheckResult(
-        NAME, "passed", values,
+        NAME,
+        "passed",
+        values,
         f"embedding rows = logit columns = vocab_size = {config_vocab}",
     )
