@@ -127,3 +127,22 @@ def test_stop_string_cuts_the_text_and_is_reported(trained_run):
 def test_bad_sampling_settings_name_the_setting(trained_run, setting, value, fragment):
     with pytest.raises(ConfigError, match=fragment):
         generate_samples(trained_run, "x", **{setting: value})
+
+
+def test_a_run_without_final_weights_loads_its_newest_valid_checkpoint(trained_run, tmp_path):
+    import shutil
+
+    from lightning_pipeline.checkpoint_io import load_checkpoint_file
+    from lightning_pipeline.run_folder import RunFolder
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    shutil.rmtree(run / "final")
+    newest = RunFolder(run).latest_valid_checkpoint()
+    assert newest is not None
+    expected = load_checkpoint_file(newest)["state_dict"]
+
+    adapter, _ = load_trained_model(run)
+
+    for name, value in adapter.state_dict().items():
+        assert torch.equal(value, expected[f"adapter.{name}"]), name

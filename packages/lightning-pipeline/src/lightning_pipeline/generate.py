@@ -24,10 +24,10 @@ logger = logging.getLogger(__name__)
 
 def load_trained_model(run_dir: str | os.PathLike[str], *, device: str = "cpu") -> tuple[Any, Any]:
     """`(adapter, tokenizer)` of a run: final weights if present, else the newest valid checkpoint."""
-    import torch
     from safetensors.torch import load_model as load_safetensors
     from transformers import AutoTokenizer
 
+    from lightning_pipeline.checkpoint_io import load_checkpoint_file
     from lightning_pipeline.run_folder import RunFolder
     from model_adapter import UniversalModelAdapter, load_model
 
@@ -48,7 +48,7 @@ def load_trained_model(run_dir: str | os.PathLike[str], *, device: str = "cpu") 
                 f"{run_dir} holds no trained weights yet; train it first (lightning-pipeline train ... --out {run_dir})."
             )
         logger.info("No final weights yet; using checkpoint %s", checkpoint)
-        state = torch.load(str(checkpoint), map_location="cpu", weights_only=True)["state_dict"]
+        state = load_checkpoint_file(checkpoint)["state_dict"]  # allowlisted, one-line errors
         prefix = "adapter."
         adapter.load_state_dict(
             {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
