@@ -219,3 +219,17 @@ def test_cli_create_into_a_read_only_folder_is_one_line(tmp_path, text_file):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("adaptive-tokenizer: error: cannot write ")
     assert "Read-only file system" in result.stderr and "--out" in result.stderr
+
+
+def test_cli_create_under_a_file_is_one_line_and_prints_no_transformers_advice(tmp_path, text_file):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder", encoding="utf-8")
+
+    result = _cli(
+        "create", "--vocab-size", "300", "--data", str(text_file), "--out", str(blocker / "tok")
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert str(blocker) in result.stderr and "--out" in result.stderr
+    assert blocker.read_text(encoding="utf-8") == "a file, not a folder"  # nothing lost

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -137,6 +138,23 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # transformers advises on import that PyTorch is absent; a tokenizer never needs it, so the
+    # advice would only be noise before our one line. Scoped to this call.
+    advisory = os.environ.get(_NO_ADVICE)
+    os.environ[_NO_ADVICE] = "1"
+    try:
+        return _main(argv)
+    finally:
+        if advisory is None:
+            os.environ.pop(_NO_ADVICE, None)
+        else:
+            os.environ[_NO_ADVICE] = advisory
+
+
+_NO_ADVICE = "TRANSFORMERS_NO_ADVISORY_WARNINGS"
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -167,6 +185,10 @@ def _user_error_message(error: BaseException) -> str | None:
         return f"the disk is full while writing {error.filename or 'the tokenizer'}: free some space or choose --out on another disk"
     if isinstance(error, OSError) and error.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"cannot write {error.filename or 'the output'} ({error.strerror}): choose an --out folder you can write to"
+    if isinstance(error, OSError) and error.filename:  # a path that cannot be made or opened
+        return (
+            f"{error.strerror or error}: {error.filename}; check the path, or choose another --out"
+        )
     if isinstance(error, UnicodeDecodeError):
         return f"a data file is not UTF-8 text ({error.reason} at byte {error.start}): pass text files saved as UTF-8"
     return None
