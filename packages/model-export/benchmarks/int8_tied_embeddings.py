@@ -2,10 +2,12 @@
 
 A GPT whose output head shares the token embedding (GPT-2, nanoGPT, small Llamas) keeps one
 matrix for two uses: the lookup (Gather) and the projection (MatMul). If only the MatMul is
-quantized, the shared matrix stays in fp32 for the lookup and the int8 model is far less than
-4x smaller. `quantize_int8` quantizes the Gather too; this script shows the effect on a tied
-model and on the same model with an untied head, both trained briefly on tinyshakespeare
-(character ids, so no tokenizer is needed) so that their predictions are not ties.
+quantized, the shared matrix stays in fp32 for the lookup; if both are quantized separately, it
+is stored twice in int8. Either way the int8 model is far less than 4x smaller. `quantize_int8`
+quantizes the Gather too and stores the tied matrix once (`model_export.tied_int8`); this
+script shows the effect on a tied model and on the same model with an untied head, both
+trained briefly on tinyshakespeare (byte-pair ids, so no tokenizer is needed) so that their
+predictions are not ties.
 
     python benchmarks/int8_tied_embeddings.py [--text PATH] [--train-steps 100] [--vocab 4096]
 
@@ -100,8 +102,11 @@ def main() -> None:
                     "fp32_mb": round(result.fp32_size_bytes / 1e6, 3),
                     "int8_mb": round(result.size_bytes / 1e6, 3),
                     "size_ratio": round(result.size_ratio, 2),
+                    "int8_ms": round(result.latency_ms, 3),
+                    "fp32_ms": round(result.fp32_latency_ms, 3),
                     "latency_ratio_int8_over_fp32": round(result.latency_ratio, 2),
                     "top1_agreement": round(result.top1_agreement, 4),
+                    "perplexity_change": round(result.perplexity_change, 4),
                 }
             )
     for row in rows:

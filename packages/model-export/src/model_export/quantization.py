@@ -1,7 +1,8 @@
 """Post-training quantization of an ONNX model, judged on held-out text before it may ship.
 
 int8 is onnxruntime's dynamic quantization (weights int8, activations quantized at run time),
-the one that needs no calibration data and helps on CPU. fp16 only makes sense on a GPU, so it
+the one that needs no calibration data and helps on CPU; a tied embedding is stored once in it
+(`tied_int8`). fp16 only makes sense on a GPU, so it
 is produced only where onnxruntime has a CUDA provider. Each result carries the evidence (size,
 latency, top-1 agreement, perplexity) and a status: `accepted`, or `rejected` with the reason
 when agreement or perplexity moved past the thresholds. A rejected model is never put in a bundle.
@@ -10,6 +11,7 @@ when agreement or perplexity moved past the thresholds. A rejected model is neve
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import tempfile
@@ -22,6 +24,7 @@ import numpy as np
 
 from model_export._quiet_logs import quiet_logs
 from model_export.onnx_export import onnx_logits_fn, onnx_session
+from model_export.tied_int8 import share_tied_int8
 
 logger = logging.getLogger(__name__)
 
@@ -198,31 +201,10 @@ def _working_directory(path: str) -> Iterator[None]:
         os.chdir(previous)
 
 
-def quantize_int8(
-    fp32_path: str | os.PathLike,
-    out_path: str | os.PathLike,
-    held_out_ids: np.ndarray | list[int],
-    *,
-    seq_len: int = 64,
-    thresholds: QuantizationThresholds | None = None,
-    eval_source: str = "held-out token ids",
-    repeats: int = 10,
-) -> QuantizationResult:
-    """Dynamic int8 quantization (`onnxruntime.quantization.quantize_dynamic`), then the verdict.
-
-    Args:
-        fp32_path: the fp32 ONNX model.
-        out_path: where the int8 model goes. A rejected model is deleted again.
-        held_out_ids: a 1-D stream of token ids of text the model was not trained on.
-        seq_len: window length for the evaluation (at most the model's maximum).
-        thresholds: see :class:`QuantizationThresholds`.
-        eval_source: a short description of the held-out text, recorded in the result.
-    """
+def _write_int8(fp32_path: Path, out_path: Path) -> None:
+    """Dynamic int8 (`quantize_dynamic`) after pre-processing, tied matrices stored once."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    thresholds = thresholds or QuantizationThresholds()
-    fp32_path, out_path = Path(fp32_path).resolve(), Path(out_path).resolve()
-    windows = held_out_windows(held_out_ids, seq_len)
     # onnxruntime's symbolic shape inference saves `sym_shape_infer_temp.onnx` and a `<uuid>.data`
     # file into the working directory when it cannot infer every shape; run it from the
     # temporary folder so those files go away with it.
@@ -246,8 +228,17 @@ def quantize_int8(
                     "EmbedLayerNormalization",
                 ],
             )
-    result = _judge("int8", fp32_path, out_path, windows, thresholds, eval_source, repeats, None)
-    return _discard_if_rejected(result, out_path)
+        # The lookup's and the projection's int8 copies of a tied matrix become one.
+        share_tied_int8(source, out_path)
+
+
+def _write_fp16(fp32_path: Path, out_path: Path) -> None:
+    """fp16 weights and activations, inputs and outputs kept in their fp32/int64 types."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    converted = convert_float_to_float16(onnx.load(str(fp32_path)), keep_io_types=True)
+    onnx.save(converted, str(out_path))
 
 
 def gpu_available() -> bool:
@@ -257,7 +248,8 @@ def gpu_available() -> bool:
     return "CUDAExecutionProvider" in ort.get_available_providers()
 
 
-def quantize_fp16(
+def quantize(
+    kind: str,
     fp32_path: str | os.PathLike,
     out_path: str | os.PathLike,
     held_out_ids: np.ndarray | list[int],
@@ -267,24 +259,47 @@ def quantize_fp16(
     eval_source: str = "held-out token ids",
     repeats: int = 10,
 ) -> QuantizationResult:
-    """fp16 weights and activations for GPU serving; `skipped` (with the reason) without a GPU."""
-    if not gpu_available():
-        return QuantizationResult(
-            kind="fp16",
-            status="skipped",
-            path=None,
-            reason="no CUDA GPU for onnxruntime here; fp16 only pays off on a GPU",
-        )
-    import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
+    """Quantize an fp32 ONNX model to `kind`, then judge it on held-out text against fp32.
 
+    `quantize_int8` and `quantize_fp16` are this function with `kind` fixed.
+
+    - int8: onnxruntime's dynamic quantization (`quantize_dynamic`, after `quant_pre_process`),
+      with the embedding lookup quantized too and a tied embedding stored once.
+    - fp16: fp16 weights and activations for GPU serving; `skipped` (with the reason) where
+      onnxruntime has no CUDA provider, since fp16 only pays off on a GPU.
+
+    Args:
+        kind: "int8" or "fp16".
+        fp32_path: the fp32 ONNX model.
+        out_path: where the quantized model goes. A rejected model is deleted again.
+        held_out_ids: a 1-D stream of token ids of text the model was not trained on.
+        seq_len: window length for the evaluation (at most the model's maximum).
+        thresholds: see :class:`QuantizationThresholds`.
+        eval_source: a short description of the held-out text, recorded in the result.
+        repeats: timed runs per model for the median latency.
+    """
+    if kind not in ("int8", "fp16"):
+        raise ValueError(f"unknown quantization {kind!r}; choose int8 or fp16")
+    providers = None
+    if kind == "fp16":
+        if not gpu_available():
+            return QuantizationResult(
+                kind="fp16",
+                status="skipped",
+                path=None,
+                reason="no CUDA GPU for onnxruntime here; fp16 only pays off on a GPU",
+            )
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     thresholds = thresholds or QuantizationThresholds()
-    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    fp32_path, out_path = Path(fp32_path).resolve(), Path(out_path).resolve()
     windows = held_out_windows(held_out_ids, seq_len)
-    converted = convert_float_to_float16(onnx.load(str(fp32_path)), keep_io_types=True)
-    onnx.save(converted, str(out_path))
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    result = _judge(
-        "fp16", fp32_path, out_path, windows, thresholds, eval_source, repeats, providers
-    )
+    (_write_int8 if kind == "int8" else _write_fp16)(fp32_path, out_path)
+    result = _judge(kind, fp32_path, out_path, windows, thresholds, eval_source, repeats, providers)
     return _discard_if_rejected(result, out_path)
+
+
+quantize_int8 = functools.partial(quantize, "int8")
+"""Dynamic int8 quantization, then the verdict: `quantize("int8", ...)`."""
+
+quantize_fp16 = functools.partial(quantize, "fp16")
+"""fp16 for GPU serving (`skipped` without a GPU), then the verdict: `quantize("fp16", ...)`."""
