@@ -1,11 +1,11 @@
 """Post-training quantization of an ONNX model, judged on held-out text before it may ship.
 
 int8 is onnxruntime's dynamic quantization (weights int8, activations quantized at run time),
-the one that needs no calibration data and helps on CPU; a tied embedding is stored once in it
-(`tied_int8`). fp16 only makes sense on a GPU, so it
-is produced only where onnxruntime has a CUDA provider. Each result carries the evidence (size,
-latency, top-1 agreement, perplexity) and a status: `accepted`, or `rejected` with the reason
-when agreement or perplexity moved past the thresholds. A rejected model is never put in a bundle.
+the one that needs no calibration data and helps on CPU; a tied embedding is stored once in
+it (`tied_int8`). fp16 only makes sense on a GPU, so it is produced only where onnxruntime has
+a CUDA provider. Each result carries the evidence (size, latency, top-1 agreement, perplexity)
+and a status: `accepted`, or `rejected` with the reason when agreement or perplexity moved past
+the thresholds. A rejected model is never put in a bundle.
 """
 
 from __future__ import annotations

@@ -48,44 +48,33 @@ def find_tied_pairs(model) -> list[TiedPair]:
     from onnx import numpy_helper
 
     initializers = {init.name: init for init in model.graph.initializer}
-
-    def array(name: str) -> np.ndarray:
-        return numpy_helper.to_array(initializers[name])
-
-    def dims(name: str) -> tuple[int, ...]:
-        return tuple(initializers[name].dims)
-
-    lookups = {
-        node.input[0]
-        for node in model.graph.node
-        if node.op_type == "Gather"
-        and node.input[0] in initializers
-        and len(dims(node.input[0])) == 2
-        and _attribute(node, "axis", 0) == 0
-    }
-    projections = {
-        node.input[1]
-        for node in model.graph.node
-        if node.op_type == "MatMul"
-        and node.input[1] in initializers
-        and len(dims(node.input[1])) == 2
-    }
+    # lookups: Gather(table, ids) along rows; projections: MatMul(x, weight)
+    lookups = _matrices_read(model, initializers, "Gather", 0)
+    projections = _matrices_read(model, initializers, "MatMul", 1)
     pairs = []
-    for lookup in sorted(lookups):
-        for projection in sorted(projections):
-            if dims(projection) == dims(lookup)[::-1] and np.array_equal(
-                array(projection), array(lookup).T
+    for lookup in lookups:
+        table = numpy_helper.to_array(initializers[lookup])
+        for projection in projections:
+            if tuple(initializers[projection].dims) == table.shape[::-1] and np.array_equal(
+                numpy_helper.to_array(initializers[projection]), table.T
             ):
                 pairs.append(TiedPair(lookup, projection))
                 break
     return pairs
 
 
-def _attribute(node, name: str, default: int) -> int:
-    for attribute in node.attribute:
-        if attribute.name == name:
-            return int(attribute.i)
-    return default
+def _matrices_read(model, initializers: dict, op_type: str, index: int) -> list[str]:
+    """2-D initializers read as input `index` of `op_type` nodes (a Gather only along axis 0)."""
+    names = {
+        node.input[index]
+        for node in model.graph.node
+        if node.op_type == op_type
+        and len(node.input) > index
+        and node.input[index] in initializers
+        and len(initializers[node.input[index]].dims) == 2
+        and all(attribute.i == 0 for attribute in node.attribute if attribute.name == "axis")
+    }
+    return sorted(names)
 
 
 def share_tied_int8(fp32_model_path: str | Path, int8_model_path: str | Path) -> int:
