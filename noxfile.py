@@ -419,7 +419,8 @@ def notebook(session: nox.Session) -> None:
 @_discard_venv_after
 def wizard_browser(session: nox.Session) -> None:
     """The wizard in a real browser: Voila on localhost, Playwright driving Debian's chromium through the
-    five steps; screenshots in notebook_tests/artifacts/. Needs `apt-get install chromium` (no
+    five steps; screenshots and the notebook's executed copy (wizard.executed.ipynb, with its
+    outputs and widget state) in notebook_tests/artifacts/. Needs `apt-get install chromium` (no
     `playwright install`: the browser comes from the system)."""
     chromium = Path(session.env.get("CHROMIUM", "/usr/bin/chromium"))
     if not chromium.exists():
@@ -438,6 +439,11 @@ def wizard_browser(session: nox.Session) -> None:
     )
     session.env["CHROMIUM"] = str(chromium)
     _pytest(session, str(NOTEBOOK_TESTS / "test_wizard_browser.py"), "-q", import_mode="prepend")
+    artifacts = NOTEBOOK_TESTS / "artifacts"
+    session.log(
+        f"screenshots: {artifacts}/wizard_step_[1-5].png; the notebook Voila served, executed with "
+        f"its outputs: {artifacts / 'wizard.executed.ipynb'}"
+    )
 
 
 @nox.session(tags=["colab"])

@@ -2,7 +2,9 @@
 
 Run by `nox -s wizard_browser` (it installs Voila and Playwright; the browser is Debian's
 chromium, `apt-get install chromium`, never one downloaded by `playwright install`). A screenshot
-of each of the five steps is written to `notebook_tests/artifacts/wizard_step_N.png`.
+of each of the five steps is written to `notebook_tests/artifacts/wizard_step_N.png`, and the
+notebook Voila serves, executed with its outputs, to `notebook_tests/artifacts/wizard.executed.ipynb`
+(that test needs no browser: `pytest notebook_tests/test_wizard_browser.py -k executed`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +25,8 @@ import nbformat
 import pytest
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+EXECUTED_COPY = ARTIFACTS / "wizard.executed.ipynb"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 START_TIMEOUT_S = 180
 
@@ -114,8 +117,9 @@ def test_wizard_five_steps_in_chromium(voila_url: str, workspace: dict[str, Path
         )
     from playwright.sync_api import expect, sync_playwright
 
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("wizard_*.png"):  # this test's own screenshots of an earlier run
+        old.unlink()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
@@ -212,3 +216,32 @@ def test_wizard_five_steps_in_chromium(voila_url: str, workspace: dict[str, Path
     assert sorted(p.name for p in ARTIFACTS.glob("wizard_step_*.png")) == [
         f"wizard_step_{n}.png" for n in range(1, 6)
     ]
+
+
+def test_wizard_notebook_executed_copy_kept(workspace: dict[str, Path]) -> None:
+    """The notebook Voila serves, executed headless as Voila executes it (a python3 kernel, the
+    widget state stored), is kept with its outputs next to the screenshots, for reading what the
+    cell printed and showed after the session's temporary folder is gone."""
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(workspace["dir"] / "wizard.ipynb", as_version=4)
+    NotebookClient(
+        notebook,
+        timeout=START_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workspace["dir"])}},
+        store_widget_state=True,
+    ).execute()
+    ARTIFACTS.mkdir(exist_ok=True)
+    EXECUTED_COPY.unlink(missing_ok=True)
+    nbformat.write(notebook, EXECUTED_COPY)
+
+    kept = nbformat.read(EXECUTED_COPY, as_version=4)
+    outputs = kept.cells[0].outputs
+    assert [output.output_type for output in outputs if output.output_type == "error"] == []
+    views = [
+        output.data[WIDGET_VIEW] for output in outputs if WIDGET_VIEW in output.get("data", {})
+    ]
+    assert len(views) == 1, f"the wizard cell shows no widget: {outputs}"
+    state = kept.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert views[0]["model_id"] in state  # the widget's state is stored, so the copy renders it
