@@ -72,12 +72,15 @@ class GPT(nn.Module):
         self.ln_f = nn.LayerNorm(config.n_embd)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+    def features(self, idx: torch.Tensor) -> torch.Tensor:
+        """The final normalised hidden states `[B, T, n_embd]`."""
         x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
         for block in self.blocks:
             x = block(x)
-        logits = self.lm_head(self.ln_f(x))
-        return logits, None
+        return self.ln_f(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+        return self.lm_head(self.features(idx)), None
 
 
 def _step(call, ids: torch.Tensor, targets: torch.Tensor) -> float:
@@ -88,22 +91,32 @@ def _step(call, ids: torch.Tensor, targets: torch.Tensor) -> float:
     return time.perf_counter() - start
 
 
-def measure(name: str, model: nn.Module, adapter: UniversalModelAdapter, direct, args) -> float:
+def interleaved_steps(
+    model: nn.Module, first, second, vocab_size: int, args
+) -> tuple[list[float], list[float]]:
+    """Seconds per training step of `first` and `second` (callables over `model`), one of each
+    per round, the order alternating, after `args.warmup` rounds."""
     torch.manual_seed(0)
-    ids = torch.randint(0, adapter.vocab_size, (args.batch, args.seq))
-    targets = torch.randint(0, adapter.vocab_size, (args.batch, args.seq))
+    ids = torch.randint(0, vocab_size, (args.batch, args.seq))
+    targets = torch.randint(0, vocab_size, (args.batch, args.seq))
     model.train()
     for _ in range(args.warmup):
-        _step(direct, ids, targets)
-        _step(adapter, ids, targets)
-    baseline, ours = [], []
+        _step(first, ids, targets)
+        _step(second, ids, targets)
+    first_times: list[float] = []
+    second_times: list[float] = []
     for i in range(args.steps):
-        order = [(baseline, direct), (ours, adapter)]
+        order = [(first_times, first), (second_times, second)]
         if i % 2:
             order.reverse()  # alternate who goes first
         for times, call in order:
             model.zero_grad(set_to_none=True)
             times.append(_step(call, ids, targets))
+    return first_times, second_times
+
+
+def measure(name: str, model: nn.Module, adapter: UniversalModelAdapter, direct, args) -> float:
+    baseline, ours = interleaved_steps(model, direct, adapter, adapter.vocab_size, args)
     base, adapted = statistics.median(baseline), statistics.median(ours)
     # Each adapter step against the direct step next to it: load from other processes (this is a
     # shared machine) hits both alike, so the median of the paired ratios is the robust number.

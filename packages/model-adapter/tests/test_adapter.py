@@ -7,6 +7,8 @@ import copy
 import pytest
 import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.overrides import TorchFunctionMode
 
 from model_adapter import (
     ModelConfig,
@@ -141,6 +143,67 @@ def test_nanogpt_style_returns_logits_for_every_position(write_model, nanogpt_so
     assert logits.shape == (2, 10, 211)
     assert torch.equal(logits, full)
     assert _earliest_logits_change(adapter, 211) == 0.0
+
+
+class CrossEntropyCalls(TorchFunctionMode):
+    """Counts `F.cross_entropy` calls made while active (torch's own function-mode dispatch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.calls += func is F.cross_entropy
+        return func(*args, **(kwargs or {}))
+
+
+def _training_step_gradients(adapter, ids):
+    """The gradients of one next-token loss on `ids`, and how many cross-entropies were computed."""
+    adapter.zero_grad(set_to_none=True)
+    with CrossEntropyCalls() as counted:
+        logits = adapter(ids)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+    loss.backward()
+    return {name: p.grad.clone() for name, p in adapter.named_parameters()}, counted.calls
+
+
+def test_a_nanogpt_style_model_computes_no_discarded_loss_and_gradients_stay_identical(
+    write_model, nanogpt_source
+):
+    model, config = load_model(
+        write_model(
+            nanogpt_source, {"vocab_size": 97, "block_size": 16, "n_layer": 1, "n_embd": 16}
+        )
+    )
+    adapter = UniversalModelAdapter(model, config, sequence_first=False).train()
+    ids = torch.randint(0, 97, (3, 12))
+    adapter(ids)  # finds the last-position output and the module that returns the logits
+
+    shortcut, shortcut_losses = _training_step_gradients(adapter, ids)
+    adapter._logits_shortcut.enabled = False
+    full, full_losses = _training_step_gradients(adapter, ids)
+
+    assert (shortcut_losses, full_losses) == (1, 2)  # ours alone; ours and the model's own
+    assert shortcut.keys() == full.keys()
+    assert all(torch.equal(shortcut[name], full[name]) for name in full)
+
+
+def test_the_shortcut_is_off_when_the_logits_are_changed_after_the_last_module(
+    write_model, nanogpt_source
+):
+    scaled = nanogpt_source.replace("logits = self.lm_head(x)", "logits = self.lm_head(x) / 2.0")
+    assert scaled != nanogpt_source
+    model, config = load_model(write_model(scaled, {"vocab_size": 97, "block_size": 16}))
+    adapter = UniversalModelAdapter(model, config, sequence_first=False)
+    ids = torch.randint(0, 97, (2, 8))
+    adapter(ids)
+
+    _, losses = _training_step_gradients(adapter, ids)
+    with torch.no_grad():
+        expected, _ = model(ids, targets=ids)
+
+    assert losses == 2  # the model's own loss is computed: nothing stops the forward early
+    assert torch.equal(adapter(ids), expected)
 
 
 def test_unmasked_multihead_attention_gets_a_causal_mask(write_model, unmasked_mha_source):

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 import torch
+from torch import nn
 
 from model_adapter import ModelLoadError, UniversalModelAdapter, load_model, validate_model
 from model_adapter.sources import install_hint, source_files
@@ -61,6 +62,93 @@ def test_sequence_first_models_are_detected_and_transposed(style_folder, style, 
         expected = own.reshape(6, 3, VOCAB).transpose(0, 1)
         assert torch.allclose(adapter(ids), expected, atol=1e-5)
     assert "sequence-first" in adapter.describe()
+
+
+class CountingLM(nn.Module):
+    """A batch-first model that counts its forward calls (nothing in it can read [T, B])."""
+
+    def __init__(self, vocab_size=29, d=8):
+        super().__init__()
+        self.embed, self.head = nn.Embedding(vocab_size, d), nn.Linear(d, vocab_size)
+        self.calls = 0
+
+    def forward(self, input_ids):
+        self.calls += 1
+        return self.head(self.embed(input_ids))
+
+
+class CumulativeMeanLM(CountingLM):
+    """Hand-written sequence-first: a running mean over dim 0 of a [T, B] input, no torch RNN/MHA."""
+
+    def forward(self, src):
+        self.calls += 1
+        x = self.embed(src)
+        steps = torch.arange(1, src.shape[0] + 1, device=src.device).view(-1, 1, 1)
+        return self.head(x.cumsum(0) / steps)
+
+
+def test_building_an_adapter_runs_no_forward_and_the_first_call_probes_once():
+    model = CountingLM()
+
+    adapter = UniversalModelAdapter(model)
+    built = model.calls
+    adapter(torch.randint(0, 29, (2, 5)))
+    first = model.calls
+    UniversalModelAdapter(model)(torch.randint(0, 29, (2, 5)))  # the layout is remembered
+
+    assert built == 0
+    assert first > 1 and not adapter.sequence_first
+    assert model.calls == first + 1
+
+
+def test_a_hand_written_sequence_first_model_is_detected_on_the_first_call(caplog):
+    model = CumulativeMeanLM()
+    ids = torch.randint(0, 29, (3, 6))
+
+    with caplog.at_level("WARNING", logger="model_adapter.adapter"):
+        adapter = UniversalModelAdapter(model).eval()
+        built = model.calls
+        with torch.no_grad():
+            logits = adapter(ids)
+            expected = model(ids.t()).transpose(0, 1)
+
+    assert built == 0
+    assert adapter.sequence_first and torch.allclose(logits, expected)
+    assert sum("sequence-first" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_an_explicit_layout_is_never_probed():
+    model = CumulativeMeanLM()
+    adapter = UniversalModelAdapter(model, sequence_first=False)
+
+    adapter(torch.randint(0, 29, (2, 4)))
+
+    assert model.calls == 1 and not adapter.sequence_first
+
+
+def test_an_export_before_any_eager_call_runs_no_probe_inside_the_trace():
+    model = CountingLM()
+    adapter = UniversalModelAdapter(model).eval()
+    ids = torch.randint(0, 29, (2, 5))
+
+    program = torch.export.export(adapter, (ids,))  # a probe here would meet fake tensors
+
+    assert torch.equal(program.module()(ids), model(ids))
+    assert not adapter.sequence_first  # probed eagerly, outside the trace
+
+
+def test_hugging_face_models_are_never_probed():
+    transformers = pytest.importorskip("transformers")
+    model = transformers.GPT2LMHeadModel(
+        transformers.GPT2Config(vocab_size=31, n_positions=16, n_embd=16, n_layer=1, n_head=2)
+    )
+    calls = []
+    model.register_forward_hook(lambda *_: calls.append(1))
+
+    adapter = UniversalModelAdapter(model)
+    adapter(torch.randint(0, 31, (2, 5)))
+
+    assert len(calls) == 1 and not adapter.sequence_first
 
 
 def test_batch_first_models_stay_batch_first(style_folder):

@@ -16,20 +16,24 @@ if TYPE_CHECKING:
 def as_adapter(
     model: Any, config: ModelConfig | None, causal: bool, *, caller: str
 ) -> UniversalModelAdapter:
-    """`model` itself when it is an adapter, else the adapter over it; a non-module is refused."""
+    """`model` itself when it is an adapter, else the adapter over it; a non-module is refused.
+
+    Its layout is settled here, so the probe's passes never run inside a check's hooks.
+    """
     from torch import nn
 
     from model_adapter.adapter import UniversalModelAdapter
     from model_adapter.errors import ModelValidationError
 
-    if isinstance(model, UniversalModelAdapter):
-        return model
     if not isinstance(model, nn.Module):
         raise ModelValidationError(
             f"{caller} needs an nn.Module, got {type(model).__name__}; load files with "
             "model_adapter.load_model(path) first"
         )
-    return UniversalModelAdapter(model, config, causal=causal)
+    if not isinstance(model, UniversalModelAdapter):
+        model = UniversalModelAdapter(model, config, causal=causal)
+    model.settle_layout()
+    return model
 
 
 def resolve_seq_len(

@@ -15,15 +15,21 @@ Two ways to run the user's model, chosen once at construction:
 
 nanoGPT-style models return only the last position's logits when called without targets; the
 adapter notices (seq dim 1 while T > 1 and `forward` takes `targets`) and from then on passes
-`targets=input_ids`, which makes such models return logits for every position. The loss they
-compute on the side is discarded.
+`targets=input_ids`, which makes such models return logits for every position. In eager calls
+the forward is stopped as soon as the logits exist, so the loss the model would compute on the
+side is never computed (`model_adapter.logits_shortcut`); while tracing, it is computed and
+discarded.
 
 Layouts and state, for models written the classic PyTorch way:
 
 - Sequence-first models (`[T, B]` input, `batch_first=False`, the PyTorch tutorials' layout)
-  are detected at construction: fed `[B, T]` their batch items depend on each other, fed the
-  transpose they do not. The adapter then transposes in and out (`sequence_first=True`) and
-  logs it once. Pass `sequence_first=` to skip the probe.
+  are detected by a probe of a few tiny forward passes: fed `[B, T]` their batch items depend on
+  each other, fed the transpose they do not. The adapter then transposes in and out
+  (`sequence_first=True`) and logs it once per model. The probe runs on the first eager call
+  (or first read of `.sequence_first`), never while tracing; models holding PyTorch layers left
+  at `batch_first=False` (RNNs, `nn.MultiheadAttention`) are probed when the adapter is built,
+  since an exporter may trace before any eager call; Hugging Face models are never probed
+  (their `input_ids` are `[batch, seq]`). Pass `sequence_first=` to skip the probe.
 - Flattened outputs (`[T*B, V]` or `[B*T, V]`, the word-language-model tutorial) are reshaped.
 - A recurrent state argument (`forward(input, hidden)`) is left at its default when it has one,
   else initialised with the model's `init_hidden(batch)` / `init_state(batch)`; the state the
@@ -62,8 +68,11 @@ from model_adapter.config import ModelConfig, build_model_config
 from model_adapter.errors import GraphResolutionError, ModelLoadError, ModelValidationError
 from model_adapter.executor import ComputationalGraphExecutor
 from model_adapter.graph import has_builder_markers
+from model_adapter.layout import has_sequence_first_layers, is_transformers_model
+from model_adapter.logits_shortcut import LogitsShortcut
 from model_adapter.masks import attention_mask_for
 from model_adapter.signature import ModelSignatureInspector
+from model_adapter.tracing import is_tracing
 
 __all__ = ["UniversalModelAdapter", "extract_logits"]
 
@@ -221,17 +230,22 @@ class UniversalModelAdapter(nn.Module):
         self.executor: ComputationalGraphExecutor | None = None
         self._causal = bool(causal)
         self._pass_targets = False
+        self._logits_shortcut = LogitsShortcut()  # with targets passed: skip the model's loss
         self._attention_modules = 0
         self._state_init: dict[str, str] = {}
-        self.sequence_first = bool(sequence_first)
+        self._sequence_first: bool | None = None if sequence_first is None else bool(sequence_first)
         self.strategy = self._choose_strategy(strategy)
         if self.strategy == "forward":
             self._check_forward_callable()
             self._attention_modules = _install_mask_hooks(model)
-            if sequence_first is None:
-                known = model.__dict__.get(_LAYOUT_FLAG)
-                self.sequence_first = self._detect_sequence_first() if known is None else known
-                model.__dict__[_LAYOUT_FLAG] = self.sequence_first  # probed and said once per model
+            if self._sequence_first is None:
+                self._sequence_first = model.__dict__.get(_LAYOUT_FLAG)  # probed once per model
+            if self._sequence_first is None and is_transformers_model(model):
+                self._sequence_first = False
+            if self._sequence_first is None and has_sequence_first_layers(model):
+                self._resolve_layout()  # now: an exporter may trace before any eager call
+        elif self._sequence_first is None:
+            self._sequence_first = False  # the graph executor reads [batch, seq]
         # DEBUG: validation builds short-lived variants (the raw model for the causal-leak check);
         # callers that run this adapter log `summary()` once, as train() does.
         logger.debug("adapter for %s: %s", type(model).__name__, self.summary())
@@ -239,7 +253,11 @@ class UniversalModelAdapter(nn.Module):
     def summary(self) -> str:
         """One line on how the model is run: `strategy=graph, causal mask injected, forward(...) -> ...`."""
         causal = "causal mask injected" if self._causal else "no causal mask added"
-        layout = ", sequence-first (transposed)" if self.sequence_first else ""
+        layout = ""
+        if self._sequence_first is None:
+            layout = ", layout probed on the first call"
+        elif self._sequence_first:
+            layout = ", sequence-first (transposed)"
         state = "".join(
             f", {name} from model.{init}(batch)" for name, init in self._state_init.items()
         )
@@ -253,6 +271,18 @@ class UniversalModelAdapter(nn.Module):
     @property
     def max_seq_len(self) -> int | None:
         return self.config.max_seq_len
+
+    @property
+    def sequence_first(self) -> bool:
+        """Whether the model reads `[seq, batch]` (inputs and outputs are then transposed).
+
+        Reading it runs the layout probe if it has not run yet (see `settle_layout`).
+        """
+        return self.settle_layout()
+
+    @sequence_first.setter
+    def sequence_first(self, value: bool) -> None:
+        self._sequence_first = bool(value)
 
     @property
     def causal(self) -> bool:
@@ -363,6 +393,30 @@ class UniversalModelAdapter(nn.Module):
                 f"defaults (the adapter passes only input_ids and attention_mask){state_fix}"
             )
 
+    def settle_layout(self) -> bool:
+        """Run the sequence-first probe now if it has not run yet; returns `sequence_first`.
+
+        The first call does this by itself; callers that watch the model's calls (Tier 1 and
+        Tier 2 probes install hooks) settle it first so the probe's passes are not measured.
+        """
+        if self._sequence_first is None:
+            self._resolve_layout()
+        return bool(self._sequence_first)
+
+    def _resolve_layout(self) -> None:
+        """Settle `sequence_first` by the probe, remembered on the model so it is said once."""
+        if is_tracing():
+            # A probe cannot run inside a trace (the tracer records or fakes its tensors); the
+            # layers that make sequence-first plausible were probed at construction already.
+            logger.debug(
+                "%s traced before its layout was probed: read batch-first",
+                type(self.model).__name__,
+            )
+            self._sequence_first = False
+            return
+        self._sequence_first = self._detect_sequence_first()
+        self.model.__dict__[_LAYOUT_FLAG] = self._sequence_first
+
     def _detect_sequence_first(self) -> bool:
         """Whether the model reads `[T, B]`: its batch items are independent only when transposed.
 
@@ -383,7 +437,7 @@ class UniversalModelAdapter(nn.Module):
             base[0] + torch.randint(1, self.config.vocab_size, (length,), generator=generator)
         ) % self.config.vocab_size
         base, changed = base.to(device), changed.to(device)
-        was_training = self.model.training
+        was_training, pass_targets = self.model.training, self._pass_targets
         self.model.eval()
         try:
             with torch.no_grad():
@@ -400,14 +454,14 @@ class UniversalModelAdapter(nn.Module):
                 return False
         finally:
             self.model.train(was_training)
-            self.sequence_first = False
-            self._pass_targets = False
+            self._sequence_first = None
+            self._pass_targets = pass_targets
 
     def _batch_items_independent(
         self, base: torch.Tensor, changed: torch.Tensor, *, sequence_first: bool
     ) -> bool | None:
         """True/False for the layout `sequence_first`; None when the model fails in that layout."""
-        self.sequence_first = sequence_first
+        self._sequence_first = sequence_first
         self._pass_targets = False
         try:
             before = self._run_forward(base, None)
@@ -445,6 +499,7 @@ class UniversalModelAdapter(nn.Module):
                 f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has {(batch, length)}; "
                 "give one 0/1 entry per token"
             )
+        self.settle_layout()
         try:
             if self.executor is not None:
                 logits = self.executor.run(input_ids, attention_mask)
@@ -501,23 +556,27 @@ class UniversalModelAdapter(nn.Module):
                     attention_mask == 0 if inspector.attention_mask_inverted else attention_mask
                 )
         batch, length = input_ids.shape
-        ids = input_ids.t() if self.sequence_first else input_ids
+        ids = input_ids.t() if self._sequence_first else input_ids
         if self._pass_targets:
             kwargs["targets"] = ids.contiguous()  # models call targets.view(-1)
         for name, init in self._state_init.items():
             kwargs[name] = getattr(self.model, init)(batch)
         if inspector.token_input_positional or inspector.token_input is None:
-            output = self.model(ids, **kwargs)
+            args: tuple[torch.Tensor, ...] = (ids,)
         else:
-            output = self.model(**{inspector.token_input: ids}, **kwargs)
+            args, kwargs = (), {inspector.token_input: ids, **kwargs}
+        if self._pass_targets:
+            output = self._logits_shortcut.call(self.model, lambda: self.model(*args, **kwargs))
+        else:
+            output = self.model(*args, **kwargs)
         return self._batch_first(extract_logits(output), batch, length)
 
     def _batch_first(self, logits: torch.Tensor, batch: int, length: int) -> torch.Tensor:
         """Logits as `[B, T, V]`: unflatten `[B*T, V]` outputs and transpose sequence-first ones."""
-        first, second = (length, batch) if self.sequence_first else (batch, length)
+        first, second = (length, batch) if self._sequence_first else (batch, length)
         if logits.dim() == 2 and logits.shape[0] == batch * length:
             logits = logits.reshape(first, second, logits.shape[-1])
-        if self.sequence_first and logits.dim() == 3 and logits.shape[:2] == (length, batch):
+        if self._sequence_first and logits.dim() == 3 and logits.shape[:2] == (length, batch):
             logits = logits.transpose(0, 1)
         return logits
 
@@ -573,5 +632,5 @@ class UniversalModelAdapter(nn.Module):
         return "\n".join(lines)
 
     def extra_repr(self) -> str:
-        layout = ", sequence_first=True" if self.sequence_first else ""
+        layout = ", sequence_first=True" if self._sequence_first else ""
         return f"strategy={self.strategy!r}, causal={self._causal}, vocab_size={self.config.vocab_size}{layout}"
