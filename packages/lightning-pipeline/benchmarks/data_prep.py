@@ -5,7 +5,7 @@
 For each size (MB of text, made by repeating tinyshakespeare), each side runs in a fresh Python
 process with a fresh `datasets` cache, one after the other:
 
-* ``token store``: `load_text_dataset(path, document_split="line")` + `AdaptiveTokenizerDataModule`
+* ``token store``: `load_text_source(path, document_split="line")` (the text read in chunks) + `AdaptiveTokenizerDataModule`
   `prepare_data()` + `setup()`: the tokenizers backend's batch encoding on every core, written
   into a flat uint16 file, packed windows and the train/val split served from its memory map;
   then 200 training batches are read, so the figure includes serving data.
@@ -93,10 +93,10 @@ def child_token_store(
 ) -> dict[str, float]:
     from transformers import AutoTokenizer
 
-    from lightning_pipeline import AdaptiveTokenizerDataModule, load_text_dataset
+    from lightning_pipeline import AdaptiveTokenizerDataModule, load_text_source
 
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
-    dataset = load_text_dataset(text, document_split="line", cache_dir=work / "hf")
+    dataset = load_text_source(text, document_split="line", cache_dir=work / "hf")
     module = AdaptiveTokenizerDataModule(
         tokenizer, dataset, seq_len=seq_len, batch_size=8, cache_dir=work / "tokens", progress=False
     )

@@ -46,6 +46,8 @@ __version__ = _distribution_version(
 # public name -> module that defines it (imported lazily)
 _LAZY = {
     "load_text_dataset": "lightning_pipeline.data_sources",
+    "load_text_source": "lightning_pipeline.data_sources",
+    "TextDocuments": "lightning_pipeline.text_documents",
     "AdaptiveTokenizerDataModule": "lightning_pipeline.datamodule",
     "ResumableDataLoader": "lightning_pipeline.resumable_loader",
     "RunFolder": "lightning_pipeline.run_folder",
@@ -73,13 +75,14 @@ if TYPE_CHECKING:
     from lightning_pipeline.callbacks.throughput import TokenThroughputMonitor
     from lightning_pipeline.checkpoint_io import AtomicCheckpointIO
     from lightning_pipeline.colab import mount_drive, upload_files
-    from lightning_pipeline.data_sources import load_text_dataset
+    from lightning_pipeline.data_sources import load_text_dataset, load_text_source
     from lightning_pipeline.datamodule import AdaptiveTokenizerDataModule
     from lightning_pipeline.metrics_logger import RunMetricsLogger
     from lightning_pipeline.module import LanguageModelingModule, causal_lm_loss
     from lightning_pipeline.resumable_loader import ResumableDataLoader
     from lightning_pipeline.run_folder import RunFolder
     from lightning_pipeline.sampling import Sample, SamplingSettings
+    from lightning_pipeline.text_documents import TextDocuments
     from lightning_pipeline.wizard import SetupWizard
 
 
@@ -121,6 +124,7 @@ __all__ = [
     "SetupWizard",
     "StepCheckpoint",
     "TextColumnError",
+    "TextDocuments",
     "TokenThroughputMonitor",
     "TrainingConfig",
     "TrainingResult",
@@ -130,6 +134,7 @@ __all__ = [
     "generate",
     "generate_samples",
     "load_text_dataset",
+    "load_text_source",
     "load_trained_model",
     "mount_drive",
     "sample_tokens",

@@ -20,6 +20,8 @@ Plain text (``.txt`` files and folders of them) is cut into documents by `docume
 or ``"line"`` (one document per line, the newline dropped). Each document ends with the
 end-of-text token when it is tokenized, so the split decides where the model learns to stop.
 Rows of other formats (csv, json, parquet, Hub datasets) are documents as they are.
+`load_text_source` is the same, except that local plain text comes back as
+`text_documents.TextDocuments`, read in chunks while it is tokenized (what training uses).
 
 The text column is the one named by `text_column`, else "text", else "content", else the only
 string column. Rows whose text is missing or blank are dropped: they carry no tokens.
@@ -29,12 +31,12 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lightning_pipeline.errors import DataSourceError, EmptyDatasetError, TextColumnError
+from lightning_pipeline.text_documents import BLANK_EDGES, TextDocuments
 
 if TYPE_CHECKING:
     import datasets
@@ -87,14 +89,60 @@ def load_text_dataset(
             f"got a DatasetDict with splits {sorted(source)}: pass one split, e.g. dataset[{split!r}]"
         )
     else:
-        dataset, origin = _load_source(
+        loaded, origin = _load_source(
             source,
             split=split,
             config_name=config_name,
             cache_dir=cache,
             document_split=document_split,
         )
+        assert not isinstance(loaded, TextDocuments)  # only with stream_text=True
+        dataset = loaded
     return _normalise(dataset, text_column=text_column, origin=origin)
+
+
+def load_text_source(
+    source: str | os.PathLike[str] | datasets.Dataset,
+    *,
+    split: str = "train",
+    text_column: str | None = None,
+    config_name: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    document_split: str = "paragraph",
+) -> datasets.Dataset | TextDocuments:
+    """Like `load_text_dataset`, but local plain text (a ``.txt`` file, a folder of them, uploaded
+    ones) comes back as `TextDocuments`: read in chunks while it is tokenized, in memory that does
+    not grow with the file (`datasets` would first copy it into an Arrow cache). The documents
+    are the same; training (`train`) reads its data this way. Every other source is a `Dataset`.
+    """
+    if document_split not in DOCUMENT_SPLITS:
+        raise DataSourceError(
+            f"document_split={document_split!r} is unknown: use one of {', '.join(DOCUMENT_SPLITS)}"
+        )
+    if isinstance(source, (str, os.PathLike)):
+        loaded, origin = _load_source(
+            source,
+            split=split,
+            config_name=config_name,
+            cache_dir=str(cache_dir) if cache_dir is not None else None,
+            document_split=document_split,
+            stream_text=True,
+        )
+        if isinstance(loaded, TextDocuments):
+            if text_column not in (None, TEXT_COLUMN):
+                raise TextColumnError(
+                    f"text column {text_column!r} not found; available columns: {TEXT_COLUMN}"
+                )
+            return loaded
+        return _normalise(loaded, text_column=text_column, origin=origin)
+    return load_text_dataset(
+        source,
+        split=split,
+        text_column=text_column,
+        config_name=config_name,
+        cache_dir=cache_dir,
+        document_split=document_split,
+    )
 
 
 def _load_source(
@@ -104,7 +152,8 @@ def _load_source(
     config_name: str | None,
     cache_dir: str | None,
     document_split: str = "paragraph",
-) -> tuple[datasets.Dataset, str]:
+    stream_text: bool = False,
+) -> tuple[datasets.Dataset | TextDocuments, str]:
     from lightning_pipeline.example_data import EXAMPLE_SOURCE_NAME, example_dataset
 
     text = os.fspath(source)
@@ -116,7 +165,11 @@ def _load_source(
         destination = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="lp-upload-"))
         paths = colab.upload_files(destination / "uploads")
         return _load_files(
-            paths, split="train", cache_dir=cache_dir, document_split=document_split
+            paths,
+            split="train",
+            cache_dir=cache_dir,
+            document_split=document_split,
+            stream_text=stream_text,
         ), ", ".join(p.name for p in paths)
     path = Path(text).expanduser()
     if path.exists():
@@ -126,6 +179,7 @@ def _load_source(
             config_name=config_name,
             cache_dir=cache_dir,
             document_split=document_split,
+            stream_text=stream_text,
         )
         return loaded, str(path)
     if _looks_like_path(text):
@@ -152,12 +206,17 @@ def _load_path(
     config_name: str | None,
     cache_dir: str | None,
     document_split: str = "paragraph",
-) -> datasets.Dataset:
+    stream_text: bool = False,
+) -> datasets.Dataset | TextDocuments:
     import datasets
 
     if path.is_file():
         return _load_files(
-            [path], split="train", cache_dir=cache_dir, document_split=document_split
+            [path],
+            split="train",
+            cache_dir=cache_dir,
+            document_split=document_split,
+            stream_text=stream_text,
         )
     if (path / "state.json").exists() and (path / "dataset_info.json").exists():
         loaded = datasets.load_from_disk(str(path))
@@ -173,7 +232,14 @@ def _load_path(
     )
     others = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in FILE_BUILDERS]
     if texts and len(texts) == len(others):
-        return _load_files(texts, split="train", cache_dir=cache_dir, document_split=document_split)
+        return _load_files(
+            texts,
+            split="train",
+            cache_dir=cache_dir,
+            document_split=document_split,
+            stream_text=stream_text,
+            origin=str(path),
+        )
     if not others and not any(p.is_dir() for p in path.iterdir()):
         raise EmptyDatasetError(
             f"{path} holds no data files (.txt, .csv, .jsonl, .parquet): add some or point at another folder"
@@ -183,8 +249,14 @@ def _load_path(
 
 
 def _load_files(
-    paths: list[Path], *, split: str, cache_dir: str | None, document_split: str = "paragraph"
-) -> datasets.Dataset:
+    paths: list[Path],
+    *,
+    split: str,
+    cache_dir: str | None,
+    document_split: str = "paragraph",
+    stream_text: bool = False,
+    origin: str | None = None,
+) -> datasets.Dataset | TextDocuments:
     import datasets
 
     suffixes = {p.suffix.lower() for p in paths}
@@ -199,6 +271,8 @@ def _load_files(
             f"mixed data file types {sorted(suffixes)}: pass files of one type at a time"
         )
     builder = builders.pop()
+    if builder == "text" and stream_text:
+        return TextDocuments(paths, document_split=document_split, origin=origin)
     kwargs: dict[str, Any] = {}
     if suffixes == {".tsv"}:
         kwargs["sep"] = "\t"
@@ -225,17 +299,12 @@ def _load_files(
             f"could not read {', '.join(str(p) for p in paths)} as {builder}: {_first_line(cause)}"
         ) from error
     if builder == "text" and document_split == "paragraph":
-        # The builder splits on "\n\n" exactly: a third newline, or a line of spaces next to the
-        # separator, would start or end a paragraph with blank lines that carry no text.
         loaded = loaded.map(_strip_blank_edges, batched=True, desc="Trimming paragraphs")
     return loaded
 
 
-_BLANK_EDGES = re.compile(r"\A(?:[ \t\r]*\n)+|(?:\n[ \t\r]*)+\Z")
-
-
 def _strip_blank_edges(batch: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {TEXT_COLUMN: [_BLANK_EDGES.sub("", text) for text in batch[TEXT_COLUMN]]}
+    return {TEXT_COLUMN: [BLANK_EDGES.sub("", text) for text in batch[TEXT_COLUMN]]}
 
 
 def _load_hub(

@@ -55,6 +55,8 @@ from lightning_pipeline.token_store import (
 if TYPE_CHECKING:
     import datasets
 
+    from lightning_pipeline.text_documents import TextDocuments
+
 logger = logging.getLogger(__name__)
 
 _CACHE_FORMAT = "v2"  # v2: token store files (v1 was an Arrow cache)
@@ -148,7 +150,7 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
     def __init__(
         self,
         tokenizer: Any,
-        dataset: datasets.Dataset | datasets.IterableDataset,
+        dataset: datasets.Dataset | datasets.IterableDataset | TextDocuments,
         *,
         seq_len: int,
         batch_size: int,
@@ -217,10 +219,12 @@ class AdaptiveTokenizerDataModule(pl.LightningDataModule):
         return hashlib.sha256((description + extra).encode()).hexdigest()[:16]
 
     def _source_fingerprint(self) -> str:
-        """What identifies the text: the Arrow dataset's fingerprint, or (streamed) its origin."""
+        """What identifies the text: the Arrow dataset's fingerprint, text files' content hash
+        (`TextDocuments`), or (streamed) its origin."""
         if self.source_fingerprint is not None:
             return self.source_fingerprint
-        fingerprint = getattr(self.dataset, "_fingerprint", None)
+        own = getattr(self.dataset, "fingerprint", None)
+        fingerprint = own() if callable(own) else getattr(self.dataset, "_fingerprint", None)
         if fingerprint is None:  # an IterableDataset: its builder, config and split name it
             info = getattr(self.dataset, "info", None)
             fingerprint = repr(

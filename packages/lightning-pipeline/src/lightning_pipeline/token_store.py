@@ -272,8 +272,13 @@ def text_batches(dataset: Any, *, batch_size: int = 2048) -> Iterator[tuple[list
     """Batches of the dataset's "text" column with their UTF-8 size, read without holding the whole.
 
     A `datasets.Dataset` is read as Arrow slices of its memory-mapped table (sizes from the
-    Arrow offsets, no re-encoding); an `IterableDataset` (``streaming=True``) batch by batch.
+    Arrow offsets, no re-encoding); an `IterableDataset` (``streaming=True``) batch by batch;
+    local text files (`text_documents.TextDocuments`) chunk by chunk as they are read.
     """
+    own_batches = getattr(dataset, "text_batches", None)
+    if callable(own_batches):
+        yield from own_batches()
+        return
     import datasets
 
     if isinstance(dataset, datasets.Dataset):
@@ -297,7 +302,11 @@ def text_batches(dataset: Any, *, batch_size: int = 2048) -> Iterator[tuple[list
 
 
 def dataset_text_bytes(dataset: Any) -> int | None:
-    """UTF-8 size of a `datasets.Dataset`'s text column (for the progress bar's ETA), else None."""
+    """UTF-8 size of a `datasets.Dataset`'s text column or of text files (for the progress bar's
+    ETA), else None."""
+    total = getattr(dataset, "total_bytes", None)
+    if isinstance(total, int):
+        return total
     import datasets
 
     if not isinstance(dataset, datasets.Dataset):

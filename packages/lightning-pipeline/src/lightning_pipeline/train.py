@@ -212,7 +212,7 @@ def train(
     from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
     from lightning_pipeline.checkpoint_io import AtomicCheckpointIO
     from lightning_pipeline.console import interactive_output
-    from lightning_pipeline.data_sources import load_text_dataset
+    from lightning_pipeline.data_sources import load_text_source
     from lightning_pipeline.datamodule import AdaptiveTokenizerDataModule
     from lightning_pipeline.experiment_loggers import build_loggers, check_loggers
     from lightning_pipeline.metrics_logger import RunMetricsLogger
@@ -280,7 +280,7 @@ def train(
         )
 
     # Every other input is checked before the run folder is written, too: data, tokenizer, loggers.
-    dataset = load_text_dataset(
+    dataset = load_text_source(  # local .txt: read in chunks, constant memory
         config.data,
         text_column=config.text_column,
         config_name=config.data_config_name,
