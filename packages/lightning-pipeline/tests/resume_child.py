@@ -71,7 +71,7 @@ class DyingCheckpointIO(AtomicCheckpointIO):
 
 def slow_down_checkpoint_writes(pause_s: float) -> None:
     """Pause each checkpoint write after its first bytes (the real torch.save into the real file)."""
-    writer = checkpoint_io_module._ChecksumWriter
+    writer = checkpoint_io_module._CheckpointWriter
     original = writer.write
 
     def write(self, data):

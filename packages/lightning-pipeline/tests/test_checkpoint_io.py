@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_pipeline.checkpoint_io import (
     AtomicCheckpointIO,
+    checksum_mismatch,
     load_checkpoint_file,
     metadata_path,
     read_metadata,
@@ -39,26 +40,42 @@ def test_save_writes_checkpoint_and_metadata_without_leftovers(tmp_path: Path) -
     meta = json.loads(metadata_path(path).read_text())
     assert meta["step"] == 3 and meta["epoch"] == 1 and meta["val_loss"] == 2.5
     assert meta["size"] == path.stat().st_size
-    assert meta["crc32"] == f"{zlib.crc32(path.read_bytes()):08x}"
+    assert meta["checksum"] == "zip-crc32" and checksum_mismatch(path, meta) is None
     assert "T" in meta["time"]
     assert torch.equal(
         AtomicCheckpointIO().load_checkpoint(path)["state_dict"]["w"], torch.full((4,), 3.0)
     )
 
 
-def test_large_checkpoint_checksum_covers_every_byte(tmp_path: Path) -> None:
-    path = tmp_path / "big.ckpt"  # tensors above the size checksummed on the second thread
-    state = {
-        "global_step": 1,
-        "epoch": 0,
-        "state_dict": {f"w{i}": torch.randn(600, 600) for i in range(4)},
-    }
-
-    AtomicCheckpointIO().save_checkpoint(state, path)
-
+def test_the_recorded_checksum_catches_a_changed_byte_in_any_tensor(tmp_path: Path) -> None:
+    path = tmp_path / "big.ckpt"
+    tensors = {f"w{i}": torch.randn(600, 600) for i in range(4)}
+    AtomicCheckpointIO().save_checkpoint(
+        {"global_step": 1, "epoch": 0, "state_dict": tensors}, path
+    )
     meta = json.loads(metadata_path(path).read_text())
-    assert meta["crc32"] == f"{zlib.crc32(path.read_bytes()):08x}"
     assert meta["size"] == path.stat().st_size > 4 * 600 * 600 * 4
+    original = path.read_bytes()
+
+    for tensor in tensors.values():
+        start = original.find(tensor.numpy().tobytes()[:256])
+        assert start > 0
+        damaged = bytearray(original)
+        damaged[start + tensor.numel() * 2] ^= 0x01  # one bit in the middle of this tensor
+        path.write_bytes(bytes(damaged))
+        assert "crc32 differs" in (checksum_mismatch(path, meta) or "")
+    path.write_bytes(original[: len(original) // 2])
+    assert "not a whole checkpoint" in (checksum_mismatch(path, meta) or "")
+    path.write_bytes(original)
+    assert checksum_mismatch(path, meta) is None
+
+
+def test_metadata_of_older_versions_keeps_its_whole_file_crc32(tmp_path: Path) -> None:
+    path = tmp_path / "old.ckpt"
+    AtomicCheckpointIO().save_checkpoint(small_checkpoint(), path)
+    meta = {"step": 3, "crc32": f"{zlib.crc32(path.read_bytes()):08x}"}  # release 0.2.0's metadata
+    assert checksum_mismatch(path, meta) is None
+    assert "crc32 differs" in (checksum_mismatch(path, {**meta, "crc32": "00000000"}) or "")
 
 
 def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:

@@ -30,11 +30,11 @@ WRITER = textwrap.dedent(
 
     # Slow the byte stream (the real torch.save, the real file) so that the parent's kill
     # lands while the second, large checkpoint is half written, every time.
-    original = checkpoint_io._ChecksumWriter.write
+    original = checkpoint_io._CheckpointWriter.write
     def slow_write(self, data):
         time.sleep(0.02)
         return original(self, data)
-    checkpoint_io._ChecksumWriter.write = slow_write
+    checkpoint_io._CheckpointWriter.write = slow_write
 
     big = {f"w{i}": torch.randn(16 * 1024) for i in range(150)}  # about 10 MB
     io.save_checkpoint({"global_step": 2, "epoch": 0, "state_dict": big}, target)

@@ -244,7 +244,7 @@ def test_older_checkpoints_with_a_sha256_in_their_metadata_are_still_verified(
     for path, digest in ((good, hashlib.sha256(good.read_bytes()).hexdigest()), (older, "0" * 64)):
         meta_file = path.with_name(path.name + ".json")
         meta = json.loads(meta_file.read_text())
-        del meta["crc32"]  # what release 0.1.3 and earlier wrote
+        del meta["checksum"]  # release 0.1.3 and earlier wrote a sha256 instead
         meta_file.write_text(json.dumps({**meta, "sha256": digest}))
 
     assert run.latest_valid_checkpoint() == good  # the one whose sha256 is wrong is skipped
