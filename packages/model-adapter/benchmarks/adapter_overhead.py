@@ -115,12 +115,19 @@ def interleaved_steps(
     return first_times, second_times
 
 
+def medians_and_paired_ratio(
+    ours: list[float], baseline: list[float]
+) -> tuple[float, float, float]:
+    """Median of each, and the median of each step divided by the baseline step beside it: load
+    from other processes (this is a shared machine) hits both alike, so the paired ratio is the
+    robust number."""
+    paired = statistics.median(a / b for a, b in zip(ours, baseline))
+    return statistics.median(ours), statistics.median(baseline), paired
+
+
 def measure(name: str, model: nn.Module, adapter: UniversalModelAdapter, direct, args) -> float:
     baseline, ours = interleaved_steps(model, direct, adapter, adapter.vocab_size, args)
-    base, adapted = statistics.median(baseline), statistics.median(ours)
-    # Each adapter step against the direct step next to it: load from other processes (this is a
-    # shared machine) hits both alike, so the median of the paired ratios is the robust number.
-    paired = statistics.median(a / b for a, b in zip(ours, baseline))
+    adapted, base, paired = medians_and_paired_ratio(ours, baseline)
     print(
         f"{name:<28} direct {base * 1e3:8.2f} ms   adapter {adapted * 1e3:8.2f} ms   "
         f"ratio of medians {adapted / base:.3f}   median paired ratio {paired:.3f}"
@@ -152,13 +159,18 @@ def per_call_overhead(calls: int = 3000) -> float:
     return overhead
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def step_parser(description: str, *, batch: int, seq: int) -> argparse.ArgumentParser:
+    """--steps, --warmup, --batch and --seq: what `interleaved_steps` reads."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--seq", type=int, default=128)
-    args = parser.parse_args()
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--seq", type=int, default=seq)
+    return parser
+
+
+def main() -> None:
+    args = step_parser(__doc__.splitlines()[0], batch=8, seq=128).parse_args()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, seq {args.seq}, "
         f"median of {args.steps} interleaved forward+backward steps"

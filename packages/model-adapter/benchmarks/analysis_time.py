@@ -23,11 +23,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+# Run as a script: its folder is on sys.path.
+from tier1_time import ten_million_export, training_step_s
 from torch import nn
 
 from model_adapter import UniversalModelAdapter, load_model
 from model_adapter.analysis import SECTIONS, analyze_model
-from model_adapter.testing import write_builder_export
 
 BUDGET_S = 60.0
 
@@ -76,21 +78,6 @@ class SDPAGPT(nn.Module):
         return self.ln_f(x) @ self.wte.weight.T
 
 
-def training_step_s(adapter: nn.Module, batch: int, length: int, repeats: int = 3) -> float:
-    ids = torch.randint(0, adapter.vocab_size, (batch, length))
-    adapter.train()
-    times = []
-    for _ in range(repeats + 1):
-        start = time.perf_counter()
-        logits = adapter(ids)
-        F.cross_entropy(
-            logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1)
-        ).backward()
-        times.append(time.perf_counter() - start)
-        adapter.zero_grad(set_to_none=True)
-    return statistics.median(times[1:])
-
-
 def bench(label: str, adapter: UniversalModelAdapter, sections: list[str], repeats: int) -> None:
     n_params = sum(p.numel() for p in adapter.parameters())
     walls, cpus, report = [], [], None
@@ -101,7 +88,7 @@ def bench(label: str, adapter: UniversalModelAdapter, sections: list[str], repea
         cpus.append(time.process_time() - start_cpu)
     assert report is not None
     windows, length = report.settings["windows"], report.settings["seq_len"]
-    step = training_step_s(adapter, windows, length)
+    step = training_step_s(adapter, windows, length, repeats=3)
     wall, cpu = statistics.median(walls), statistics.median(cpus)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
@@ -130,15 +117,7 @@ def main() -> None:
     sections = [s for s in args.sections.split(",") if s]
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = write_builder_export(
-            Path(tmp) / "ten_m",
-            vocab_size=10_000,
-            d_model=256,
-            n_heads=4,
-            n_blocks=6,
-            max_seq_len=256,
-            defects=("unmasked_attention",),
-        )
+        folder = ten_million_export(Path(tmp) / "ten_m", ("unmasked_attention",))
         model, config = load_model(folder)
         bench(
             "~10M builder export (nn.MultiheadAttention)",

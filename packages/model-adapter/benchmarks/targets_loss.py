@@ -15,16 +15,17 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
-import statistics
-
 import torch
 import torch.nn.functional as F
+
+# Run as a script: its folder is on sys.path.
 from adapter_overhead import (
     GPT,
     GPTConfig,
     interleaved_steps,
-)  # run as a script: its folder is on sys.path
+    medians_and_paired_ratio,
+    step_parser,
+)
 
 from model_adapter import UniversalModelAdapter
 
@@ -42,11 +43,7 @@ class NanoGPT(GPT):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--seq", type=int, default=64)
+    parser = step_parser(__doc__.splitlines()[0], batch=4, seq=64)
     parser.add_argument("--vocab", type=int, default=16384)
     args = parser.parse_args()
     torch.manual_seed(0)
@@ -59,8 +56,7 @@ def main() -> None:
         f"batch {args.batch}, seq {args.seq}, median of {args.steps} interleaved forward+backward steps"
     )
     with_shortcut, without = interleaved_steps(model, shortcut, full, args.vocab, args)
-    fast, slow = statistics.median(with_shortcut), statistics.median(without)
-    paired = statistics.median(a / b for a, b in zip(with_shortcut, without))
+    fast, slow, paired = medians_and_paired_ratio(with_shortcut, without)
     print(
         f"step without shortcut {slow * 1e3:8.2f} ms   with {fast * 1e3:8.2f} ms   "
         f"ratio of medians {fast / slow:.3f}   median paired ratio {paired:.3f}"

@@ -28,6 +28,19 @@ from model_adapter.testing import write_builder_export
 BUDGET_S = 30.0
 
 
+def ten_million_export(folder: Path, defects: tuple[str, ...]) -> Path:
+    """A ~10M-parameter builder export (vocab 10k, d_model 256, 6 blocks, max_seq_len 256)."""
+    return write_builder_export(
+        folder,
+        vocab_size=10_000,
+        d_model=256,
+        n_heads=4,
+        n_blocks=6,
+        max_seq_len=256,
+        defects=defects,
+    )
+
+
 def training_step_s(adapter: torch.nn.Module, batch: int, length: int, repeats: int) -> float:
     """Median seconds of one forward + backward (the baseline unit)."""
     ids = torch.randint(0, adapter.vocab_size, (batch, length))
@@ -94,14 +107,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        ten_m = write_builder_export(
-            Path(tmp) / "ten_m",
-            vocab_size=10_000,
-            d_model=256,
-            n_heads=4,
-            n_blocks=6,
-            max_seq_len=256,
-            defects=("unmasked_attention", "leaked_intermediates"),
+        ten_m = ten_million_export(
+            Path(tmp) / "ten_m", ("unmasked_attention", "leaked_intermediates")
         )
         bench("~10M builder export", ten_m, args.seq_len, args.repeats)
     bench("bundled example export", example_export_path(), None, args.repeats)

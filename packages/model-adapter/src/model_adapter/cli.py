@@ -62,22 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_source(validate_cmd)
     validate_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
-    validate_cmd.add_argument(
-        "--seq-len", type=_positive_int, help="probe length (default: max_seq_len, at most 256)"
-    )
-    validate_cmd.add_argument(
-        "--batch-size", type=_positive_int, default=2, help="probe batch size (default 2)"
-    )
-    validate_cmd.add_argument(
-        "--no-causal",
-        action="store_true",
-        help="validate the model as written, without the adapter's causal mask",
+    _add_probe_options(
+        validate_cmd,
+        "validate",
+        seq_len="probe length (default: max_seq_len, at most 256)",
+        batch_size=(2, "probe batch size (default 2)"),
     )
     validate_cmd.add_argument(
         "--quick", action="store_true", help="skip the memory and speed measurements"
     )
     validate_cmd.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
-    validate_cmd.add_argument("--device", help="torch device to validate on (default: cpu)")
     _add_analyze(commands, add_source)
     return parser
 
@@ -111,20 +105,28 @@ def _add_analyze(
     analyze_cmd.add_argument(
         "--tokenizer", help="tokenizer folder for --text (Hugging Face save_pretrained output)"
     )
-    analyze_cmd.add_argument(
-        "--seq-len",
-        type=_positive_int,
-        help="probe window length (default: max_seq_len, at most 128)",
+    _add_probe_options(
+        analyze_cmd,
+        "analyse",
+        seq_len="probe window length (default: max_seq_len, at most 128)",
+        batch_size=(16, "probe windows (default 16)"),
     )
-    analyze_cmd.add_argument(
-        "--batch-size", type=_positive_int, default=16, help="probe windows (default 16)"
+
+
+def _add_probe_options(
+    command: argparse.ArgumentParser, verb: str, *, seq_len: str, batch_size: tuple[int, str]
+) -> None:
+    """--seq-len, --batch-size, --no-causal and --device, which validate and analyze share."""
+    command.add_argument("--seq-len", type=_positive_int, help=seq_len)
+    command.add_argument(
+        "--batch-size", type=_positive_int, default=batch_size[0], help=batch_size[1]
     )
-    analyze_cmd.add_argument(
+    command.add_argument(
         "--no-causal",
         action="store_true",
-        help="analyse the model as written, without the adapter's causal mask",
+        help=f"{verb} the model as written, without the adapter's causal mask",
     )
-    analyze_cmd.add_argument("--device", help="torch device to analyse on (default: cpu)")
+    command.add_argument("--device", help=f"torch device to {verb} on (default: cpu)")
 
 
 def _section_list(text: str) -> list[str]:

@@ -345,6 +345,18 @@ def _conflict(
     )
 
 
+def _agreed(
+    what: str, config_value: int | None, module: str, module_value: int | None, fix: str
+) -> int | None:
+    """config.json's value when the model agrees or cannot tell, the model's when config.json
+    has none; `_conflict` when both are known and differ."""
+    if config_value is None:
+        return module_value
+    if module_value is not None and module_value != config_value:
+        raise _conflict(what, config_value, module, module_value, fix)
+    return config_value
+
+
 def build_model_config(
     model: nn.Module,
     values: Mapping[str, Any] | None = None,
@@ -362,22 +374,11 @@ def build_model_config(
     vocab = values.get("vocab_size")
     fix_vocab = "make config.json's vocab_size match the model (or rebuild the model with the config's size)"
     if vocab is not None:
-        if structure.embedding_rows is not None and structure.embedding_rows != vocab:
-            raise _conflict(
-                "vocab_size",
-                vocab,
-                f"token embedding '{structure.token_embedding}'",
-                structure.embedding_rows,
-                fix_vocab,
-            )
-        if structure.output_columns is not None and structure.output_columns != vocab:
-            raise _conflict(
-                "vocab_size",
-                vocab,
-                f"output projection '{structure.output_projection}'",
-                structure.output_columns,
-                fix_vocab,
-            )
+        for module, rows in (
+            (f"token embedding '{structure.token_embedding}'", structure.embedding_rows),
+            (f"output projection '{structure.output_projection}'", structure.output_columns),
+        ):
+            _agreed("vocab_size", vocab, module, rows, fix_vocab)
     else:
         if (
             structure.embedding_rows is not None
@@ -395,36 +396,20 @@ def build_model_config(
                 "vocab_size is not in the config and the model has no nn.Embedding to read it from; "
                 'add "vocab_size": <int> to config.json (or pass config=ModelConfig(...))'
             )
-    max_seq_len = values.get("max_seq_len")
-    if (
-        max_seq_len is not None
-        and structure.position_rows is not None
-        and structure.position_rows != max_seq_len
-    ):
-        raise _conflict(
-            "max_seq_len",
-            max_seq_len,
-            f"position table '{structure.position_embedding}'",
-            structure.position_rows,
-            "make config.json's max_seq_len equal the position table length",
-        )
-    if max_seq_len is None:
-        max_seq_len = structure.position_rows
-    d_model = values.get("d_model")
-    if (
-        d_model is not None
-        and structure.embedding_dim is not None
-        and structure.embedding_dim != d_model
-    ):
-        raise _conflict(
-            "d_model",
-            d_model,
-            f"token embedding '{structure.token_embedding}' width",
-            structure.embedding_dim,
-            "make config.json's d_model equal the embedding width",
-        )
-    if d_model is None:
-        d_model = structure.embedding_dim
+    max_seq_len = _agreed(
+        "max_seq_len",
+        values.get("max_seq_len"),
+        f"position table '{structure.position_embedding}'",
+        structure.position_rows,
+        "make config.json's max_seq_len equal the position table length",
+    )
+    d_model = _agreed(
+        "d_model",
+        values.get("d_model"),
+        f"token embedding '{structure.token_embedding}' width",
+        structure.embedding_dim,
+        "make config.json's d_model equal the embedding width",
+    )
     heads = values.get("heads") or structure.heads
     layers = values.get("layers") or (structure.attention_modules or None)
     name = values.get("name") or default_name or type(model).__name__

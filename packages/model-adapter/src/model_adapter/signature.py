@@ -184,10 +184,7 @@ class ModelSignatureInspector:
     @property
     def token_input(self) -> str | None:
         """Name of the parameter that takes the token ids (None: no such parameter)."""
-        for p in self._parameters:
-            if p.role == "token_input":
-                return p.name
-        return None
+        return self._named("token_input")
 
     @property
     def token_input_positional(self) -> bool:
@@ -202,10 +199,11 @@ class ModelSignatureInspector:
     @property
     def attention_mask_name(self) -> str | None:
         """Name of the parameter that takes the padding mask, if `forward` has one."""
-        for p in self._parameters:
-            if p.role == "attention_mask":
-                return p.name
-        return None
+        return self._named("attention_mask")
+
+    def _named(self, role: str) -> str | None:
+        """The name of the first parameter playing `role`, or None."""
+        return next((p.name for p in self._parameters if p.role == role), None)
 
     @property
     def attention_mask_inverted(self) -> bool:

@@ -119,47 +119,42 @@ def _build_nodes(spec: _Spec) -> list[_Node]:
     attention_type = "attention" if spec.architecture == "bert" else "mhsa"
     ffn_type = "mlp" if spec.architecture == "bert" else "ffn"
 
-    def layernorm(source: str) -> _Node:
-        node = _Node(_next(counts, "layernorm"), "layernorm", params={"d_model": spec.d_model})
-        node.init = [f"self.{node.node_id} = nn.LayerNorm({d})"]
+    def module_node(
+        node_type: str, params: dict[str, Any], module: str, args: str, *, pair: bool = False
+    ) -> _Node:
+        """A node that builds `module` in `__init__` and calls it on `args` in `forward`
+        (`pair`: the call returns `(output, weights)`, as nn.MultiheadAttention does)."""
+        node = _Node(_next(counts, node_type), node_type, params=params)
+        node.init = [f"self.{node.node_id} = {module}"]
         node.output = f"{node.node_id}_output"
-        node.forward = [f"{node.output} = self.{node.node_id}({source})"]
+        target = f"{node.output}, _" if pair else node.output
+        node.forward = [f"{target} = self.{node.node_id}({args})"]
         return node
+
+    def layernorm(source: str) -> _Node:
+        return module_node("layernorm", {"d_model": spec.d_model}, f"nn.LayerNorm({d})", source)
 
     def attention(source: str) -> _Node:
-        node = _Node(
-            _next(counts, attention_type),
+        mask = ""
+        if not unmasked:
+            bert = spec.architecture == "bert"
+            mask = ", key_padding_mask=key_padding_mask" if bert else ", attn_mask=causal_mask"
+        return module_node(
             attention_type,
-            params={"d_model": spec.d_model, "num_heads": spec.n_heads, "dropout": spec.dropout},
+            {"d_model": spec.d_model, "num_heads": spec.n_heads, "dropout": spec.dropout},
+            f"nn.MultiheadAttention({d}, {h}, dropout={drop}, batch_first=True)",
+            f"{source}, {source}, {source}{mask}",
+            pair=True,
         )
-        a = node.node_id
-        node.init = [
-            f"self.{a} = nn.MultiheadAttention({d}, {h}, dropout={drop}, batch_first=True)"
-        ]
-        node.output = f"{a}_output"
-        if unmasked:
-            call = f"self.{a}({source}, {source}, {source})"
-        elif spec.architecture == "bert":
-            call = f"self.{a}({source}, {source}, {source}, key_padding_mask=key_padding_mask)"
-        else:
-            call = f"self.{a}({source}, {source}, {source}, attn_mask=causal_mask)"
-        node.forward = [f"{node.output}, _ = {call}"]
-        return node
 
     def ffn(source: str) -> _Node:
-        node = _Node(
-            _next(counts, ffn_type),
+        return module_node(
             ffn_type,
-            params={"d_model": spec.d_model, "d_ff": spec.d_ff, "dropout": spec.dropout},
+            {"d_model": spec.d_model, "d_ff": spec.d_ff, "dropout": spec.dropout},
+            f"nn.Sequential(nn.Linear({d}, {ff}), nn.GELU(), nn.Dropout({drop}), "
+            f"nn.Linear({ff}, {d}), nn.Dropout({drop}))",
+            source,
         )
-        f = node.node_id
-        node.init = [
-            f"self.{f} = nn.Sequential(nn.Linear({d}, {ff}), nn.GELU(), nn.Dropout({drop}), "
-            f"nn.Linear({ff}, {d}), nn.Dropout({drop}))"
-        ]
-        node.output = f"{f}_output"
-        node.forward = [f"{node.output} = self.{f}({source})"]
-        return node
 
     def residual(a: str, b: str) -> _Node:
         node = _Node(_next(counts, "residual"), "residual")

@@ -9,15 +9,14 @@ are restored, and every hook it adds is removed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from model_adapter._probe_setup import as_adapter, resolve_seq_len
+from model_adapter._probe_setup import prepare_adapter, preserved_state, resolve_seq_len
 from model_adapter.analysis.report import AnalysisReport, SectionResult
 
 if TYPE_CHECKING:
@@ -84,22 +83,21 @@ def analyze_model(
         >>> report["attention"].status
         'ok'
     """
-    import torch
 
     from model_adapter.analysis.probe import AnalysisContext
-    from model_adapter.errors import ModelValidationError
 
     chosen = _check_sections(sections)
     if isinstance(model_or_adapter, (str, os.PathLike)):
         model_or_adapter, config, found_run = _load_path(Path(model_or_adapter), config)
         run_dir = run_dir if run_dir is not None else found_run
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ModelValidationError(f"batch_size must be a positive integer, got {batch_size!r}")
-    adapter = as_adapter(model_or_adapter, config, causal, caller="analyze_model")
-    if device is not None:
-        adapter.to(device)
-    first = next(adapter.parameters(), None)
-    resolved_device = first.device if first is not None else torch.device("cpu")
+    adapter, resolved_device = prepare_adapter(
+        model_or_adapter,
+        config,
+        causal,
+        caller="analyze_model",
+        batch_size=batch_size,
+        device=device,
+    )
     vocab_size = int(adapter.vocab_size)
     max_seq_len = getattr(adapter, "max_seq_len", None)
     length = resolve_seq_len(
@@ -128,7 +126,7 @@ def analyze_model(
     }
     started = time.perf_counter()
     results = []
-    with _preserved_state(adapter, resolved_device, seed):
+    with preserved_state(adapter, resolved_device, seed):
         for name in chosen:
             results.append(_run_section(name, ctx, options.get(name, {})))
     return AnalysisReport(
@@ -304,22 +302,3 @@ def _run_section(name: str, ctx: AnalysisContext, options: dict[str, Any]) -> Se
         )
     result.duration_s = time.perf_counter() - started
     return result
-
-
-@contextlib.contextmanager
-def _preserved_state(adapter: nn.Module, device: torch.device, seed: int) -> Iterator[None]:
-    """Restore every module's train/eval flag, every .grad and the global RNG afterwards."""
-    import torch
-
-    modes = [(module, module.training) for module in adapter.modules()]
-    grads = [(p, p.grad) for p in adapter.parameters()]
-    rng_devices = [device] if device.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=rng_devices):
-            torch.manual_seed(seed)
-            yield
-    finally:
-        for module, training in modes:
-            module.training = training
-        for p, grad in grads:
-            p.grad = grad

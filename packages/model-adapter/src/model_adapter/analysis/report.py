@@ -23,6 +23,11 @@ SECTION_STATUSES: tuple[str, ...] = ("ok", "skipped", "failed")
 FIGURE_KINDS = ("heatmap", "lines", "bars")
 
 
+def _check_choice(what: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {allowed}, got {value!r}")
+
+
 @dataclass
 class Figure:
     """One chart as data, rendered to SVG by `model_adapter.analysis.html`.
@@ -38,8 +43,7 @@ class Figure:
     caption: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in FIGURE_KINDS:
-            raise ValueError(f"figure kind must be one of {FIGURE_KINDS}, got {self.kind!r}")
+        _check_choice("figure kind", self.kind, FIGURE_KINDS)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,8 +67,7 @@ class SectionResult:
     duration_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.status not in SECTION_STATUSES:
-            raise ValueError(f"status must be one of {SECTION_STATUSES}, got {self.status!r}")
+        _check_choice("status", self.status, SECTION_STATUSES)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -88,6 +88,27 @@ def embedding_noise(
     return rows
 
 
+def _line_chart(
+    title: str,
+    rows: list[dict[str, Any]],
+    x: tuple[str, str],
+    y: tuple[str, str],
+    *,
+    series: str | None = None,
+) -> Figure:
+    """One line of `rows[y]` against `rows[x]`; `x` and `y` are (row key, axis label)."""
+    return Figure(
+        "lines",
+        title,
+        {
+            "x": [row[x[0]] for row in rows],
+            "series": {series or y[0]: [row[y[0]] for row in rows]},
+            "x_label": x[1],
+            "y_label": y[1],
+        },
+    )
+
+
 def run(ctx: AnalysisContext, *, max_batch: int = 8) -> SectionResult:
     ids = ctx.input_ids[:max_batch]
     if ids.shape[1] < 2:
@@ -106,25 +127,18 @@ def run(ctx: AnalysisContext, *, max_batch: int = 8) -> SectionResult:
             f"10% replaced: loss {ten['loss'] - clean_loss:+.3f}, top-1 kept {ten['top1_kept']:.0%}"
         )
     figures = [
-        Figure(
-            "lines",
+        _line_chart(
             "token replacement",
-            {
-                "x": [r["replaced_percent"] for r in replaced],
-                "series": {"loss": [r["loss"] for r in replaced]},
-                "x_label": "% tokens replaced at random",
-                "y_label": "loss (nats)",
-            },
+            replaced,
+            ("replaced_percent", "% tokens replaced at random"),
+            ("loss", "loss (nats)"),
         ),
-        Figure(
-            "lines",
+        _line_chart(
             "top-1 predictions kept",
-            {
-                "x": [r["replaced_percent"] for r in replaced],
-                "series": {"token replacement": [r["top1_kept"] for r in replaced]},
-                "x_label": "% tokens replaced",
-                "y_label": "share kept",
-            },
+            replaced,
+            ("replaced_percent", "% tokens replaced"),
+            ("top1_kept", "share kept"),
+            series="token replacement",
         ),
     ]
     values: dict[str, Any] = {"clean_loss": clean_loss, "token_replacement": replaced}
@@ -138,15 +152,11 @@ def run(ctx: AnalysisContext, *, max_batch: int = 8) -> SectionResult:
             + (f"; half the predictions change by {half['noise_scale']}x" if half else "")
         )
         figures.append(
-            Figure(
-                "lines",
+            _line_chart(
                 "Gaussian noise on the embeddings",
-                {
-                    "x": [r["noise_scale"] for r in noisy],
-                    "series": {"loss": [r["loss"] for r in noisy]},
-                    "x_label": "noise std / embedding RMS",
-                    "y_label": "loss (nats)",
-                },
+                noisy,
+                ("noise_scale", "noise std / embedding RMS"),
+                ("loss", "loss (nats)"),
             )
         )
     return SectionResult(NAME, TITLE, "ok", summary, values, figures)

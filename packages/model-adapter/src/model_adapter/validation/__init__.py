@@ -8,13 +8,12 @@ leaves the model as it found it: train/eval mode, gradients and the global RNG a
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from model_adapter._probe_setup import as_adapter, resolve_seq_len
+from model_adapter._probe_setup import prepare_adapter, preserved_state, resolve_seq_len
 from model_adapter.report import CheckResult, ValidationReport
 from model_adapter.validation import (
     batch_independence,
@@ -87,17 +86,9 @@ def validate_model(
     Raises `ModelValidationError` for bad arguments (seq_len beyond max_seq_len, batch_size < 1)
     and the adapter's own errors when the model cannot be wrapped at all.
     """
-    import torch
-
-    from model_adapter.errors import ModelValidationError
-
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ModelValidationError(f"batch_size must be a positive integer, got {batch_size!r}")
-    adapter = as_adapter(model, config, causal, caller="validate_model")
-    if device is not None:
-        adapter.to(device)
-    first = next(adapter.parameters(), None)
-    resolved_device = first.device if first is not None else torch.device("cpu")
+    adapter, resolved_device = prepare_adapter(
+        model, config, causal, caller="validate_model", batch_size=batch_size, device=device
+    )
     max_seq_len = getattr(adapter, "max_seq_len", None)
     vocab_size = int(adapter.vocab_size)
     length = resolve_seq_len(seq_len, max_seq_len, cap=DEFAULT_MAX_SEQ_LEN, fallback=64)
@@ -119,7 +110,7 @@ def validate_model(
     )
     started = time.perf_counter()
     results = []
-    with _preserved_state(adapter, resolved_device):
+    with preserved_state(adapter, resolved_device, seed=0):
         for name in names:
             results.append(_run_check(name, ctx))
     return ValidationReport(
@@ -168,22 +159,3 @@ def _run_check(name: str, ctx: ValidationContext) -> CheckResult:
         )
     result.duration_s = time.perf_counter() - started
     return result
-
-
-@contextlib.contextmanager
-def _preserved_state(adapter: nn.Module, device: torch.device) -> Iterator[None]:
-    """Restore every module's train/eval flag, every .grad and the global RNG afterwards."""
-    import torch
-
-    modes = [(module, module.training) for module in adapter.modules()]
-    grads = [(p, p.grad) for p in adapter.parameters()]
-    rng_devices = [device] if device.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=rng_devices):
-            torch.manual_seed(0)
-            yield
-    finally:
-        for module, training in modes:
-            module.training = training
-        for p, grad in grads:
-            p.grad = grad

@@ -100,6 +100,11 @@ def short_name(parameter_name: str) -> str:
     return parameter_name.removeprefix("model.")
 
 
+def named_groups(groups: list[tuple[str, list[str]]]) -> list[str]:
+    """`label + name_list(names)` for each group that is not empty: the parts of one message."""
+    return [label + name_list(names) for label, names in groups if names]
+
+
 def name_list(names: list[str], limit: int = 4) -> str:
     """`a, b, c and 5 more` for messages that must stay one line."""
     if len(names) <= limit:

@@ -9,7 +9,12 @@ which layer to look at.
 from __future__ import annotations
 
 from model_adapter.report import CheckResult
-from model_adapter.validation.context import ValidationContext, name_list, short_name
+from model_adapter.validation.context import (
+    ValidationContext,
+    name_list,
+    named_groups,
+    short_name,
+)
 
 NAME = "gradient_flow"
 
@@ -90,11 +95,9 @@ def check(ctx: ValidationContext) -> CheckResult:
             "see numerical_stability",
         )
     if unused or zero:
-        parts = []
-        if unused:
-            parts.append(f"no gradient (unused) for {name_list(unused)}")
-        if zero:
-            parts.append(f"all-zero gradient for {name_list(zero)}")
+        parts = named_groups(
+            [("no gradient (unused) for ", unused), ("all-zero gradient for ", zero)]
+        )
         return CheckResult(
             NAME,
             "warning",
@@ -104,11 +107,8 @@ def check(ctx: ValidationContext) -> CheckResult:
             "zero gradient means the signal is blocked upstream (a zero-initialised layer, a "
             "detached tensor)",
         )
-    notes = []
-    if tied:
-        notes.append(f"{len(tied)} tied group(s) counted once")
-    if frozen:
-        notes.append(f"frozen: {name_list(frozen)}")
+    notes = [f"{len(tied)} tied group(s) counted once"] if tied else []
+    notes += named_groups([("frozen: ", frozen)])
     note = f" ({'; '.join(notes)})" if notes else ""
     return CheckResult(
         NAME,

@@ -12,7 +12,12 @@ import statistics
 from typing import Any
 
 from model_adapter.report import CheckResult
-from model_adapter.validation.context import ValidationContext, name_list, short_name
+from model_adapter.validation.context import (
+    ValidationContext,
+    name_list,
+    named_groups,
+    short_name,
+)
 
 NAME = "parameter_init"
 _LARGE_STD = 2.0  # nn.Embedding's default N(0, 1) is fine; beyond 2 the logits explode
@@ -80,13 +85,13 @@ def check(ctx: ValidationContext) -> CheckResult:
             f"NaN/Inf weights in {name_list(non_finite)}",
             "re-initialise these tensors (or load an uncorrupted checkpoint)",
         )
-    problems = []
-    if zero:
-        problems.append(f"all-zero weights: {name_list(zero)}")
-    if constant:
-        problems.append(f"constant weights: {name_list(constant)}")
-    if outliers:
-        problems.append(f"outlier scale: {name_list(outliers)}")
+    problems = named_groups(
+        [
+            ("all-zero weights: ", zero),
+            ("constant weights: ", constant),
+            ("outlier scale: ", outliers),
+        ]
+    )
     if problems:
         return CheckResult(
             NAME,
