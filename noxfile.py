@@ -512,6 +512,10 @@ def demo(session: nox.Session) -> None:
     marker = Path(session.virtualenv.location) / ".stack-fingerprint"
     fingerprint = _source_fingerprint()
     if not marker.is_file() or marker.read_text() != fingerprint:
+        session.log(
+            "installing the four packages and their dependencies (torch among them) into this "
+            "venv: minutes, and quiet while pip works; later runs reuse it"
+        )
         _install_packages(session, *PACKAGES, tests=False)
         marker.write_text(fingerprint)
     else:
@@ -521,6 +525,7 @@ def demo(session: nox.Session) -> None:
         "-c",
         "import model_adapter; print(model_adapter.example_export_path())",
         silent=True,
+        log=False,  # plumbing: the next command line shows the path
     ).strip()
     session.run("model-adapter", "validate", example)
     out = session.posargs[0] if session.posargs else str(ROOT / "runs" / "example")
