@@ -397,7 +397,7 @@ def test_inference_script_without_onnxruntime_names_the_package_to_install(run_b
 
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: inference.py needs onnxruntime; install it with: pip install onnxruntime"
+        "error: inference.py needs onnxruntime to run model.onnx; install it with: pip install onnxruntime"
     ]
 
 

@@ -10,7 +10,7 @@ OUT/
   config.json             ModelConfig + what the bundle holds
   parity_report.json      every parity, generation and quantization measurement
   README.md               the model card
-  inference.py            onnxruntime + tokenizers + numpy only
+  inference.py            onnxruntime + tokenizers + numpy (torch for a bundle without ONNX)
 ```
 
 The bundle is written into a temporary folder beside OUT and renamed at the end, so a failure
@@ -20,7 +20,6 @@ touches an existing folder.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -32,19 +31,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from model_export.errors import ExportFailedError, ExportSourceError, OutputFolderError, ParityError
+from model_export.bundle_formats import FORMAT_FILES, FORMATS, ShippedFormats, export_formats
+from model_export.errors import ExportSourceError, OutputFolderError, ParityError
 from model_export.model_card import CardInputs, ModelFacts, render_model_card
 from model_export.parity import DEFAULT_ATOL
 from model_export.quantization import QuantizationThresholds
 
 if TYPE_CHECKING:
+    from model_export.generation import GenerationParity
     from model_export.sources import ExportSource
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("onnx", "torchscript", "pt2")
 QUANTIZATIONS = ("int8", "fp16")
-FORMAT_FILES = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt", "pt2": "model.pt2"}
 QUANTIZED_FILES = {"int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
 
 
@@ -143,7 +142,7 @@ def build_bundle(
     source: ExportSource,
     out: str | os.PathLike,
     *,
-    formats: tuple[str, ...] = FORMATS,
+    formats: tuple[str, ...] | None = None,
     quantize: tuple[str, ...] = (),
     held_out_ids: np.ndarray | list[int] | None = None,
     held_out_source: str | None = None,
@@ -158,8 +157,12 @@ def build_bundle(
     Args:
         source: from :func:`model_export.sources.load_source`.
         out: a folder that does not exist yet or is empty.
-        formats: any of "onnx", "torchscript", "pt2". Every requested format must pass parity,
+        formats: any of "onnx", "torchscript", "pt2". Named formats must each pass parity,
             otherwise nothing is written and the error names the format and the worst shape.
+            None (the default) tries all three and leaves out, with a warning and the reason
+            in the report, those that fail; see `model_export.bundle_formats` for the
+            fallbacks when ONNX fails at some lengths (a bundle without ONNX, or a
+            fixed-length ONNX).
         quantize: any of "int8", "fp16" (fp16 only on a GPU, otherwise recorded as skipped).
             A rejected quantized model is recorded in the report and card, not shipped.
         held_out_ids: token ids of held-out text for the quantization verdict; without them,
@@ -167,26 +170,21 @@ def build_bundle(
         generation_tokens: greedy tokens compared between onnxruntime and PyTorch.
         license: the licence for the card's front matter ("unknown" when None).
         fixed_length: export ONNX at one shape `[1, fixed_length]` (see
-            `model_export.fixed_length`). Without it, a model whose ONNX fails parity at some
-            lengths (a Python loop over time, a mask cached by length) falls back to a fixed
-            length (the run's training seq_len, else max_seq_len, else 64), with a warning and
-            the reason recorded in the parity report and the card.
+            `model_export.fixed_length`), the fallback `model_export.bundle_formats` picks
+            when ONNX fails at some lengths and no other format passes.
     """
-    from model_export.generation import check_generation_parity
-    from model_export.onnx_export import export_onnx
     from model_export.quantization import quantize_fp16, quantize_int8
     from model_export.tokenizer_files import tokenizer_data_files
-    from model_export.torchscript_export import export_pt2, export_torchscript
 
     out = Path(out).resolve()
-    unknown = [f for f in formats if f not in FORMATS] + [
+    unknown = [f for f in formats or () if f not in FORMATS] + [
         q for q in quantize if q not in QUANTIZATIONS
     ]
     if unknown:
         raise ExportSourceError(
             f"unknown format or quantization {', '.join(unknown)}; choose from {FORMATS} / {QUANTIZATIONS}"
         )
-    if quantize and "onnx" not in formats:
+    if quantize and formats is not None and "onnx" not in formats:
         raise ExportSourceError("quantization works on the ONNX model; add onnx to --formats")
     check_output_folder(out)
 
@@ -203,92 +201,18 @@ def build_bundle(
             "formats": {},
             "quantization": {},
         }
-        if "onnx" in formats:
-            onnx_path = staging / FORMAT_FILES["onnx"]
-            try:
-                onnx_result = export_onnx(
-                    model,
-                    onnx_path,
-                    vocab_size=config.vocab_size,
-                    max_seq_len=max_seq_len,
-                    atol=atol,
-                    fixed_length=fixed_length,
-                )
-            except (ExportFailedError, ParityError) as exc:
-                if fixed_length is not None:
-                    raise
-                fixed_length = _fallback_length(source)
-                logger.warning(
-                    "ONNX fails at some sequence lengths (%s); exporting a fixed-length ONNX of %d tokens "
-                    "instead (inference.py right-pads or left-truncates prompts to it)",
-                    str(exc).splitlines()[0][:300],
-                    fixed_length,
-                )
-                onnx_result = export_onnx(
-                    model,
-                    onnx_path,
-                    vocab_size=config.vocab_size,
-                    max_seq_len=max_seq_len,
-                    atol=atol,
-                    fixed_length=fixed_length,
-                )
-                onnx_result.fallback_reason = (
-                    f"every-length export failed: {str(exc).splitlines()[0][:300]}"
-                )
-            report["formats"]["onnx"] = {
-                **_relative(onnx_result.to_dict(), staging),
-                "passed": onnx_result.parity.passed if onnx_result.parity else None,
-            }
-            rng = np.random.default_rng(0)
-            generation_context = fixed_length or max_seq_len
-            prompt = rng.integers(
-                0, config.vocab_size, size=min(4, generation_context or 4)
-            ).tolist()
-            onnx_fn: Any = str(onnx_path)
-            if fixed_length is not None:
-                from model_export.fixed_length import fixed_length_logits_fn
-                from model_export.onnx_export import onnx_session
-
-                onnx_fn = fixed_length_logits_fn(onnx_session(onnx_path), fixed_length)
-            generation = check_generation_parity(
-                model,
-                onnx_fn,
-                prompt,
-                new_tokens=generation_tokens,
-                max_seq_len=generation_context,
-            )
-            report["generation"] = generation.to_dict()
-            if not generation.passed:
-                raise ParityError(
-                    f"greedy generation differs between onnxruntime and PyTorch from token "
-                    f"{generation.first_mismatch} (prompt {prompt}); the ONNX export is not trustworthy"
-                )
-        if "torchscript" in formats:
-            with _format_hint("torchscript", formats):
-                torchscript_result = export_torchscript(
-                    model,
-                    staging / FORMAT_FILES["torchscript"],
-                    vocab_size=config.vocab_size,
-                    max_seq_len=max_seq_len,
-                    atol=atol,
-                )
-            report["formats"]["torchscript"] = {
-                **_relative(torchscript_result.to_dict(), staging),
-                "passed": torchscript_result.parity.passed,
-            }
-        if "pt2" in formats:
-            with _format_hint("pt2", formats):
-                pt2_result = export_pt2(
-                    model,
-                    staging / FORMAT_FILES["pt2"],
-                    vocab_size=config.vocab_size,
-                    max_seq_len=max_seq_len,
-                    atol=atol,
-                )
-            report["formats"]["pt2"] = {
-                **_relative(pt2_result.to_dict(), staging),
-                "passed": pt2_result.parity.passed,
-            }
+        shipped = export_formats(
+            source, staging, formats=formats, atol=atol, fixed_length=fixed_length
+        )
+        fixed_length = shipped.fixed_length
+        report["formats"] = shipped.entries
+        report["inference"] = {"format": shipped.inference, "model": shipped.inference_file}
+        if shipped.left_out:
+            report["left_out"] = shipped.left_out
+        report["generation"] = _generation_parity(
+            source, staging, shipped, generation_tokens
+        ).to_dict()
+        report["generation"]["runtime"] = shipped.inference
 
         if quantize:
             if held_out_ids is None:
@@ -296,12 +220,19 @@ def build_bundle(
                 held_out_source = "random token ids (no held-out text given; pass --eval-text)"
             eval_len = min(64, max_seq_len or 64)
             for kind in quantize:
-                if fixed_length is not None:
+                skip = (
+                    "the bundle has no ONNX model (it fails at some lengths; see left_out)"
+                    if "onnx" not in shipped.entries
+                    else "the ONNX model has a fixed input length; quantization needs a dynamic one"
+                    if fixed_length is not None
+                    else None
+                )
+                if skip:
                     report["quantization"][kind] = {
                         "kind": kind,
                         "status": "skipped",
                         "path": None,
-                        "reason": "the ONNX model has a fixed input length; quantization needs a dynamic one",
+                        "reason": skip,
                     }
                     continue
                 fn = quantize_int8 if kind == "int8" else quantize_fp16
@@ -337,6 +268,7 @@ def build_bundle(
                     for k, q in report["quantization"].items()
                     if q["status"] == "accepted"
                 },
+                "inference_model": shipped.inference_file,
                 "inputs": ["input_ids"],
                 "outputs": ["logits"],
                 **({"onnx_fixed_length": fixed_length} if fixed_length is not None else {}),
@@ -381,6 +313,8 @@ def build_bundle(
                 generation=report.get("generation"),
                 quantization=report["quantization"],
                 files=files,
+                inference=report["inference"],
+                left_out=report.get("left_out", {}),
                 base_dir=str(out),
             )
         )
@@ -394,22 +328,38 @@ def build_bundle(
     return Bundle(out, sorted(p.name for p in out.iterdir()), report)
 
 
-def _fallback_length(source: ExportSource) -> int:
-    """The fixed ONNX length to fall back to: the run's training length, else the model's maximum, else 64."""
-    trained = ((source.run or {}).get("config") or {}).get("seq_len")
-    maximum = source.config.max_seq_len
-    length = int(trained) if isinstance(trained, int) and trained > 0 else (maximum or 64)
-    return min(length, maximum) if maximum else length
+def _generation_parity(
+    source: ExportSource, staging: Path, shipped: ShippedFormats, new_tokens: int
+) -> GenerationParity:
+    """Greedy generation through the model file inference.py runs, the way it runs it, vs PyTorch.
 
+    Raises :class:`ParityError` when the tokens differ: logits within tolerance can still flip
+    a near-tie, and then every later token differs.
+    """
+    from model_export.bundle_inference import torch_logits_fn
+    from model_export.generation import check_generation_parity
 
-@contextlib.contextmanager
-def _format_hint(fmt: str, formats: tuple[str, ...]):
-    """Re-raise a format's failure with the fix for a bundle: leave that format out."""
-    try:
-        yield
-    except (ExportFailedError, ParityError) as exc:
-        others = ",".join(f for f in formats if f != fmt) or "onnx"
-        raise type(exc)(f"{exc}; to bundle without {fmt}: --formats {others}") from exc
+    config = source.config
+    context = shipped.fixed_length or config.max_seq_len
+    prompt = np.random.default_rng(0).integers(0, config.vocab_size, size=min(4, context or 4))
+    path = staging / shipped.inference_file
+    runtime: Any = str(path)
+    if shipped.fixed_length is not None:
+        from model_export.fixed_length import fixed_length_logits_fn
+        from model_export.onnx_export import onnx_session
+
+        runtime = fixed_length_logits_fn(onnx_session(path), shipped.fixed_length)
+    elif shipped.inference != "onnx":
+        runtime = torch_logits_fn(path)
+    generation = check_generation_parity(
+        source.model, runtime, prompt.tolist(), new_tokens=new_tokens, max_seq_len=context
+    )
+    if not generation.passed:
+        raise ParityError(
+            f"greedy generation differs between {shipped.inference_file} and PyTorch from token "
+            f"{generation.first_mismatch} (prompt {generation.prompt}); the export is not trustworthy"
+        )
+    return generation
 
 
 def _versions() -> dict[str, str]:

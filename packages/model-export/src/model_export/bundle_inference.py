@@ -1,4 +1,4 @@
-"""Run an exported bundle with onnxruntime, tokenizers and numpy only (no torch).
+"""Run an exported bundle: onnxruntime, tokenizers and numpy (torch only for a torch-only bundle).
 
 This file is copied into every bundle as `inference.py`:
 
@@ -6,6 +6,11 @@ This file is copied into every bundle as `inference.py`:
     python inference.py --prompt "To be" --num-samples 3 --top-p 0.9 --stop "\n\n"
     python inference.py --ids 5 17 42 --max-new-tokens 8 --temperature 0 --json
     python inference.py --model model.int8.onnx --prompt "Hello"
+    python inference.py --model model.torchscript.pt --prompt "Hello"
+
+It runs the model file config.json names (`bundle.inference_model`; `model.onnx` when absent):
+an `.onnx` file with onnxruntime, a TorchScript `.pt` or a `torch.export` `.pt2` file with
+torch (a bundle whose model has no ONNX export that works at every length ships without ONNX).
 
 The prompt is echoed, then the continuation; a line on stderr says why each sample stopped
 (end-of-text, a stop string, or --max-new-tokens). Sampling follows the specification in the
@@ -204,6 +209,12 @@ def load_context(bundle: Path) -> int | None:
     return int(value) if value else None
 
 
+def inference_model(bundle: Path) -> str:
+    """The model file inference.py runs by default: config.json's choice, else model.onnx."""
+    config = json.loads((bundle / "config.json").read_text(encoding="utf-8"))
+    return str((config.get("bundle") or {}).get("inference_model") or "model.onnx")
+
+
 def load_fixed_length(bundle: Path) -> int | None:
     """The ONNX graph's one input length when the bundle exported a fixed-length model."""
     config = json.loads((bundle / "config.json").read_text(encoding="utf-8"))
@@ -229,6 +240,40 @@ def onnx_logits_fn(session, fixed_length: int | None = None) -> Callable[[np.nda
         return np.asarray(session.run(None, feeds)[0][0, last], dtype=np.float64)
 
     return logits_fn
+
+
+def torch_logits_fn(path: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """`ids[B, T] -> float64 logits [B, T, V]` from a TorchScript `.pt` or `torch.export` `.pt2` file.
+
+    The file may return the logits as a tensor, a tuple whose first item they are, a dict with
+    "logits" or an object with `.logits` (a scripted model keeps its own return type).
+    """
+    import torch
+
+    if path.suffix == ".pt2":
+        model = torch.export.load(str(path)).module()
+    else:
+        model = torch.jit.load(str(path), map_location="cpu").eval()
+
+    def logits_fn(ids: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = model(torch.from_numpy(np.asarray(ids, dtype=np.int64)))
+        if isinstance(out, dict):
+            out = out["logits"]
+        elif isinstance(out, (tuple, list)):
+            out = out[0]
+        elif not isinstance(out, torch.Tensor):
+            out = out.logits
+        return out.detach().double().cpu().numpy()
+
+    return logits_fn
+
+
+def last_position(
+    full_logits: Callable[[np.ndarray], np.ndarray],
+) -> Callable[[np.ndarray], np.ndarray]:
+    """`ids[1, T] -> logits of the last position` from a `[B, T, V]` logits function."""
+    return lambda window: full_logits(window)[0, -1]
 
 
 def special_ids(bundle: Path) -> tuple[int | None, int | None]:
@@ -258,7 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bundle", type=Path, default=HERE, help="bundle folder (default: this file's)"
     )
-    parser.add_argument("--model", default="model.onnx", help="ONNX file inside the bundle")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="model file inside the bundle (default: the one config.json names, else model.onnx); "
+        ".onnx runs with onnxruntime, .pt (TorchScript) and .pt2 (torch.export) with torch",
+    )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--prompt", help="text to continue (needs tokenizer.json in the bundle); echoed"
@@ -320,11 +370,23 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    try:
-        import onnxruntime as ort
-    except ImportError:
+    model_name = args.model or inference_model(args.bundle)
+    if not (args.bundle / model_name).is_file():
         print(
-            "error: inference.py needs onnxruntime; install it with: pip install onnxruntime",
+            f"error: {args.bundle / model_name} does not exist; pass --model with a model file of the bundle",
+            file=sys.stderr,
+        )
+        return 2
+    on_onnx = model_name.endswith(".onnx")
+    try:
+        if on_onnx:
+            import onnxruntime as ort
+        else:
+            import torch  # noqa: F401  (a torch-only bundle: TorchScript or torch.export)
+    except ImportError:
+        needed = "onnxruntime" if on_onnx else "torch"
+        print(
+            f"error: inference.py needs {needed} to run {model_name}; install it with: pip install {needed}",
             file=sys.stderr,
         )
         return 2
@@ -358,10 +420,15 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the prompt encodes to no tokens; give a longer prompt", file=sys.stderr)
         return 2
 
-    session = ort.InferenceSession(
-        str(args.bundle / args.model), providers=["CPUExecutionProvider"]
-    )
-    fixed = load_fixed_length(args.bundle) if args.model == "model.onnx" else None
+    fixed = None
+    if on_onnx:
+        session = ort.InferenceSession(
+            str(args.bundle / model_name), providers=["CPUExecutionProvider"]
+        )
+        fixed = load_fixed_length(args.bundle) if model_name == "model.onnx" else None
+        logits_fn = onnx_logits_fn(session, fixed)
+    else:
+        logits_fn = last_position(torch_logits_fn(args.bundle / model_name))
     if tokenizer is not None:
 
         def decode(ids: list[int]) -> str:
@@ -372,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
             return " ".join(map(str, ids))
 
     samples = sample_continuations(
-        onnx_logits_fn(session, fixed),
+        logits_fn,
         prompt_ids,
         settings,
         decode=decode,

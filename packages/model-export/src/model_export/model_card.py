@@ -44,6 +44,8 @@ class CardInputs:
     generation: dict | None = None
     quantization: dict[str, dict] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    inference: dict | None = None  # {"format", "model"}: what inference.py runs
+    left_out: dict[str, str] = field(default_factory=dict)  # format -> why it is not in the bundle
     base_dir: str | None = None  # the bundle folder: absolute paths are shown relative to it
 
 
@@ -71,7 +73,8 @@ def _front_matter(inputs: CardInputs) -> str:
     tags += [fmt for fmt, info in inputs.formats.items() if info.get("passed")]
     if inputs.quantization.get("int8", {}).get("status") == "accepted":
         tags.append("int8")
-    lines = ["---", f"license: {_yaml_str(inputs.license or UNKNOWN)}", "library_name: onnxruntime"]
+    library = "onnxruntime" if "onnx" in inputs.formats or not inputs.formats else "pytorch"
+    lines = ["---", f"license: {_yaml_str(inputs.license or UNKNOWN)}", f"library_name: {library}"]
     lines.append("pipeline_tag: text-generation")
     lines.append("tags:")
     lines += [f"  - {_yaml_str(t)}" for t in tags]
@@ -83,7 +86,9 @@ def _front_matter(inputs: CardInputs) -> str:
     names = [
         m for m in ("val_loss", "val_perplexity", "val_bits_per_byte") if metrics.get(m) is not None
     ]
-    names.append("onnx_parity_max_abs_diff")
+    names += [f"{fmt}_parity_max_abs_diff" for fmt in inputs.formats] or [
+        "onnx_parity_max_abs_diff"
+    ]
     lines.append("metrics:")
     lines += [f"  - {_yaml_str(n)}" for n in names]
     lines.append("---")
@@ -172,10 +177,10 @@ def _analysis_link(files: list[str]) -> str:
     )
 
 
-def _parity(formats: dict[str, dict], generation: dict | None) -> str:
+def _parity(formats: dict[str, dict], generation: dict | None, left_out: dict[str, str]) -> str:
     if not formats:
         return "No format was exported."
-    out = []
+    out = [f"**{fmt}** — not in this bundle: {reason}\n" for fmt, reason in left_out.items()]
     for fmt, info in formats.items():
         parity = info.get("parity") or {}
         out.append(
@@ -207,9 +212,11 @@ def _parity(formats: dict[str, dict], generation: dict | None) -> str:
             if generation.get("passed")
             else f"differ from token {generation.get('first_mismatch')}"
         )
+        runtime = {"onnx": "the ONNX model in onnxruntime", "torchscript": "the TorchScript file"}
         out.append(
-            f"Greedy generation: {len(generation.get('reference_tokens', []))} tokens from the ONNX "
-            f"model in onnxruntime and from PyTorch are {state}."
+            f"Greedy generation: {len(generation.get('reference_tokens', []))} tokens from "
+            f"{runtime.get(generation.get('runtime', 'onnx'), 'the torch.export program')} "
+            f"(what inference.py runs) and from PyTorch are {state}."
         )
     return "\n".join(out)
 
@@ -235,15 +242,18 @@ def _quantization(quantization: dict[str, dict], base_dir: str | None = None) ->
     return "\n".join(out)
 
 
-def _loading(files: list[str]) -> str:
-    blocks = []
+def _loading(files: list[str], inference: dict | None = None) -> str:
+    model = (inference or {}).get("model", "model.onnx")
+    needs = "onnxruntime" if model.endswith(".onnx") else "torch"
+    blocks = [
+        f'Generate text: `python inference.py --prompt "Hello" --max-new-tokens 20` runs `{model}` '
+        f"(needs only {needs}, tokenizers and numpy)."
+    ]
     if "model.onnx" in files:
         blocks.append(
             "ONNX (onnxruntime only, no torch):\n\n```python\nimport numpy as np, onnxruntime as ort\n"
             'session = ort.InferenceSession("model.onnx")\n'
-            'logits = session.run(None, {"input_ids": np.array([[1, 2, 3]], dtype=np.int64)})[0]\n```\n\n'
-            'Or run `python inference.py --prompt "Hello" --max-new-tokens 20` '
-            "(needs only onnxruntime, tokenizers and numpy)."
+            'logits = session.run(None, {"input_ids": np.array([[1, 2, 3]], dtype=np.int64)})[0]\n```'
         )
     if "model.int8.onnx" in files:
         blocks.append(
@@ -264,7 +274,7 @@ def _loading(files: list[str]) -> str:
             'Tokenizer:\n\n```python\nfrom tokenizers import Tokenizer\ntok = Tokenizer.from_file("tokenizer.json")\n```\n\n'
             'or `transformers.AutoTokenizer.from_pretrained(".")`.'
         )
-    return "\n\n".join(blocks) or "No loadable format in this bundle."
+    return "\n\n".join(blocks)
 
 
 def render_model_card(inputs: CardInputs) -> str:
@@ -281,7 +291,7 @@ def render_model_card(inputs: CardInputs) -> str:
         "## Training data and hyper-parameters\n\n" + _training(inputs.run, inputs.base_dir),
         "## Metrics\n\n" + _metrics(inputs.run) + _analysis_link(inputs.files),
         "## Export parity (PyTorch vs exported artifact)\n\n"
-        + _parity(inputs.formats, inputs.generation),
+        + _parity(inputs.formats, inputs.generation, inputs.left_out),
         "## Quantization\n\n" + _quantization(inputs.quantization, inputs.base_dir),
         "## Intended use and limitations\n\n"
         "- Intended use: research and experimentation with a small custom language model; text "
@@ -291,6 +301,6 @@ def render_model_card(inputs: CardInputs) -> str:
         "for decisions about people.\n"
         "- Parity numbers above compare the artifacts with the PyTorch model on random token ids; "
         "they say nothing about the model's quality, only that the export preserved it.",
-        "## How to load each format\n\n" + _loading(inputs.files),
+        "## How to load each format\n\n" + _loading(inputs.files, inputs.inference),
     ]
     return "\n\n".join(sections) + "\n"

@@ -86,9 +86,10 @@ def export_torchscript(
             if method == "trace":
                 scripted = torch.jit.trace(module, (inputs.example,), check_trace=False)
             elif method == "script":
-                # The wrapper's output handling is not scriptable; the model's own
-                # forward is (when it is scriptable at all). Parity reads its logits.
-                scripted = torch.jit.script(module.model)
+                # The wrappers (ours, the adapter) are not scriptable; the user's own forward
+                # is, when it is scriptable at all. Parity against the adapter reads its
+                # logits, so a model the adapter reshapes or masks fails there, not silently.
+                scripted = torch.jit.script(_user_module(module.model))
             else:
                 raise ValueError(f"unknown TorchScript method {method!r}")
             torch.jit.save(scripted, str(target))
@@ -135,6 +136,13 @@ def export_torchscript(
             outcome.fallback_reason,
             attempts.records,
         )
+
+
+def _user_module(model: nn.Module) -> nn.Module:
+    """The user's own module: inside a `UniversalModelAdapter`, its `.model`."""
+    from model_adapter import UniversalModelAdapter
+
+    return model.model if isinstance(model, UniversalModelAdapter) else model
 
 
 def export_pt2(
