@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from model_export.bundle_formats import FORMAT_FILES, FORMATS, ShippedFormats, export_formats
+from model_export.causality import probe_causality
 from model_export.errors import ExportSourceError, OutputFolderError, ParityError
 from model_export.model_card import CardInputs, ModelFacts, render_model_card
 from model_export.parity import DEFAULT_ATOL
@@ -190,6 +191,18 @@ def build_bundle(
 
     model, config = source.model, source.config
     max_seq_len = config.max_seq_len
+    causality = probe_causality(model, config.vocab_size, max_seq_len)
+    if not causality.causal:
+        if fixed_length is not None:
+            raise ExportSourceError(
+                f"--fixed-length needs a causal model, and this one is not ({causality.detail}): "
+                "right-padding would change its logits; drop --fixed-length"
+            )
+        logger.warning(
+            "the model is not causal (%s): it is bundled as a masked LM, and inference.py predicts "
+            "masked tokens instead of generating text",
+            causality.detail,
+        )
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.partial-"))
     staging.chmod(
         0o777 & ~_current_umask()
@@ -200,19 +213,26 @@ def build_bundle(
             "model": config.to_dict(),
             "formats": {},
             "quantization": {},
+            "causality": causality.to_dict(),
         }
         shipped = export_formats(
-            source, staging, formats=formats, atol=atol, fixed_length=fixed_length
+            source,
+            staging,
+            formats=formats,
+            atol=atol,
+            fixed_length=fixed_length,
+            causal=causality.causal,
         )
         fixed_length = shipped.fixed_length
         report["formats"] = shipped.entries
         report["inference"] = {"format": shipped.inference, "model": shipped.inference_file}
         if shipped.left_out:
             report["left_out"] = shipped.left_out
-        report["generation"] = _generation_parity(
-            source, staging, shipped, generation_tokens
-        ).to_dict()
-        report["generation"]["runtime"] = shipped.inference
+        if causality.causal:  # a masked LM does not generate: its parity is the per-shape one
+            report["generation"] = _generation_parity(
+                source, staging, shipped, generation_tokens
+            ).to_dict()
+            report["generation"]["runtime"] = shipped.inference
 
         if quantize:
             if held_out_ids is None:
@@ -269,6 +289,7 @@ def build_bundle(
                     if q["status"] == "accepted"
                 },
                 "inference_model": shipped.inference_file,
+                "causal": causality.causal,
                 "inputs": ["input_ids"],
                 "outputs": ["logits"],
                 **({"onnx_fixed_length": fixed_length} if fixed_length is not None else {}),
@@ -314,6 +335,7 @@ def build_bundle(
                 quantization=report["quantization"],
                 files=files,
                 inference=report["inference"],
+                causality=report["causality"],
                 left_out=report.get("left_out", {}),
                 base_dir=str(out),
             )

@@ -64,8 +64,12 @@ def export_formats(
     formats: tuple[str, ...] | None,
     atol: float,
     fixed_length: int | None,
+    causal: bool = True,
 ) -> ShippedFormats:
-    """Export every requested format into `staging` and apply the fallbacks above."""
+    """Export every requested format into `staging` and apply the fallbacks above.
+
+    A model that is not `causal` gets no fixed-length ONNX: right-padding would change its logits.
+    """
     from model_export.onnx_export import export_onnx
     from model_export.torchscript_export import export_pt2, export_torchscript
 
@@ -124,6 +128,12 @@ def export_formats(
                 onnx_failure,
                 FORMAT_FILES[torch_format],
                 entries[torch_format]["exporter"],
+            )
+        elif not causal:
+            raise ExportFailedError(
+                f"ONNX fails at some sequence lengths ({onnx_failure}) and no other format passes; "
+                "a fixed-length ONNX needs a causal model (right-padding would change this one's "
+                "logits): make the model traceable at every length"
             )
         else:
             fixed_length = fallback_length(source)

@@ -222,22 +222,32 @@ def load_fixed_length(bundle: Path) -> int | None:
     return int(value) if value else None
 
 
+def onnx_full_logits_fn(session) -> Callable[[np.ndarray], np.ndarray]:
+    """`ids[B, T] -> float64 logits [B, T, V]` from an onnxruntime session."""
+    names = [i.name for i in session.get_inputs()]
+
+    def logits_fn(ids: np.ndarray) -> np.ndarray:
+        feeds = {names[0]: ids}
+        if "attention_mask" in names:
+            feeds["attention_mask"] = np.ones_like(ids)
+        return np.asarray(session.run(None, feeds)[0], dtype=np.float64)
+
+    return logits_fn
+
+
 def onnx_logits_fn(session, fixed_length: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """`ids[1, T] -> float64 logits of the last position` from an onnxruntime session.
 
     A fixed-length graph gets the window right-padded with id 0 to `fixed_length`; the model is
     causal, so the logits of the real positions do not see the padding.
     """
-    names = [i.name for i in session.get_inputs()]
+    full_logits = onnx_full_logits_fn(session)
 
     def logits_fn(window: np.ndarray) -> np.ndarray:
         last = window.shape[1] - 1
         if fixed_length and window.shape[1] < fixed_length:
             window = np.pad(window, ((0, 0), (0, fixed_length - window.shape[1])))
-        feeds = {names[0]: window}
-        if "attention_mask" in names:
-            feeds["attention_mask"] = np.ones_like(window)
-        return np.asarray(session.run(None, feeds)[0][0, last], dtype=np.float64)
+        return full_logits(window)[0, last]
 
     return logits_fn
 
@@ -276,26 +286,106 @@ def last_position(
     return lambda window: full_logits(window)[0, -1]
 
 
-def special_ids(bundle: Path) -> tuple[int | None, int | None]:
-    """(bos id, eos id) of the bundle's tokenizer, read from its files (None when unknown)."""
+def special_tokens(bundle: Path) -> dict[str, tuple[str, int | None]]:
+    """`{"bos_token": (text, id), ...}` of the bundle's tokenizer, read from its files."""
     tokenizer_json = bundle / "tokenizer.json"
-    if not tokenizer_json.is_file():
-        return None, None
+    config_file = bundle / "tokenizer_config.json"
+    if not tokenizer_json.is_file() or not config_file.is_file():
+        return {}
     vocab = {
         t["content"]: t["id"]
         for t in json.loads(tokenizer_json.read_text(encoding="utf-8")).get("added_tokens", [])
     }
-    names: dict[str, object] = {}
-    config_file = bundle / "tokenizer_config.json"
-    if config_file.is_file():
-        names = json.loads(config_file.read_text(encoding="utf-8"))
-
-    def token_id(key: str) -> int | None:
-        value = names.get(key)
+    found = {}
+    for key, value in json.loads(config_file.read_text(encoding="utf-8")).items():
         value = value.get("content") if isinstance(value, dict) else value
-        return vocab.get(value) if isinstance(value, str) else None
+        if key.endswith("_token") and isinstance(value, str):
+            found[key] = (value, vocab.get(value))
+    return found
 
-    return token_id("bos_token"), token_id("eos_token")
+
+def special_ids(bundle: Path) -> tuple[int | None, int | None]:
+    """(bos id, eos id) of the bundle's tokenizer, read from its files (None when unknown)."""
+    tokens = special_tokens(bundle)
+    return tokens.get("bos_token", ("", None))[1], tokens.get("eos_token", ("", None))[1]
+
+
+def load_causal(bundle: Path) -> bool:
+    """False when the export found the model is not causal (a masked LM); older bundles: True."""
+    config = json.loads((bundle / "config.json").read_text(encoding="utf-8"))
+    return bool((config.get("bundle") or {}).get("causal", True))
+
+
+def fill_masks(
+    full_logits: Callable[[np.ndarray], np.ndarray],
+    ids: list[int],
+    mask_id: int,
+    candidates: int,
+) -> list[dict]:
+    """For each position holding `mask_id`: the `candidates` most likely ids and probabilities.
+
+    One run of the whole input: a masked LM sees both sides of every mask.
+    """
+    logits = np.asarray(full_logits(np.asarray([ids], dtype=np.int64))[0], dtype=np.float64)
+    masks = []
+    for position in [i for i, t in enumerate(ids) if t == mask_id]:
+        scores = np.exp(logits[position] - logits[position].max())
+        probs = scores / scores.sum()
+        top = np.argsort(-probs, kind="stable")[:candidates]
+        masks.append(
+            {
+                "position": position,
+                "candidates": [{"id": int(i), "probability": float(probs[i])} for i in top],
+            }
+        )
+    return masks
+
+
+def run_fill_mask(args, full_logits, tokenizer, prompt_ids: list[int], context: int | None) -> int:
+    """inference.py for a model that is not causal: predict the masked tokens, never generate."""
+    mask_text, mask_id = special_tokens(args.bundle).get("mask_token", (None, None))
+    mask_id = args.mask_id if args.mask_id is not None else mask_id
+    if mask_id is None or mask_id not in prompt_ids:
+        where = (
+            f"put its mask token {mask_text} in --prompt"
+            if mask_id is not None and mask_text and args.mask_id is None
+            else "pass --mask-id N and put N among --ids"
+        )
+        print(
+            "error: this bundle's model is not causal (a masked LM), so it does not generate text; "
+            f"{where} to predict the token there",
+            file=sys.stderr,
+        )
+        return 2
+    if context and len(prompt_ids) > context:
+        print(
+            f"error: the prompt has {len(prompt_ids)} tokens, more than the model's {context}; "
+            "give a shorter prompt",
+            file=sys.stderr,
+        )
+        return 2
+    masks = fill_masks(full_logits, prompt_ids, mask_id, args.candidates)
+    filled = list(prompt_ids)
+    for mask in masks:
+        filled[mask["position"]] = mask["candidates"][0]["id"]
+        for candidate in mask["candidates"]:
+            candidate["token"] = tokenizer.id_to_token(candidate["id"]) if tokenizer else None
+    text = tokenizer.decode(filled, skip_special_tokens=True) if tokenizer else None
+    if args.json:
+        print(
+            json.dumps(
+                {"prompt_ids": prompt_ids, "filled_ids": filled, "text": text, "masks": masks}
+            )
+        )
+        return 0
+    print(text if text is not None else " ".join(map(str, filled)))
+    for mask in masks:
+        shown = ", ".join(
+            f"{c['token'] if c['token'] is not None else c['id']} {c['probability']:.1%}"
+            for c in mask["candidates"]
+        )
+        print(f"position {mask['position']}: {shown}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -350,6 +440,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-stop-at-eos", action="store_true", help="keep going past the end-of-text token"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--mask-id",
+        type=int,
+        default=None,
+        help="a masked LM's bundle: the id to predict (default: the tokenizer's mask token)",
+    )
+    parser.add_argument(
+        "--candidates",
+        type=int,
+        default=5,
+        help="a masked LM's bundle: candidates listed per masked position (default 5)",
+    )
     return parser
 
 
@@ -427,8 +529,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         fixed = load_fixed_length(args.bundle) if model_name == "model.onnx" else None
         logits_fn = onnx_logits_fn(session, fixed)
+        full_logits = onnx_full_logits_fn(session)
     else:
-        logits_fn = last_position(torch_logits_fn(args.bundle / model_name))
+        full_logits = torch_logits_fn(args.bundle / model_name)
+        logits_fn = last_position(full_logits)
+    if not load_causal(args.bundle):
+        return run_fill_mask(
+            args, full_logits, tokenizer, list(prompt_ids), load_context(args.bundle)
+        )
     if tokenizer is not None:
 
         def decode(ids: list[int]) -> str:

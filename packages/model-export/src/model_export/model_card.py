@@ -46,6 +46,7 @@ class CardInputs:
     files: list[str] = field(default_factory=list)
     inference: dict | None = None  # {"format", "model"}: what inference.py runs
     left_out: dict[str, str] = field(default_factory=dict)  # format -> why it is not in the bundle
+    causality: dict | None = None  # {"causal", "detail"}: a masked LM is not a text generator
     base_dir: str | None = None  # the bundle folder: absolute paths are shown relative to it
 
 
@@ -69,13 +70,14 @@ def _front_matter(inputs: CardInputs) -> str:
     run = inputs.run or {}
     data = run.get("data") or {}
     metrics = run.get("metrics") or {}
-    tags = ["text-generation", "custom-architecture", "model-export"]
+    task = "text-generation" if _is_causal(inputs) else "fill-mask"
+    tags = [task, "custom-architecture", "model-export"]
     tags += [fmt for fmt, info in inputs.formats.items() if info.get("passed")]
     if inputs.quantization.get("int8", {}).get("status") == "accepted":
         tags.append("int8")
     library = "onnxruntime" if "onnx" in inputs.formats or not inputs.formats else "pytorch"
     lines = ["---", f"license: {_yaml_str(inputs.license or UNKNOWN)}", f"library_name: {library}"]
-    lines.append("pipeline_tag: text-generation")
+    lines.append(f"pipeline_tag: {task}")
     lines.append("tags:")
     lines += [f"  - {_yaml_str(t)}" for t in tags]
     dataset = _relative_path(data.get("source"), inputs.base_dir)
@@ -93,6 +95,25 @@ def _front_matter(inputs: CardInputs) -> str:
     lines += [f"  - {_yaml_str(n)}" for n in names]
     lines.append("---")
     return "\n".join(lines)
+
+
+def _is_causal(inputs: CardInputs) -> bool:
+    return bool((inputs.causality or {}).get("causal", True))
+
+
+def _use(inputs: CardInputs) -> str:
+    """The card's intended-use line: text generation, or fill-mask for a model that is not causal."""
+    if _is_causal(inputs):
+        return (
+            "- Intended use: research and experimentation with a small custom language model; text "
+            "generation from a prompt.\n"
+        )
+    return (
+        "- This model is **not causal** (a masked LM: "
+        f"{(inputs.causality or {}).get('detail') or 'later tokens change earlier logits'}), so it "
+        "does not generate text: `inference.py` predicts the tokens at masked positions "
+        "(fill-mask). Intended use: research and experimentation.\n"
+    )
 
 
 def _architecture(facts: ModelFacts) -> str:
@@ -242,13 +263,16 @@ def _quantization(quantization: dict[str, dict], base_dir: str | None = None) ->
     return "\n".join(out)
 
 
-def _loading(files: list[str], inference: dict | None = None) -> str:
+def _loading(files: list[str], inference: dict | None = None, causal: bool = True) -> str:
     model = (inference or {}).get("model", "model.onnx")
     needs = "onnxruntime" if model.endswith(".onnx") else "torch"
-    blocks = [
-        f'Generate text: `python inference.py --prompt "Hello" --max-new-tokens 20` runs `{model}` '
-        f"(needs only {needs}, tokenizers and numpy)."
-    ]
+    run = (
+        'Generate text: `python inference.py --prompt "Hello" --max-new-tokens 20`'
+        if causal
+        else 'Fill masked tokens: `python inference.py --prompt "the [MASK] speaks"` (the tokenizer\'s '
+        "mask token; `--ids ... --mask-id N` without one)"
+    )
+    blocks = [f"{run} runs `{model}` (needs only {needs}, tokenizers and numpy)."]
     if "model.onnx" in files:
         blocks.append(
             "ONNX (onnxruntime only, no torch):\n\n```python\nimport numpy as np, onnxruntime as ort\n"
@@ -294,13 +318,13 @@ def render_model_card(inputs: CardInputs) -> str:
         + _parity(inputs.formats, inputs.generation, inputs.left_out),
         "## Quantization\n\n" + _quantization(inputs.quantization, inputs.base_dir),
         "## Intended use and limitations\n\n"
-        "- Intended use: research and experimentation with a small custom language model; text "
-        "generation from a prompt.\n"
-        f"- Inputs longer than the context ({context} tokens) must be cropped by the caller.\n"
+        + _use(inputs)
+        + f"- Inputs longer than the context ({context} tokens) must be cropped by the caller.\n"
         "- The model was not evaluated for safety, bias or factual accuracy; do not use its output "
         "for decisions about people.\n"
         "- Parity numbers above compare the artifacts with the PyTorch model on random token ids; "
         "they say nothing about the model's quality, only that the export preserved it.",
-        "## How to load each format\n\n" + _loading(inputs.files, inputs.inference),
+        "## How to load each format\n\n"
+        + _loading(inputs.files, inputs.inference, _is_causal(inputs)),
     ]
     return "\n\n".join(sections) + "\n"
