@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ if str(TESTS_DIR) not in sys.path:
 from hand_written_models import GRULM, SDPATransformerLM  # noqa: E402
 
 VOCAB = 211
+CLI = Path(sys.executable).with_name("model-export")
 MAX_LEN = 32
 
 # Each kind the issue names: builder exports through the graph executor (fixed, broken and
@@ -101,6 +103,23 @@ def onnx_export_of(model_of, tmp_path_factory):
         return cache[kind]
 
     return get
+
+
+def run_cli(*args, timeout: int = 600, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`model-export ARGS` in a real subprocess, output captured."""
+    return subprocess.run(
+        [str(CLI), *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd
+    )
+
+
+def run_inference(bundle: Path, *args, python: Path | str = sys.executable):
+    """A bundle's own `inference.py ARGS` in a real subprocess run by `python`."""
+    return subprocess.run(
+        [str(python), str(bundle / "inference.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def tiny_corpus() -> str:

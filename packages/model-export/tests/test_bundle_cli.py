@@ -9,18 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TESTS_DIR, tiny_corpus, train_tokenizer, write_builder, write_run_folder
+from conftest import (
+    TESTS_DIR,
+    run_cli,
+    run_inference,
+    tiny_corpus,
+    train_tokenizer,
+    write_builder,
+    write_run_folder,
+)
 
 from model_export import greedy_generate
 from model_export.parity import torch_logits_fn
-
-CLI = Path(sys.executable).with_name("model-export")
-
-
-def run_cli(*args, timeout=300):
-    return subprocess.run(
-        [str(CLI), *map(str, args)], capture_output=True, text=True, timeout=timeout
-    )
 
 
 def assert_one_line_error(result, *fragments):
@@ -199,24 +199,11 @@ def test_inference_script_runs_without_torch_and_matches_pytorch(run_bundle, tor
     adapter = UniversalModelAdapter(model, config).eval()
     expected = greedy_generate(torch_logits_fn(adapter), [5, 17, 42], 12, max_seq_len=32)
 
-    result = subprocess.run(
-        [
-            str(torch_free_python),
-            str(out / "inference.py"),
-            "--ids",
-            "5",
-            "17",
-            "42",
-            "--max-new-tokens",
-            "12",
-            "--temperature",
-            "0",
-            "--no-stop-at-eos",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_inference(
+        out,
+        *("--ids", 5, 17, 42, "--max-new-tokens", 12, "--temperature", 0),
+        *("--no-stop-at-eos", "--json"),
+        python=torch_free_python,
     )
 
     assert result.returncode == 0, result.stderr
@@ -227,22 +214,11 @@ def test_inference_script_continues_a_text_prompt_with_int8_without_torch(
     run_bundle, torch_free_python
 ):
     _, out, _ = run_bundle
-    result = subprocess.run(
-        [
-            str(torch_free_python),
-            str(out / "inference.py"),
-            "--prompt",
-            "the king speaks",
-            "--model",
-            "model.int8.onnx",
-            "--max-new-tokens",
-            "5",
-            "--no-stop-at-eos",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_inference(
+        out,
+        *("--prompt", "the king speaks", "--model", "model.int8.onnx", "--max-new-tokens", 5),
+        *("--no-stop-at-eos", "--json"),
+        python=torch_free_python,
     )
 
     assert result.returncode == 0, result.stderr

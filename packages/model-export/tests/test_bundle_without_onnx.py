@@ -2,25 +2,11 @@
 TorchScript or `.pt2` file that passes, said in one line and recorded in the card and report."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import train_tokenizer
+from conftest import run_cli, run_inference, train_tokenizer
 
 from model_adapter.testing_styles import write_model_style
-
-CLI = Path(sys.executable).with_name("model-export")
-
-
-def run_inference(bundle: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(bundle / "inference.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +17,8 @@ def scan_bundle(tmp_path_factory):
     tokenizer = train_tokenizer(root / "tok", 300)
     cwd = root / "cwd"
     cwd.mkdir()
-    result = subprocess.run(
-        [
-            str(CLI),
-            str(export),
-            "--tokenizer",
-            str(tokenizer),
-            "--out",
-            str(root / "bundle"),
-            "--quantize",
-            "int8",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
+    result = run_cli(
+        export, "--tokenizer", tokenizer, "--out", root / "bundle", "--quantize", "int8", cwd=cwd
     )
     return root / "bundle", result, cwd
 

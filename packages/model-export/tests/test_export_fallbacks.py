@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli, run_inference
 
 from model_adapter.testing_styles import write_model_style
 from model_export.errors import clean_error_text
@@ -36,21 +37,8 @@ def scan_bundle(tmp_path_factory):
     export = write_model_style(root / "export", "scan", vocab_size=41)
     cwd = root / "cwd"
     cwd.mkdir()
-    result = subprocess.run(
-        [
-            str(CLI),
-            str(export),
-            "--out",
-            str(root / "bundle"),
-            "--formats",
-            "onnx",
-            "--quantize",
-            "int8",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
+    result = run_cli(
+        export, "--out", root / "bundle", "--formats", "onnx", "--quantize", "int8", cwd=cwd
     )
     return root / "bundle", result, cwd
 
@@ -75,41 +63,14 @@ def test_a_python_loop_over_time_falls_back_to_a_fixed_length_onnx(scan_bundle):
 
 def test_bundle_inference_pads_prompts_to_the_fixed_length(scan_bundle):
     bundle, _, _ = scan_bundle
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(bundle / "inference.py"),
-            "--ids",
-            "5",
-            "17",
-            "3",
-            "--max-new-tokens",
-            "4",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_inference(bundle, "--ids", 5, 17, 3, "--max-new-tokens", 4, "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads((bundle / "parity_report.json").read_text())
     prompt = report["generation"]["prompt"]
-    again = subprocess.run(
-        [
-            sys.executable,
-            str(bundle / "inference.py"),
-            "--ids",
-            *map(str, prompt),
-            "--max-new-tokens",
-            "4",
-            "--temperature",
-            "0",
-            "--no-stop-at-eos",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    again = run_inference(
+        bundle,
+        *("--ids", *prompt, "--max-new-tokens", 4, "--temperature", 0),
+        *("--no-stop-at-eos", "--json"),
     )
     assert json.loads(again.stdout)["generated_ids"] == report["generation"]["reference_tokens"][:4]
 

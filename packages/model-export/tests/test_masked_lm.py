@@ -2,15 +2,12 @@
 and its inference.py predicts masked tokens instead of generating text."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import train_tokenizer
+from conftest import run_cli, run_inference, train_tokenizer
 
-CLI = Path(sys.executable).with_name("model-export")
 VOCAB = 320
 
 BIDIRECTIONAL_MODEL = '''
@@ -49,15 +46,6 @@ def masked_tokenizer(directory: Path) -> Path:
     return directory
 
 
-def run_inference(bundle: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(bundle / "inference.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture(scope="module")
 def masked_bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("masked")
@@ -66,20 +54,8 @@ def masked_bundle(tmp_path_factory):
     (export / "model.py").write_text(BIDIRECTIONAL_MODEL)
     (export / "config.json").write_text(json.dumps({"vocab_size": VOCAB, "max_seq_len": 32}))
     tokenizer = masked_tokenizer(root / "tok")
-    result = subprocess.run(
-        [
-            str(CLI),
-            str(export),
-            "--tokenizer",
-            str(tokenizer),
-            "--out",
-            str(root / "bundle"),
-            "--formats",
-            "onnx",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_cli(
+        export, "--tokenizer", tokenizer, "--out", root / "bundle", "--formats", "onnx"
     )
     return root / "bundle", result
 
@@ -142,12 +118,7 @@ def test_a_fixed_length_for_a_masked_lm_is_refused_before_any_export(tmp_path):
     (export / "model.py").write_text(BIDIRECTIONAL_MODEL)
     (export / "config.json").write_text(json.dumps({"vocab_size": VOCAB, "max_seq_len": 32}))
 
-    result = subprocess.run(
-        [str(CLI), str(export), "--out", str(tmp_path / "out"), "--fixed-length", "16"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_cli(export, "--out", tmp_path / "out", "--fixed-length", 16)
 
     assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()

@@ -2,13 +2,10 @@
 
 import json
 import logging
-import subprocess
-import sys
-from pathlib import Path
+
+from conftest import run_cli
 
 from model_export._model_output import model_prints_to_log
-
-CLI = Path(sys.executable).with_name("model-export")
 
 CHATTY_MODEL = """
 import torch
@@ -54,12 +51,7 @@ def test_a_model_that_prints_does_not_write_into_the_cli_output(tmp_path):
     (export / "model.py").write_text(CHATTY_MODEL)
     (export / "config.json").write_text(json.dumps({"vocab_size": 37, "max_seq_len": 16}))
 
-    result = subprocess.run(
-        [str(CLI), str(export), "--out", str(tmp_path / "bundle"), "--formats", "torchscript"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_cli(export, "--out", tmp_path / "bundle", "--formats", "torchscript")
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "CHATTY" not in result.stdout + result.stderr

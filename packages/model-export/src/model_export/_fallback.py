@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from model_export.errors import describe_exception
-from model_export.parity import ParityReport, default_parity_shapes, shapes_within
+from model_export.errors import ExportFailedError, describe_exception
+from model_export.parity import (
+    LogitsFn,
+    ParityReport,
+    default_parity_shapes,
+    measure_parity,
+    shapes_within,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -40,6 +47,18 @@ class ExportInputs:
     max_seq_len: int | None
     example: torch.Tensor
     shapes: list[tuple[int, int]]
+
+    def parity(self, reference: LogitsFn, candidate: LogitsFn, **measure: Any) -> ParityReport:
+        """`measure_parity` of `candidate` over this export's shapes (`fmt`, `exporter`, `atol`...)."""
+        return measure_parity(
+            reference, candidate, vocab_size=self.vocab_size, shapes=self.shapes, **measure
+        )
+
+
+def mkdir_parent(path: Path) -> Path:
+    """Create the folder `path` will be written in (exports stage their files beside it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.parent
 
 
 def example_inputs(vocab_size: int, max_seq_len: int | None, seq_len: int | None = None):
@@ -86,9 +105,15 @@ class Attempts:
 
     The results carry both (`attempts`, `fallback_reason`), so a user sees why the exporter they
     got is not the first choice. Warnings go to the logger of the module that exports.
+    `failed_reason` and `parity_failed_reason` are the reasons `first_passing` records,
+    `str.format` templates with the fields `name` and `detail`; `all_failed` (field `reasons`)
+    is the message of the error raised when no way even wrote a file.
     """
 
     logger: logging.Logger
+    failed_reason: str = "{name} failed: {detail}"
+    parity_failed_reason: str = "{name} parity failed: {detail}"
+    all_failed: str = "every way failed: {reasons}"
     records: list[dict] = field(default_factory=list)
     fallback_reason: str | None = None
 
@@ -118,49 +143,48 @@ class Outcome(Generic[Report]):
 def first_passing(
     names: Sequence[str],
     path: Path,
-    tmp: Path,
     suffix: str,
     export: Callable[[str, Path], Artifact],
     check: Callable[[str, Path, Artifact], Report],
     attempts: Attempts,
-    *,
-    failed: str,
-    parity_failed: str,
     raise_on_failure: bool,
-) -> Outcome[Report] | None:
+) -> Outcome[Report]:
     """Try `names` in order and move the first file that passes parity to `path`.
 
-    `export(name, target)` writes `tmp / (name + suffix)`; when it raises, the reason is recorded
-    and the next way is tried. `check(name, target, artifact)` measures parity (a None report
-    means unchecked, which passes); its errors are not caught. When no way passed, the last
-    checked file is moved to `path` after all, unless `raise_on_failure`, when its
-    `ParityError` names the worst shape. Returns None when no way even wrote a file; the caller
-    raises its own `ExportFailedError` then. `failed` and `parity_failed` are the recorded
-    reasons, `str.format` templates with the fields `name` and `detail`.
+    `export(name, target)` writes `target` (`name + suffix` in a temporary folder beside
+    `path`); when it raises, the reason is recorded and the next way is tried.
+    `check(name, target, artifact)` measures parity (a None report means unchecked, which
+    passes); its errors are not caught. When no way passed, the last checked file is moved to
+    `path` after all, unless `raise_on_failure`, when its `ParityError` names the worst shape.
+    When no way even wrote a file, `ExportFailedError` says `attempts.all_failed`. The reasons
+    recorded follow `attempts`' templates.
     """
-    last: tuple[Path, ParityReport] | None = None
-    for name in names:
-        target = tmp / f"{name}{suffix}"
-        try:
-            artifact = export(name, target)
-        except Exception as exc:
-            attempts.failed(name, failed.format(name=name, detail=describe_exception(exc)))
-            continue
-        report = check(name, target, artifact)
-        if report is None or report.passed:
-            attempts.passed(name)
-            os.replace(target, path)
-            fallback_reason = attempts.fallback_reason if name != names[0] else None
-            return Outcome(name, report, True, fallback_reason)
-        last = (target, report)
-        attempts.failed(name, parity_failed.format(name=name, detail=report.summary()))
-    if last is None:
-        return None
-    target, failed_report = last
-    if raise_on_failure:
-        failed_report.raise_if_failed()
-    os.replace(target, path)
-    # `failed_report` is what `check` returned, so it is a `Report`; mypy cannot see that.
-    return Outcome(
-        failed_report.exporter, cast(Report, failed_report), False, attempts.fallback_reason
-    )
+    with tempfile.TemporaryDirectory(dir=mkdir_parent(path), prefix=f".{path.name}-") as tmp:
+        last: tuple[Path, ParityReport] | None = None
+        for name in names:
+            target = Path(tmp) / f"{name}{suffix}"
+            try:
+                artifact = export(name, target)
+            except Exception as exc:
+                detail = describe_exception(exc)
+                attempts.failed(name, attempts.failed_reason.format(name=name, detail=detail))
+                continue
+            report = check(name, target, artifact)
+            if report is None or report.passed:
+                attempts.passed(name)
+                os.replace(target, path)
+                fallback_reason = attempts.fallback_reason if name != names[0] else None
+                return Outcome(name, report, True, fallback_reason)
+            last = (target, report)
+            reason = attempts.parity_failed_reason.format(name=name, detail=report.summary())
+            attempts.failed(name, reason)
+        if last is None:
+            raise ExportFailedError(attempts.all_failed.format(reasons=attempts.reasons()))
+        target, failed_report = last
+        if raise_on_failure:
+            failed_report.raise_if_failed()
+        os.replace(target, path)
+        # `failed_report` is what `check` returned, so it is a `Report`; mypy cannot see that.
+        return Outcome(
+            failed_report.exporter, cast(Report, failed_report), False, attempts.fallback_reason
+        )

@@ -44,18 +44,24 @@ def as_exportable(model: nn.Module, *, with_attention_mask: bool = False) -> Exp
     return wrapped.eval()
 
 
+def _declared(model: nn.Module, name: str) -> int | None:
+    """A positive int the model (or the module it wraps) declares as `.name` or `.config.name`."""
+    for holder in (model, getattr(model, "model", None)):
+        if holder is None:
+            continue
+        value = getattr(holder, name, None) or getattr(getattr(holder, "config", None), name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
 def infer_vocab_size(model: nn.Module, vocab_size: int | None = None) -> int:
     """`vocab_size` if given, else the model's `.vocab_size` / `.config.vocab_size`, else a probe call."""
     if vocab_size:
         return int(vocab_size)
-    for holder in (model, getattr(model, "model", None)):
-        if holder is None:
-            continue
-        value = getattr(holder, "vocab_size", None) or getattr(
-            getattr(holder, "config", None), "vocab_size", None
-        )
-        if isinstance(value, int) and value > 0:
-            return value
+    declared = _declared(model, "vocab_size")
+    if declared is not None:
+        return declared
     with torch.no_grad():
         probe = torch.zeros(1, 2, dtype=torch.long)
         return int(as_exportable(model)(probe).shape[-1])
@@ -65,12 +71,4 @@ def infer_max_seq_len(model: nn.Module, max_seq_len: int | None = None) -> int |
     """`max_seq_len` if given, else the model's `.max_seq_len` / `.config.max_seq_len`, else None."""
     if max_seq_len:
         return int(max_seq_len)
-    for holder in (model, getattr(model, "model", None)):
-        if holder is None:
-            continue
-        value = getattr(holder, "max_seq_len", None) or getattr(
-            getattr(holder, "config", None), "max_seq_len", None
-        )
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
+    return _declared(model, "max_seq_len")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ from model_export.parity import (
     DEFAULT_ATOL,
     LogitsFn,
     ParityReport,
-    measure_parity,
     torch_logits_fn,
 )
 
@@ -37,6 +35,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 18
 EXPORTERS = ("dynamo", "torchscript")
+_REASONS = (
+    "{name} exporter failed: {detail}",
+    "{name} exporter's parity failed: {detail}",
+    "ONNX export failed with every exporter: {reasons}. Make forward traceable "
+    "(no data-dependent Python control flow) or report the model.",
+)
 
 
 @dataclass
@@ -99,24 +103,25 @@ def onnx_logits_fn(session: onnxruntime.InferenceSession) -> LogitsFn:
     return run
 
 
-def _example_args(example, mask: bool) -> tuple:
-    """The traced call's arguments: the ids, then an all-ones mask when the graph takes one."""
-    import torch
-
-    return (example, torch.ones_like(example)) if mask else (example,)
+def _input_axes(mask: bool, batch: Any, seq: Any) -> dict[str, dict[int, Any]]:
+    """The graph's inputs (input_ids, then attention_mask when exported), each with its axes."""
+    names = ["input_ids", "attention_mask"] if mask else ["input_ids"]
+    return {name: {0: batch, 1: seq} for name in names}
 
 
 def _torch_onnx_export(
-    module, args: tuple, target: Path, opset: int, names: list[str], **options: Any
+    module, example, target: Path, opset: int, mask: bool, **options: Any
 ) -> None:
     """`torch.onnx.export` to `target` with the settings both exporter paths share.
 
-    The exporters warn at length about things that do not change the graph (and torch's logs
-    that optional torchvision operators are skipped); whether the export is right is decided by
-    the checker and the parity check, so the warnings and that logging are silenced.
+    The traced call gets the ids, then an all-ones mask when the graph takes one. The exporters
+    warn at length about things that do not change the graph (and torch's logs that optional
+    torchvision operators are skipped); whether the export is right is decided by the checker
+    and the parity check, so the warnings and that logging are silenced.
     """
     import torch
 
+    args = (example, torch.ones_like(example)) if mask else (example,)
     with warnings.catch_warnings(), quiet_logs("torch.onnx"):
         warnings.simplefilter("ignore")
         torch.onnx.export(
@@ -124,7 +129,7 @@ def _torch_onnx_export(
             args,
             str(target),
             opset_version=opset,
-            input_names=names,
+            input_names=list(_input_axes(mask, None, None)),
             output_names=["logits"],
             **options,
         )
@@ -140,18 +145,13 @@ def _export_dynamo(
     *,
     dynamic: bool = True,
 ) -> None:
-    batch, seq = dynamic_dims(max_seq_len)
-    shapes: dict = {"input_ids": {0: batch, 1: seq}}
-    names = ["input_ids"]
-    if mask:
-        shapes["attention_mask"] = {0: batch, 1: seq}
-        names.append("attention_mask")
+    shapes = _input_axes(mask, *dynamic_dims(max_seq_len))
     _torch_onnx_export(
         module,
-        _example_args(example, mask),
+        example,
         target,
         opset,
-        names,
+        mask,
         dynamo=True,
         dynamic_shapes=shapes if dynamic else None,
         external_data=False,
@@ -162,19 +162,9 @@ def _export_dynamo(
 def _export_torchscript(
     module, example, target: Path, opset: int, mask: bool, *, dynamic: bool = True
 ) -> None:
-    names = ["input_ids"]
-    axes = {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
-    if mask:
-        names.append("attention_mask")
-        axes["attention_mask"] = {0: "batch", 1: "seq"}
+    axes = {**_input_axes(mask, "batch", "seq"), "logits": {0: "batch", 1: "seq"}}
     _torch_onnx_export(
-        module,
-        _example_args(example, mask),
-        target,
-        opset,
-        names,
-        dynamo=False,
-        dynamic_axes=axes if dynamic else None,
+        module, example, target, opset, mask, dynamo=False, dynamic_axes=axes if dynamic else None
     )
 
 
@@ -267,50 +257,29 @@ def export_onnx(
             return None
         from model_export.fixed_length import fixed_length_logits_fn
 
-        return measure_parity(
+        return inputs.parity(
             reference,
             onnx_logits_fn(session)
             if fixed_length is None
             else fixed_length_logits_fn(session, fixed_length),
-            vocab_size=inputs.vocab_size,
-            shapes=inputs.shapes,
             fmt="onnx",
             exporter=name,
             atol=atol,
             rtol=rtol,
         )
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    attempts = Attempts(logger)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".onnx-export-") as tmp:
-        outcome = first_passing(
-            exporters,
-            path,
-            Path(tmp),
-            ".onnx",
-            export,
-            check,
-            attempts,
-            failed="{name} exporter failed: {detail}",
-            parity_failed="{name} exporter's parity failed: {detail}",
-            raise_on_failure=raise_on_failure,
+    attempts = Attempts(logger, *_REASONS)
+    outcome = first_passing(exporters, path, ".onnx", export, check, attempts, raise_on_failure)
+    if outcome.passed and outcome.exporter != exporters[0]:
+        logger.warning(
+            "ONNX export used the %s exporter (%s)", outcome.exporter, outcome.fallback_reason
         )
-        if outcome is None:
-            raise ExportFailedError(
-                "ONNX export failed with every exporter: "
-                + attempts.reasons()
-                + ". Make forward traceable (no data-dependent Python control flow) or report the model."
-            )
-        if outcome.passed and outcome.exporter != exporters[0]:
-            logger.warning(
-                "ONNX export used the %s exporter (%s)", outcome.exporter, outcome.fallback_reason
-            )
-        return OnnxExport(
-            path,
-            outcome.exporter,
-            opset,
-            outcome.report,
-            outcome.fallback_reason,
-            attempts.records,
-            fixed_length=fixed_length,
-        )
+    return OnnxExport(
+        path,
+        outcome.exporter,
+        opset,
+        outcome.report,
+        outcome.fallback_reason,
+        attempts.records,
+        fixed_length=fixed_length,
+    )

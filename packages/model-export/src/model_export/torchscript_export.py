@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from model_export._fallback import Attempts, first_passing, prepare_export
+from model_export._fallback import Attempts, first_passing, mkdir_parent, prepare_export
 from model_export.errors import ExportFailedError, describe_exception
 from model_export.parity import (
     DEFAULT_ATOL,
     ParityReport,
-    measure_parity,
     torch_logits_fn,
 )
 
@@ -30,6 +29,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TORCHSCRIPT_METHODS = ("trace", "script")
+_REASONS = (
+    "torch.jit.{name} failed: {detail}",
+    "torch.jit.{name} parity failed: {detail}",
+    "TorchScript export failed: {reasons}; use the ONNX or .pt2 format for this model",
+)
 
 
 @dataclass
@@ -97,45 +101,20 @@ def export_torchscript(
 
     def check(method: str, target: Path, loaded: torch.jit.ScriptModule) -> ParityReport:
         runner = loaded if method == "trace" else as_exportable(loaded)
-        return measure_parity(
-            reference,
-            torch_logits_fn(runner),
-            vocab_size=inputs.vocab_size,
-            shapes=inputs.shapes,
-            fmt="torchscript",
-            exporter=method,
-            atol=atol,
+        return inputs.parity(
+            reference, torch_logits_fn(runner), fmt="torchscript", exporter=method, atol=atol
         )
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    attempts = Attempts(logger)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".ts-export-") as tmp:
-        outcome = first_passing(
-            methods,
-            path,
-            Path(tmp),
-            ".pt",
-            export,
-            check,
-            attempts,
-            failed="torch.jit.{name} failed: {detail}",
-            parity_failed="torch.jit.{name} parity failed: {detail}",
-            raise_on_failure=raise_on_failure,
-        )
-        if outcome is None:
-            raise ExportFailedError(
-                "TorchScript export failed: "
-                + attempts.reasons()
-                + "; use the ONNX or .pt2 format for this model"
-            )
-        return TorchExport(
-            path,
-            "torchscript",
-            outcome.exporter,
-            outcome.report,
-            outcome.fallback_reason,
-            attempts.records,
-        )
+    attempts = Attempts(logger, *_REASONS)
+    outcome = first_passing(methods, path, ".pt", export, check, attempts, raise_on_failure)
+    return TorchExport(
+        path,
+        "torchscript",
+        outcome.exporter,
+        outcome.report,
+        outcome.fallback_reason,
+        attempts.records,
+    )
 
 
 def _user_module(model: nn.Module) -> nn.Module:
@@ -171,8 +150,7 @@ def export_pt2(
     inputs = prepare_export(model, vocab_size, max_seq_len, parity_shapes)
     module, example = inputs.module, inputs.example
     batch, seq = dynamic_dims(inputs.max_seq_len)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pt2-export-") as tmp:
+    with tempfile.TemporaryDirectory(dir=mkdir_parent(path), prefix=".pt2-export-") as tmp:
         target = Path(tmp) / "model.pt2"
         attempts = Attempts(logger)
         exporter = "torch.export"
@@ -199,11 +177,9 @@ def export_pt2(
             )
         torch.export.save(program, str(target))
         loaded = torch.export.load(str(target)).module()
-        report = measure_parity(
+        report = inputs.parity(
             torch_logits_fn(module),
             torch_logits_fn(loaded),
-            vocab_size=inputs.vocab_size,
-            shapes=inputs.shapes,
             fmt="pt2",
             exporter=exporter,
             atol=atol,
