@@ -185,7 +185,7 @@ def build_bundle(
         raise ExportSourceError(
             f"unknown format or quantization {', '.join(unknown)}; choose from {FORMATS} / {QUANTIZATIONS}"
         )
-    if quantize and formats is not None and "onnx" not in formats:
+    if quantize and formats and "onnx" not in formats:
         raise ExportSourceError("quantization works on the ONNX model; add onnx to --formats")
     check_output_folder(out)
 
