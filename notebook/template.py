@@ -208,7 +208,8 @@ print(f"Run folder: {WORK}")
 from IPython.display import display
 
 from lightning_pipeline import upload_files
-from model_adapter import ModelAdapterError, example_export_path, load_model, validate_model
+from lightning_pipeline.model_check import quick_check
+from model_adapter import ModelAdapterError, example_export_path, load_model
 
 if MODEL_SOURCE == "example":
     model_source = str(example_export_path())
@@ -232,15 +233,15 @@ except ModelAdapterError as error:
         f"{error}\nWhat to do: fix the source in the Settings form (or re-export the model), "
         "then run this cell again."
     ) from None
-report = validate_model(loaded.model, loaded.config, quick=True)
+report, problem = quick_check(loaded.model, loaded.config)  # the check training runs first
 display(report)
 SETUP.write_text(
     json.dumps({"model": model_source, "model_config": loaded.config.to_dict()}, indent=2)
 )
-if not report.passed:
+if problem is not None:
     raise RuntimeError(
-        "The model failed Tier 1 validation (report above). What to do: apply the hint of the "
-        "failed check (docs/TROUBLESHOOTING.md lists each), then run this cell again."
+        f"{problem} (report above)\nWhat to do: apply the hint of the failed check "
+        "(docs/TROUBLESHOOTING.md lists each), then run this cell again."
     )
 del loaded  # the training cell loads it again from the same source; nothing is kept in the notebook
 
@@ -291,6 +292,7 @@ del dataset
 # %%
 # @title 7. Train (resumes automatically from the run folder's last checkpoint) { display-mode: "form" }
 from lightning_pipeline import RunFolder, TrainingConfig, train
+from lightning_pipeline.model_check import fit_seq_len
 from lightning_pipeline.wizard import PRESETS
 
 setup = json.loads(SETUP.read_text())
@@ -298,9 +300,7 @@ settings = dict(PRESETS[PRESET])
 for name, value in {"max_steps": MAX_STEPS, "seq_len": SEQ_LEN, "batch_size": BATCH_SIZE}.items():
     if value:
         settings[name] = value
-max_seq_len = setup["model_config"].get("max_seq_len")
-if max_seq_len:
-    settings["seq_len"] = min(settings["seq_len"], max_seq_len)
+settings["seq_len"] = fit_seq_len(settings["seq_len"], setup["model_config"].get("max_seq_len"))
 config = TrainingConfig(
     model=setup["model"],
     data=setup["data"],

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from lightning_pipeline import TrainingConfig
 
 WORDS = [
     "the",
@@ -94,10 +99,51 @@ def builder_export(tmp_path: Path) -> Path:
     )
 
 
+# The tiny CPU run the training tests make; a test file may change some values with a module-level
+# RUN_SHAPE dict, and each call with keywords (see the tiny_config fixture).
+TINY_RUN: dict[str, Any] = dict(
+    max_steps=16,
+    seq_len=16,
+    batch_size=4,
+    lr=3e-3,
+    warmup_steps=3,
+    checkpoint_every=4,
+    eval_every=6,
+    limit_val_batches=2,
+    keep_last=2,
+    log_every=1,
+    progress_bar=False,
+    dashboard=False,
+    accelerator="cpu",
+    devices=1,
+)
+
+
+def _tiny_config(export: Path, corpus: Path, out: Path, **values: Any) -> TrainingConfig:
+    from lightning_pipeline import TrainingConfig
+
+    return TrainingConfig(model=str(export), data=str(corpus), out=str(out), **values)
+
+
+@pytest.fixture
+def tiny_config(request: pytest.FixtureRequest) -> Callable[..., TrainingConfig]:
+    """`tiny_config(export, corpus, out, **changes)`: a `TrainingConfig` of a tiny CPU run.
+
+    The values are `TINY_RUN`, then the test module's `RUN_SHAPE` (its step counts, stated once
+    per file), then `changes`.
+    """
+    shape = {**TINY_RUN, **getattr(request.module, "RUN_SHAPE", {})}
+
+    def make(export: Path, corpus: Path, out: Path, **changes: Any) -> TrainingConfig:
+        return _tiny_config(export, corpus, out, **{**shape, **changes})
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One finished tiny run folder shared by the generate and CLI tests (trained once per session)."""
-    from lightning_pipeline import TrainingConfig, train
+    from lightning_pipeline import train
     from model_adapter.testing import write_builder_export
 
     root = tmp_path_factory.mktemp("trained")
@@ -105,23 +151,7 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         root / "export", vocab_size=300, d_model=32, n_heads=2, n_blocks=1, max_seq_len=32
     )
     corpus = write_corpus(root / "corpus.txt")
-    config = TrainingConfig(
-        model=str(export),
-        data=str(corpus),
-        out=str(root / "run"),
-        max_steps=40,
-        seq_len=16,
-        batch_size=8,
-        lr=5e-3,
-        warmup_steps=4,
-        eval_every=20,
-        checkpoint_every=20,
-        limit_val_batches=2,
-        log_every=5,
-        progress_bar=False,
-        dashboard=False,
-        accelerator="cpu",
-        devices=1,
-    )
-    train(config)
+    longer = dict(max_steps=40, batch_size=8, lr=5e-3, warmup_steps=4, eval_every=20)
+    longer.update(checkpoint_every=20, keep_last=3, log_every=5)
+    train(_tiny_config(export, corpus, root / "run", **{**TINY_RUN, **longer}))
     return root / "run"

@@ -49,6 +49,30 @@ def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*_cli(), *args], capture_output=True, text=True, timeout=timeout)
 
 
+def _train_args(inputs: dict[str, Path], out: Path, *flags: str, seq_len: int = 16) -> list[str]:
+    """`train` of the tiny export on the corpus into `out`: 2 steps on the CPU, then `flags`."""
+    return [
+        "train",
+        "--model",
+        str(inputs["export"]),
+        "--data",
+        str(inputs["corpus"]),
+        "--out",
+        str(out),
+        "--max-steps",
+        "2",
+        "--seq-len",
+        str(seq_len),
+        "--batch-size",
+        "4",
+        "--limit-val-batches",
+        "1",
+        "--accelerator",
+        "cpu",
+        *flags,
+    ]
+
+
 def _error_line(result: subprocess.CompletedProcess) -> str:
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
@@ -186,25 +210,7 @@ def test_overwrite_moves_the_old_run_aside(cli_run, inputs, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(cli_run[0], run)
     before = _snapshot(run)
-    args = [
-        "train",
-        "--model",
-        str(inputs["export"]),
-        "--data",
-        str(inputs["corpus"]),
-        "--out",
-        str(run),
-        "--max-steps",
-        "2",
-        "--seq-len",
-        "8",
-        "--batch-size",
-        "4",
-        "--limit-val-batches",
-        "1",
-        "--accelerator",
-        "cpu",
-    ]
+    args = _train_args(inputs, run, seq_len=8)
 
     refused = _run(*args)
     assert "--overwrite" in _error_line(refused) and _snapshot(run) == before
@@ -228,25 +234,7 @@ def test_tokenizer_flag_trains_with_the_users_tokenizer(inputs, tmp_path):
     out = tmp_path / "run"
 
     result = _run(
-        "train",
-        "--model",
-        str(inputs["export"]),
-        "--data",
-        str(inputs["corpus"]),
-        "--out",
-        str(out),
-        "--max-steps",
-        "2",
-        "--seq-len",
-        "16",
-        "--batch-size",
-        "4",
-        "--limit-val-batches",
-        "1",
-        "--accelerator",
-        "cpu",
-        "--tokenizer",
-        str(tmp_path / "tok" / "tokenizer.json"),
+        *_train_args(inputs, out, "--tokenizer", str(tmp_path / "tok" / "tokenizer.json"))
     )
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -279,21 +267,7 @@ def _too_big_tokenizer(inputs: dict[str, Path], folder: Path) -> Path:
 )
 def test_bad_values_are_one_line_exit_2_and_write_no_run_folder(case, needle, inputs, tmp_path):
     out = tmp_path / "out"
-    base = [
-        "train",
-        "--model",
-        str(inputs["export"]),
-        "--data",
-        str(inputs["corpus"]),
-        "--out",
-        str(out),
-        "--max-steps",
-        "2",
-        "--seq-len",
-        "16",
-        "--accelerator",
-        "cpu",
-    ]
+    base = _train_args(inputs, out)
     (tmp_path / "typo.yaml").write_text("max_stepz: 3\n", encoding="utf-8")
     args = {
         "config-missing": [*base, "--config", str(tmp_path / "nope.yaml")],

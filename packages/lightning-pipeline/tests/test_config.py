@@ -206,3 +206,21 @@ def test_derived_fields_are_named_in_their_help():
     fields = {item.name: item for item in dataclasses.fields(TrainingConfig)}
     for name in DERIVED_FIELDS:
         assert "derived" in fields[name].metadata["help"]
+
+
+def test_resumable_fields_are_config_fields_and_the_result_fields_are_among_them():
+    from lightning_pipeline.config import RESULT_FIELDS, RESUMABLE_FIELDS
+
+    names = {f.name for f in dataclasses.fields(TrainingConfig)}
+    assert RESUMABLE_FIELDS.issubset(names) and RESULT_FIELDS.issubset(RESUMABLE_FIELDS)
+    assert not {"seq_len", "batch_size", "lr", "seed", "data"} & RESUMABLE_FIELDS
+
+
+def test_sequence_length_is_fitted_to_the_model_and_the_quick_check_stays_short():
+    from lightning_pipeline.model_check import fit_seq_len, quick_check_seq_len
+
+    assert (
+        fit_seq_len(128, 64) == 64 and fit_seq_len(16, 64) == 16 and fit_seq_len(128, None) == 128
+    )
+    assert quick_check_seq_len(1024, 256) == 32 and quick_check_seq_len(24, 128) == 24
+    assert quick_check_seq_len(None, 16) == 16 and quick_check_seq_len(None) == 32

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from lightning_pipeline import TrainingConfig, train
+from lightning_pipeline import train
 from lightning_pipeline.checkpoint_io import TEMP_MARKER, load_checkpoint_file, read_metadata
 from lightning_pipeline.metrics_logger import read_metrics_csv
 from lightning_pipeline.run_folder import RunFolder
@@ -32,26 +32,8 @@ PAUSE_MS = (
 TIMING_COLUMNS = {"tokens_per_s"}  # wall-clock measurements differ between any two runs
 
 
-def _config(export: Path, corpus: Path, out: Path) -> TrainingConfig:
-    return TrainingConfig(
-        model=str(export),
-        data=str(corpus),
-        out=str(out),
-        max_steps=48,
-        seq_len=16,
-        batch_size=4,
-        lr=3e-3,
-        warmup_steps=3,
-        checkpoint_every=2,
-        eval_every=6,
-        limit_val_batches=2,
-        keep_last=2,
-        log_every=1,
-        progress_bar=False,
-        dashboard=False,
-        accelerator="cpu",
-        devices=1,
-    )
+# This file's run, on top of conftest's TINY_RUN (see the tiny_config fixture).
+RUN_SHAPE = dict(max_steps=48, checkpoint_every=2)
 
 
 def _published_step(run_dir: Path) -> int:
@@ -87,12 +69,12 @@ def _kill_when(process: subprocess.Popen, ready, timeout: float = 240.0) -> bool
     raise AssertionError("the child made no progress")
 
 
-def test_a_dozen_sigkills_lose_nothing(tmp_path, builder_export, corpus):
-    reference = train(_config(builder_export, corpus, tmp_path / "reference"))
+def test_a_dozen_sigkills_lose_nothing(tmp_path, builder_export, corpus, tiny_config):
+    reference = train(tiny_config(builder_export, corpus, tmp_path / "reference"))
     assert reference.status == "completed" and reference.global_step == 48
 
     run_dir = tmp_path / "killed"
-    config = _config(builder_export, corpus, run_dir)
+    config = tiny_config(builder_export, corpus, run_dir)
     config_file = tmp_path / "config.json"
     config_file.write_text(config.to_json())
     rng = random.Random(12)

@@ -20,30 +20,6 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 CHILD = Path(__file__).with_name("resume_child.py")
 
 
-def _config(export: Path, corpus: Path, out: Path, **changes) -> TrainingConfig:
-    values = dict(
-        model=str(export),
-        data=str(corpus),
-        out=str(out),
-        max_steps=16,
-        seq_len=16,
-        batch_size=4,
-        lr=3e-3,
-        warmup_steps=3,
-        checkpoint_every=4,
-        eval_every=6,
-        limit_val_batches=2,
-        keep_last=2,
-        log_every=1,
-        progress_bar=False,
-        dashboard=False,
-        accelerator="cpu",
-        devices=1,
-    )
-    values.update(changes)
-    return TrainingConfig(**values)
-
-
 def _run_child(
     config: TrainingConfig, tmp_path: Path, kind: str, step: int
 ) -> subprocess.CompletedProcess:
@@ -65,13 +41,13 @@ def _assert_every_checkpoint_loads(run_dir: Path) -> None:
 
 
 def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(
-    tmp_path, builder_export, corpus
+    tmp_path, builder_export, corpus, tiny_config
 ):
-    reference = train(_config(builder_export, corpus, tmp_path / "reference"))
+    reference = train(tiny_config(builder_export, corpus, tmp_path / "reference"))
     assert reference.status == "completed" and reference.global_step == 16
 
     run_dir = tmp_path / "interrupted"
-    config = _config(builder_export, corpus, run_dir)
+    config = tiny_config(builder_export, corpus, run_dir)
     # (kind, step, the checkpoint step the next run must resume from); runs resume from the
     # every-N-steps checkpoints only (best-by-val-loss ones, e.g. step 6, are not resume points).
     kills = [("after_step", 6, 4), ("during_write", 8, 4), ("before_metadata", 12, 12)]
@@ -114,6 +90,7 @@ def test_killed_and_resumed_run_ends_exactly_like_an_uninterrupted_one(
     assert (run_dir / "metrics.csv").read_bytes() == metrics_csv
     assert again.global_step == 16
     assert again.val_loss == pytest.approx(resumed.val_loss, abs=1e-6)
+    assert again.best_checkpoint == resumed.best_checkpoint and again.best_checkpoint.is_file()
     # a larger max_steps extends the same run from where it stopped
-    extended = train(_config(builder_export, corpus, run_dir, max_steps=20))
+    extended = train(tiny_config(builder_export, corpus, run_dir, max_steps=20))
     assert extended.global_step == 20 and extended.resumed_from is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from lightning_pipeline import TrainingConfig, train
+from lightning_pipeline import train
 from lightning_pipeline.checkpoint_io import load_checkpoint_file
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
@@ -21,42 +21,18 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 CHILD = Path(__file__).with_name("resume_child.py")
 
 
-def _config(export: Path, corpus: Path, out: Path, **changes) -> TrainingConfig:
-    values = dict(
-        model=str(export),
-        data=str(corpus),
-        out=str(out),
-        max_steps=16,
-        seq_len=16,
-        batch_size=4,
-        lr=3e-3,
-        warmup_steps=3,
-        checkpoint_every=4,
-        eval_every=6,
-        limit_val_batches=2,
-        keep_last=2,
-        log_every=1,
-        progress_bar=False,
-        dashboard=False,
-        accelerator="cpu",
-        devices=1,
-    )
-    values.update(changes)
-    return TrainingConfig(**values)
-
-
 def _checkpoint_names(run_dir: Path) -> list[str]:
     return sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
 
 
 def test_a_run_moved_then_renamed_between_resumes_keeps_its_checkpoints(
-    tmp_path, builder_export, corpus
+    tmp_path, builder_export, corpus, tiny_config
 ):
-    reference = train(_config(builder_export, corpus, tmp_path / "reference"))
+    reference = train(tiny_config(builder_export, corpus, tmp_path / "reference"))
 
     first = tmp_path / "drive" / "run"
     config_file = tmp_path / "config.json"
-    config_file.write_text(_config(builder_export, corpus, first).to_json())
+    config_file.write_text(tiny_config(builder_export, corpus, first).to_json())
     child = subprocess.run(
         [sys.executable, str(CHILD), str(config_file), "after_step", "10"],
         capture_output=True,
@@ -74,7 +50,7 @@ def test_a_run_moved_then_renamed_between_resumes_keeps_its_checkpoints(
     for path in (first / "checkpoints").glob("*.ckpt"):
         path.write_bytes(b"not a checkpoint")
 
-    resumed = train(_config(builder_export, corpus, moved))
+    resumed = train(tiny_config(builder_export, corpus, moved))
 
     assert resumed.status == "completed" and resumed.global_step == 16
     assert resumed.resumed_from == moved / "checkpoints" / "step-0000008.ckpt"
@@ -96,7 +72,7 @@ def test_a_run_moved_then_renamed_between_resumes_keeps_its_checkpoints(
     # Renamed (the old name is gone), then extended: the best and last-K survive, all load.
     renamed = moved.with_name("run-renamed")
     moved.rename(renamed)
-    extended = train(_config(builder_export, corpus, renamed, max_steps=24))
+    extended = train(tiny_config(builder_export, corpus, renamed, max_steps=24))
 
     assert extended.global_step == 24
     names = _checkpoint_names(renamed)

@@ -5,43 +5,21 @@ make are never deleted."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
-from lightning_pipeline import TrainingConfig, train
+from lightning_pipeline import train
 from lightning_pipeline.errors import RunFolderError
 
-
-def _config(export: Path, corpus: Path, out: Path, **changes) -> TrainingConfig:
-    values = dict(
-        model=str(export),
-        data=str(corpus),
-        out=str(out),
-        max_steps=8,
-        seq_len=16,
-        batch_size=4,
-        lr=3e-3,
-        warmup_steps=2,
-        checkpoint_every=4,
-        eval_every=4,
-        limit_val_batches=2,
-        keep_last=2,
-        log_every=1,
-        progress_bar=False,
-        dashboard=False,
-        accelerator="cpu",
-        devices=1,
-    )
-    values.update(changes)
-    return TrainingConfig(**values)
+# This file's run, on top of conftest's TINY_RUN (see the tiny_config fixture).
+RUN_SHAPE = dict(max_steps=8, warmup_steps=2, eval_every=4)
 
 
 def test_a_run_whose_checkpoints_are_all_damaged_is_refused_until_overwrite_moves_it_aside(
-    tmp_path, builder_export, corpus
+    tmp_path, builder_export, corpus, tiny_config
 ):
     run_dir = tmp_path / "run"
-    first = train(_config(builder_export, corpus, run_dir))
+    first = train(tiny_config(builder_export, corpus, run_dir))
     weights = first.final_weights.read_bytes()
     for path in (run_dir / "checkpoints").glob("*.ckpt"):
         path.write_bytes(path.read_bytes()[:200])  # truncated, e.g. by a full disk or a bad sync
@@ -51,7 +29,7 @@ def test_a_run_whose_checkpoints_are_all_damaged_is_refused_until_overwrite_move
     with pytest.raises(
         RunFolderError
     ) as caught:  # extending the run (a finished one is only reported)
-        train(_config(builder_export, corpus, run_dir, max_steps=16))
+        train(tiny_config(builder_export, corpus, run_dir, max_steps=16))
 
     message = str(caught.value)
     assert "\n" not in message and "--overwrite" in message
@@ -59,7 +37,7 @@ def test_a_run_whose_checkpoints_are_all_damaged_is_refused_until_overwrite_move
     assert first.final_weights.read_bytes() == weights  # nothing replaced
     assert (run_dir / "run.json").read_bytes() == run_json
 
-    again = train(_config(builder_export, corpus, run_dir), overwrite=True)
+    again = train(tiny_config(builder_export, corpus, run_dir), overwrite=True)
 
     assert again.status == "completed" and again.resumed_from is None
     (aside,) = tmp_path.glob("run.replaced-*")
@@ -67,22 +45,24 @@ def test_a_run_whose_checkpoints_are_all_damaged_is_refused_until_overwrite_move
     assert sorted(p.name for p in (aside / "checkpoints").glob("*.ckpt")) == damaged
 
 
-def test_final_weights_without_checkpoints_are_not_trained_over(tmp_path, builder_export, corpus):
+def test_final_weights_without_checkpoints_are_not_trained_over(
+    tmp_path, builder_export, corpus, tiny_config
+):
     run_dir = tmp_path / "run"
-    first = train(_config(builder_export, corpus, run_dir, max_steps=4))
+    first = train(tiny_config(builder_export, corpus, run_dir, max_steps=4))
     for path in (run_dir / "checkpoints").iterdir():
         path.unlink()
 
     with pytest.raises(RunFolderError, match=r"final weights but no checkpoint.*--overwrite"):
-        train(_config(builder_export, corpus, run_dir, max_steps=8))
+        train(tiny_config(builder_export, corpus, run_dir, max_steps=8))
     assert first.final_weights.is_file()
 
 
 def test_a_damaged_best_checkpoint_is_named_and_foreign_files_are_kept(
-    tmp_path, builder_export, corpus, caplog
+    tmp_path, builder_export, corpus, caplog, tiny_config
 ):
     run_dir = tmp_path / "run"
-    train(_config(builder_export, corpus, run_dir))
+    train(tiny_config(builder_export, corpus, run_dir))
     checkpoints = run_dir / "checkpoints"
     (best,) = checkpoints.glob("best-*.ckpt")
     best.write_bytes(best.read_bytes()[:300])
@@ -97,7 +77,7 @@ def test_a_damaged_best_checkpoint_is_named_and_foreign_files_are_kept(
         (checkpoints / name).write_bytes(data)
 
     with caplog.at_level(logging.WARNING, logger="lightning_pipeline"):
-        result = train(_config(builder_export, corpus, run_dir, max_steps=16))
+        result = train(tiny_config(builder_export, corpus, run_dir, max_steps=16))
 
     assert result.status == "completed" and result.global_step == 16
     assert any(

@@ -19,31 +19,11 @@ from lightning_pipeline import (
 from model_adapter import load_model
 from model_adapter.testing import write_builder_export
 
-
-def _config(export, corpus, out, **changes) -> TrainingConfig:
-    values = dict(
-        model=str(export),
-        data=str(corpus),
-        out=str(out),
-        max_steps=10,
-        seq_len=16,
-        batch_size=4,
-        lr=3e-3,
-        warmup_steps=2,
-        checkpoint_every=5,
-        eval_every=5,
-        limit_val_batches=2,
-        log_every=1,
-        progress_bar=False,
-        dashboard=False,
-        accelerator="cpu",
-        devices=1,
-    )
-    values.update(changes)
-    return TrainingConfig(**values)
+# This file's run, on top of conftest's TINY_RUN (see the tiny_config fixture).
+RUN_SHAPE = dict(max_steps=10, warmup_steps=2, checkpoint_every=5, eval_every=5, keep_last=3)
 
 
-def test_broken_signature_export_trains_into_a_complete_run_folder(tmp_path, corpus):
+def test_broken_signature_export_trains_into_a_complete_run_folder(tmp_path, corpus, tiny_config):
     export = write_builder_export(
         tmp_path / "broken",
         vocab_size=257,
@@ -56,7 +36,7 @@ def test_broken_signature_export_trains_into_a_complete_run_folder(tmp_path, cor
     )
     run_dir = tmp_path / "run"
     result = train(
-        _config(export, corpus, run_dir, seq_len=64)
+        tiny_config(export, corpus, run_dir, seq_len=64)
     )  # longer than the model: clamped to 24
     assert result.status == "completed" and result.global_step == 10
 
@@ -89,7 +69,9 @@ def test_broken_signature_export_trains_into_a_complete_run_folder(tmp_path, cor
     assert any(not torch.equal(before[k], v) for k, v in fresh.state_dict().items())
 
 
-def test_a_causal_leak_is_refused_when_repair_is_off_and_nothing_is_written(tmp_path, corpus):
+def test_a_causal_leak_is_refused_when_repair_is_off_and_nothing_is_written(
+    tmp_path, corpus, tiny_config
+):
     export = write_builder_export(
         tmp_path / "leaky",
         vocab_size=300,
@@ -100,21 +82,25 @@ def test_a_causal_leak_is_refused_when_repair_is_off_and_nothing_is_written(tmp_
     )
     run_dir = tmp_path / "run"
     with pytest.raises(ModelRejectedError, match="causal"):
-        train(_config(export, corpus, run_dir, repair_causal_leak=False))
+        train(tiny_config(export, corpus, run_dir, repair_causal_leak=False))
     assert not run_dir.exists()
 
 
-def test_a_run_folder_of_other_settings_is_never_reused(tmp_path, corpus, builder_export):
+def test_a_run_folder_of_other_settings_is_never_reused(
+    tmp_path, corpus, builder_export, tiny_config
+):
     run_dir = tmp_path / "run"
-    train(_config(builder_export, corpus, run_dir, max_steps=2, checkpoint_every=2, eval_every=2))
+    train(
+        tiny_config(builder_export, corpus, run_dir, max_steps=2, checkpoint_every=2, eval_every=2)
+    )
     before = sorted(p.name for p in (run_dir / "checkpoints").iterdir())
     with pytest.raises(RunFolderConflictError, match="different run"):
-        train(_config(builder_export, corpus, run_dir, max_steps=2, batch_size=8))
+        train(tiny_config(builder_export, corpus, run_dir, max_steps=2, batch_size=8))
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == before
 
 
 def test_resume_skips_the_model_check_only_while_the_model_files_are_unchanged(
-    tmp_path, corpus, builder_export, caplog
+    tmp_path, corpus, builder_export, caplog, tiny_config
 ):
     import logging
 
@@ -122,7 +108,9 @@ def test_resume_skips_the_model_check_only_while_the_model_files_are_unchanged(
     skipped = "quick validation skipped"
     with caplog.at_level(logging.INFO, logger="lightning_pipeline.train"):
         train(
-            _config(builder_export, corpus, run_dir, max_steps=2, checkpoint_every=2, eval_every=2)
+            tiny_config(
+                builder_export, corpus, run_dir, max_steps=2, checkpoint_every=2, eval_every=2
+            )
         )
         assert skipped not in caplog.text
         recorded = json.loads((run_dir / "run.json").read_text())["model_check"]
@@ -130,7 +118,9 @@ def test_resume_skips_the_model_check_only_while_the_model_files_are_unchanged(
 
         caplog.clear()
         train(
-            _config(builder_export, corpus, run_dir, max_steps=3, checkpoint_every=2, eval_every=2)
+            tiny_config(
+                builder_export, corpus, run_dir, max_steps=3, checkpoint_every=2, eval_every=2
+            )
         )
         assert skipped in caplog.text
 
@@ -138,7 +128,9 @@ def test_resume_skips_the_model_check_only_while_the_model_files_are_unchanged(
         model_py = builder_export / "model.py"
         model_py.write_text(model_py.read_text() + "\n# edited\n")
         train(
-            _config(builder_export, corpus, run_dir, max_steps=4, checkpoint_every=2, eval_every=2)
+            tiny_config(
+                builder_export, corpus, run_dir, max_steps=4, checkpoint_every=2, eval_every=2
+            )
         )
         assert skipped not in caplog.text  # the edited model is checked again
     assert (
@@ -147,9 +139,9 @@ def test_resume_skips_the_model_check_only_while_the_model_files_are_unchanged(
     )
 
 
-def test_accumulation_and_label_smoothing_train(tmp_path, corpus, builder_export):
+def test_accumulation_and_label_smoothing_train(tmp_path, corpus, builder_export, tiny_config):
     result = train(
-        _config(
+        tiny_config(
             builder_export,
             corpus,
             tmp_path / "run",

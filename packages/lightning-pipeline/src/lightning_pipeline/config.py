@@ -27,6 +27,22 @@ LOGGERS = ("csv", "tensorboard", "wandb", "mlflow")
 TrainerPrecision = Literal["32-true", "bf16-mixed", "16-mixed", "bf16-true"]
 # Fields whose None means "derived from max_steps" (see `TrainingConfig.derived_defaults`).
 DERIVED_FIELDS = ("warmup_steps", "eval_every", "checkpoint_every", "log_every", "progress_every")
+# Fields a run may change when it is resumed (the one list: `RunFolder.create` ignores them when
+# it decides whether a folder holds the same run): how long it trains, where it runs, and how
+# often it evaluates, checkpoints, logs and reports.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "max_steps", "max_epochs", "early_stopping_patience", "out", "accelerator", "devices",
+        "num_nodes", "strategy", "precision", "compile", "num_workers", "progress_bar",
+        "dashboard", "eval_every", "checkpoint_every", "log_every", "progress_every", "keep_last",
+        "limit_val_batches", "warmup_steps", "loggers", "extra",
+    }
+)  # fmt: skip
+# Of those, the ones that change what a finished run produced: a completed run folder is only
+# "already done" when these are equal too (a longer max_steps is a new job).
+RESULT_FIELDS = frozenset(
+    {"max_steps", "max_epochs", "early_stopping_patience", "limit_val_batches"}
+)
 
 
 class Cadence(NamedTuple):
@@ -252,22 +268,15 @@ class TrainingConfig:
 
     def validate(self) -> None:
         """Reject values that would fail (or silently misbehave) later, with the fix in the message."""
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(
-                f"schedule={self.schedule!r} is unknown; use one of {', '.join(SCHEDULES)}."
-            )
-        if self.document_split not in DOCUMENT_SPLITS:
-            raise ConfigError(
-                f"document_split={self.document_split!r} is unknown; use one of {', '.join(DOCUMENT_SPLITS)}."
-            )
-        if self.precision not in PRECISIONS:
-            raise ConfigError(
-                f"precision={self.precision!r} is unknown; use one of {', '.join(PRECISIONS)}."
-            )
-        if self.tokenizer_strategy not in TOKENIZER_STRATEGIES:
-            raise ConfigError(
-                f"tokenizer_strategy={self.tokenizer_strategy!r} is unknown; use one of {', '.join(TOKENIZER_STRATEGIES)}."
-            )
+        for name, choices in (
+            ("schedule", SCHEDULES),
+            ("document_split", DOCUMENT_SPLITS),
+            ("precision", PRECISIONS),
+            ("tokenizer_strategy", TOKENIZER_STRATEGIES),
+        ):
+            value = getattr(self, name)
+            if value not in choices:
+                raise ConfigError(f"{name}={value!r} is unknown; use one of {', '.join(choices)}.")
         if self.tokenizer_strategy == "upload" and not self.tokenizer:
             raise ConfigError(
                 "tokenizer_strategy='upload' needs a tokenizer; pass --tokenizer PATH."
@@ -351,23 +360,6 @@ class TrainingConfig:
     @classmethod
     def from_json(cls, text: str) -> TrainingConfig:
         return cls.from_dict(json.loads(text))
-
-    def resume_key(self) -> dict[str, Any]:
-        """The fields that must match for a run folder to be resumed with this config."""
-        keys = (
-            "model_name",
-            "data",
-            "text_column",
-            "document_split",
-            "data_config_name",
-            "seq_len",
-            "batch_size",
-            "val_fraction",
-            "packing",
-            "seed",
-            "accumulate_grad_batches",
-        )
-        return {k: getattr(self, k) for k in keys}
 
     def changed_from_defaults(self) -> dict[str, Any]:
         """The values set on purpose: neither a field's default nor derived from max_steps."""

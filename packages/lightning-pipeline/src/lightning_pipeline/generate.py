@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from lightning_pipeline.errors import ConfigError, RunFolderError
 
 if TYPE_CHECKING:  # numpy is imported on first use: `import lightning_pipeline` stays cheap
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
     from lightning_pipeline.sampling import Sample, SamplingSettings
 
 logger = logging.getLogger(__name__)
@@ -31,21 +32,20 @@ def load_trained_model(run_dir: str | os.PathLike[str], *, device: str = "cpu") 
     from lightning_pipeline.run_folder import RunFolder
     from model_adapter import UniversalModelAdapter, load_model
 
-    run_dir = Path(run_dir)
-    if not (run_dir / "model").is_dir() or not (run_dir / "tokenizer").is_dir():
+    run = RunFolder(run_dir)
+    if not run.model_dir.is_dir() or not run.tokenizer_dir.is_dir():
         raise RunFolderError(
-            f"{run_dir} is not a run folder (no model/ or tokenizer/); pass the --out folder of a training run."
+            f"{run.path} is not a run folder (no model/ or tokenizer/); pass the --out folder of a training run."
         )
-    user_model, config = load_model(str(run_dir / "model"))
+    user_model, config = load_model(str(run.model_dir))
     adapter = UniversalModelAdapter(user_model, config, causal=True)
-    final = run_dir / "final" / "model.safetensors"
-    if final.exists():
-        load_safetensors(adapter.model, str(final))
+    if run.final_weights.exists():
+        load_safetensors(adapter.model, str(run.final_weights))
     else:
-        checkpoint = RunFolder(run_dir).latest_valid_checkpoint()
+        checkpoint = run.latest_valid_checkpoint()
         if checkpoint is None:
             raise RunFolderError(
-                f"{run_dir} holds no trained weights yet; train it first (lightning-pipeline train ... --out {run_dir})."
+                f"{run.path} holds no trained weights yet; train it first (lightning-pipeline train ... --out {run.path})."
             )
         logger.info("No final weights yet; using checkpoint %s", checkpoint)
         state = load_checkpoint_file(checkpoint)["state_dict"]  # allowlisted, one-line errors
@@ -53,7 +53,7 @@ def load_trained_model(run_dir: str | os.PathLike[str], *, device: str = "cpu") 
         adapter.load_state_dict(
             {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         )
-    tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"))
+    tokenizer = AutoTokenizer.from_pretrained(str(run.tokenizer_dir))
     return adapter.to(device).eval(), tokenizer
 
 
@@ -73,6 +73,7 @@ def torch_logits_fn(adapter: Any) -> Any:
 
 
 def _settings(**values: Any) -> SamplingSettings:
+    """`SamplingSettings` from keywords (a single stop string allowed); a bad value is a `ConfigError`."""
     from lightning_pipeline.sampling import SamplingSettings
 
     stop = values.pop("stop", ()) or ()
@@ -135,24 +136,34 @@ def sample_tokens(
     return torch.tensor([prompt + sample.token_ids], dtype=torch.long, device=input_ids.device)
 
 
+class SamplingOptions(TypedDict, total=False):
+    """The sampling keywords of `generate` and `generate_samples`; the defaults are
+    `SamplingSettings`'s (max_new_tokens 50, temperature 1.0, top_k 50, top_p 1.0, repetition
+    penalty 1.0, a fresh seed, stop at end-of-text, no stop strings)."""
+
+    max_new_tokens: int
+    temperature: float
+    top_k: int | None
+    top_p: float
+    repetition_penalty: float
+    seed: int | None
+    stop_at_eos: bool
+    stop: str | tuple[str, ...] | list[str]
+
+
 def generate_samples(
     run_dir: str | os.PathLike[str],
     prompt: str,
     *,
-    max_new_tokens: int = 50,
-    temperature: float = 1.0,
-    top_k: int | None = 50,
-    top_p: float = 1.0,
-    repetition_penalty: float = 1.0,
     num_samples: int = 1,
-    seed: int | None = None,
-    stop_at_eos: bool = True,
-    stop: str | tuple[str, ...] | list[str] = (),
     device: str = "cpu",
+    **options: Unpack[SamplingOptions],
 ) -> list[Sample]:
     """`num_samples` continuations of `prompt` from the run's trained model.
 
-    Each :class:`~lightning_pipeline.sampling.Sample` holds the new token ids, the continuation
+    `options` are the sampling settings (`SamplingOptions`: temperature, top_k, top_p,
+    repetition_penalty, max_new_tokens, seed, stop_at_eos, stop). Each
+    :class:`~lightning_pipeline.sampling.Sample` holds the new token ids, the continuation
     text (without the prompt), why it stopped (`"end-of-text"`, `"stop string '...'"` or
     `"max_new_tokens"`) and the seed, so an unseeded sample can be repeated.
 
@@ -163,17 +174,7 @@ def generate_samples(
     """
     from lightning_pipeline.sampling import sample_continuations
 
-    settings = _settings(
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        repetition_penalty=repetition_penalty,
-        num_samples=num_samples,
-        seed=seed,
-        stop_at_eos=stop_at_eos,
-        stop=stop,
-    )
+    settings = _settings(num_samples=num_samples, **options)
     adapter, tokenizer = load_trained_model(run_dir, device=device)
     backend = tokenizer.backend_tokenizer
     return sample_continuations(
@@ -190,17 +191,11 @@ def generate(
     run_dir: str | os.PathLike[str],
     prompt: str,
     *,
-    max_new_tokens: int = 50,
-    temperature: float = 1.0,
-    top_k: int | None = 50,
-    top_p: float = 1.0,
-    repetition_penalty: float = 1.0,
-    seed: int | None = None,
-    stop_at_eos: bool = True,
-    stop: str | tuple[str, ...] | list[str] = (),
     device: str = "cpu",
+    **options: Unpack[SamplingOptions],
 ) -> str:
-    """The prompt followed by one continuation from the run's trained model.
+    """The prompt followed by one continuation from the run's trained model (`options`: as
+    :func:`generate_samples`).
 
     For several samples, token ids or the reason a sample stopped, use :func:`generate_samples`.
 
@@ -208,17 +203,4 @@ def generate(
         >>> generate("runs/example", "ROMEO:", max_new_tokens=40, temperature=0.8, top_k=50, seed=0)  # doctest: +SKIP
         'ROMEO:\nWhat ...'
     """
-    sample = generate_samples(
-        run_dir,
-        prompt,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        repetition_penalty=repetition_penalty,
-        seed=seed,
-        stop_at_eos=stop_at_eos,
-        stop=stop,
-        device=device,
-    )[0]
-    return prompt + sample.text
+    return prompt + generate_samples(run_dir, prompt, device=device, **options)[0].text

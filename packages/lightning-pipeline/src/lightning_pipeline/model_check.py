@@ -1,10 +1,15 @@
-"""Skip the quick Tier 1 model check on resume when the model's files are unchanged.
+"""The quick Tier 1 model check before training, and fitting the sequence length to the model.
 
-`train()` checks the model before writing anything (a causal leak is refused). Re-running that
-check on every resume costs seconds and proves nothing new when the model's source is the same
-bytes, checked with the same settings by the same model-adapter version: the first run records
-`model_check_key(...)` in run.json (`"model_check"`), and a resume whose key is equal skips the
-check. Any change (an edited model.py or config.json, another seq_len, the causal repair turned
+One owner for the rules `train()`, the wizard and the notebook share: `fit_seq_len` cuts a
+sequence length to the model's `max_seq_len` (a learned position table has no rows beyond it),
+`quick_check` validates the model on short sequences (`QUICK_CHECK_SEQ_LEN`: long enough to see
+a causal leak, short enough to take a second) and says in one line what failed and the fix, and
+`check_model` turns that into the `ModelRejectedError` that stops a run before anything is written.
+
+Re-running the check on every resume costs seconds and proves nothing new when the model's source
+is the same bytes, checked with the same settings by the same model-adapter version: the first run
+records `model_check_key(...)` in run.json (`"model_check"`), and a resume whose key is equal skips
+the check. Any change (an edited model.py or config.json, another seq_len, the causal repair turned
 off, a new model-adapter) runs it again. Models without files (a Gist, an `nn.Module` object)
 are always checked.
 """
@@ -12,9 +17,74 @@ are always checked.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from lightning_pipeline.errors import ModelRejectedError, RunFolderError
+
+if TYPE_CHECKING:
+    from lightning_pipeline.run_folder import RunFolder
+    from model_adapter import ModelConfig, ValidationReport
+
+logger = logging.getLogger(__name__)
+
+QUICK_CHECK_SEQ_LEN = 32
+
+
+def fit_seq_len(seq_len: int, max_seq_len: int | None) -> int:
+    """`seq_len` cut to the model's `max_seq_len` (None or 0: the model sets no limit)."""
+    return min(int(seq_len), int(max_seq_len)) if max_seq_len else int(seq_len)
+
+
+def quick_check_seq_len(max_seq_len: int | None, seq_len: int | None = None) -> int:
+    """The quick check's sequence length: `QUICK_CHECK_SEQ_LEN`, or less for a shorter run or model."""
+    return fit_seq_len(min(seq_len or QUICK_CHECK_SEQ_LEN, QUICK_CHECK_SEQ_LEN), max_seq_len)
+
+
+class QuickCheck(NamedTuple):
+    """A quick check's report (for display) and its one-line problem (None: the model passed)."""
+
+    report: ValidationReport
+    problem: str | None
+
+
+def quick_check(
+    model: Any, model_config: ModelConfig, *, seq_len: int | None = None, repaired: bool = True
+) -> QuickCheck:
+    """Quick Tier 1 validation of `model` (the user's module or its adapter); warnings are logged.
+
+    With `repaired=True` the adapter injects a causal mask into attention that is called without
+    one (what every builder export does), and the model is checked as repaired; a model that
+    still sees the future (attention the repair cannot reach) fails. With `repaired=False` the raw
+    model is checked and any leak fails. `seq_len` defaults to `quick_check_seq_len`.
+    """
+    from model_adapter import validate_model
+
+    if seq_len is None:
+        seq_len = quick_check_seq_len(model_config.max_seq_len)
+    report = validate_model(model, model_config, seq_len=seq_len, quick=True, causal=repaired)
+    for check in report.checks:
+        if check.status == "warning":
+            logger.warning("model check %s: %s", check.name, check.message)
+    if report.passed:
+        return QuickCheck(report, None)
+    first = next((c for c in report.checks if c.status == "failed"), None)
+    detail = f"{first.name}: {first.message}" if first else "see the validation report"
+    hint = f" Fix: {first.hint}" if first is not None and getattr(first, "hint", None) else ""
+    if first is not None and "causal" in first.name and not repaired:
+        hint = " Fix: train with repair_causal_leak=True (CLI: drop --no-causal-repair) to inject a causal mask."
+    return QuickCheck(report, f"the model failed quick validation ({detail}).{hint}")
+
+
+def check_model(
+    adapter: Any, model_config: ModelConfig, seq_len: int, *, repaired: bool = True
+) -> None:
+    """`quick_check`, raising `ModelRejectedError` when it fails: a run stops before training."""
+    problem = quick_check(adapter, model_config, seq_len=seq_len, repaired=repaired).problem
+    if problem is not None:
+        raise ModelRejectedError(problem)
 
 
 def _model_files(folder: Path) -> list[Path]:
@@ -60,13 +130,10 @@ def model_check_key(source: Any, *, seq_len: int, repaired: bool) -> dict[str, A
     }
 
 
-def previous_model_check(run_dir: Path) -> dict[str, Any] | None:
-    """The key recorded by the last run in `run_dir`'s run.json, if any."""
-    import json
-
+def previous_model_check(run_folder: RunFolder) -> dict[str, Any] | None:
+    """The key recorded by the last run in the folder's run.json, if any."""
     try:
-        data = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        value = run_folder.read_run_json().get("model_check") if run_folder.exists() else None
+    except RunFolderError:  # a damaged run.json is RunFolder.create's to report
         return None
-    value = data.get("model_check") if isinstance(data, dict) else None
     return value if isinstance(value, dict) else None

@@ -9,6 +9,7 @@ RUN_DIR/
   metrics.csv
   curves.png
   final/model.safetensors
+  cache/            the tokenized data (rebuilt when missing)
 ```
 
 Every JSON write is atomic (temporary file, fsync, rename), so a run killed at any moment
@@ -26,26 +27,20 @@ import os
 from collections.abc import Iterable, Mapping
 from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
+from lightning_pipeline.config import RESUMABLE_FIELDS
 from lightning_pipeline.errors import CheckpointError, RunFolderConflictError, RunFolderError
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 RUN_JSON = "run.json"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")  # either one: a saved tokenizer
 STATUSES = ("running", "completed", "interrupted", "failed")
 VERSIONED_PACKAGES = (
     "lightning-pipeline", "model-adapter", "adaptive-tokenizer", "torch", "pytorch-lightning",
     "transformers", "tokenizers", "datasets",
-)  # fmt: skip
-# Config keys that may change between the first run and a resume of the same run.
-RESUMABLE_CONFIG_KEYS = frozenset(
-    {
-        "max_steps", "max_epochs", "out", "run_dir", "devices", "accelerator", "num_workers",
-        "progress_bar", "dashboard", "log_every_n_steps", "resume", "overwrite", "strategy",
-        "num_nodes", "precision", "compile", "early_stopping_patience", "val_check_interval",
-    }
 )  # fmt: skip
 
 
@@ -80,6 +75,35 @@ def _differences(old: Any, new: Any, prefix: str, ignore: frozenset[str]) -> lis
     )
 
 
+def run_differences(
+    previous: Mapping[str, Any],
+    config: Mapping[str, Any],
+    model_config: Mapping[str, Any],
+    ignore: Iterable[str] = RESUMABLE_FIELDS,
+) -> list[str]:
+    """What makes `config` + `model_config` another run than run.json's `previous` (dotted names).
+
+    Config fields in `ignore` may differ; so may the model's `source` (the folder it came from).
+    """
+    return _differences(
+        previous.get("model_config", {}), dict(model_config), "model_config", frozenset({"source"})
+    ) + _differences(previous.get("config", {}), dict(config), "config", frozenset(ignore))
+
+
+class _InRun:
+    """A path inside the run folder, read as an attribute: `RunFolder("runs/x").model_dir`."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    @overload
+    def __get__(self, run: None, owner: type) -> _InRun: ...
+    @overload
+    def __get__(self, run: RunFolder, owner: type) -> Path: ...
+    def __get__(self, run: RunFolder | None, owner: type) -> Path | _InRun:
+        return self if run is None else run.path.joinpath(*self.parts)
+
+
 class RunFolder:
     """Paths and safe writes for one run folder. Cheap to construct; touches nothing until asked.
 
@@ -101,38 +125,16 @@ class RunFolder:
     def __fspath__(self) -> str:
         return str(self.path)
 
-    # ------------------------------------------------------------------ layout
-    @property
-    def run_json_path(self) -> Path:
-        return self.path / RUN_JSON
-
-    @property
-    def model_dir(self) -> Path:
-        return self.path / "model"
-
-    @property
-    def tokenizer_dir(self) -> Path:
-        return self.path / "tokenizer"
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.path / "checkpoints"
-
-    @property
-    def metrics_csv(self) -> Path:
-        return self.path / "metrics.csv"
-
-    @property
-    def curves_png(self) -> Path:
-        return self.path / "curves.png"
-
-    @property
-    def final_dir(self) -> Path:
-        return self.path / "final"
-
-    @property
-    def final_weights(self) -> Path:
-        return self.final_dir / "model.safetensors"
+    # ------------------------------------------------------------------ layout (the table above)
+    run_json_path = _InRun(RUN_JSON)
+    model_dir = _InRun("model")
+    tokenizer_dir = _InRun("tokenizer")
+    checkpoints_dir = _InRun("checkpoints")
+    metrics_csv = _InRun("metrics.csv")
+    curves_png = _InRun("curves.png")
+    final_dir = _InRun("final")
+    final_weights = _InRun("final", "model.safetensors")
+    cache_dir = _InRun("cache")
 
     def exists(self) -> bool:
         """True when the folder holds a run.json (i.e. it is a run folder)."""
@@ -149,13 +151,13 @@ class RunFolder:
         data: Mapping[str, Any] | None = None,
         versions: Mapping[str, str] | None = None,
         overwrite: bool = False,
-        resumable_keys: Iterable[str] = RESUMABLE_CONFIG_KEYS,
+        resumable_keys: Iterable[str] = RESUMABLE_FIELDS,
     ) -> RunFolder:
         """Make a new run folder, or reopen the same run to resume it.
 
         * `path` missing or empty: the layout is created and run.json written (status "running").
-        * `path` is a run folder of the same model and config (ignoring `resumable_keys`, such as
-          max_steps): it is reopened, run.json gets the new config and status "running", and
+        * `path` is a run folder of the same model and config (ignoring `resumable_keys`, by
+          default `config.RESUMABLE_FIELDS`, such as max_steps): it is reopened, run.json gets the new config and status "running", and
           checkpoints are kept for resuming.
         * a run folder of another model/config: `RunFolderConflictError`, unless `overwrite`,
           which moves it aside (`move_aside`: renamed, never deleted) and starts a new run.
@@ -166,15 +168,7 @@ class RunFolder:
         if run.path.exists() and not run.path.is_dir():
             raise RunFolderError(f"{run.path} is a file, not a folder: choose another --out path")
         if run.exists():
-            previous = run.read_run_json()
-            conflicts = _differences(
-                previous.get("model_config", {}),
-                dict(model_config),
-                "model_config",
-                frozenset({"source"}),
-            ) + _differences(
-                previous.get("config", {}), dict(config), "config", frozenset(resumable_keys)
-            )
+            conflicts = run_differences(run.read_run_json(), config, model_config, resumable_keys)
             if conflicts and not overwrite:
                 shown = ", ".join(conflicts[:6]) + (" ..." if len(conflicts) > 6 else "")
                 raise RunFolderConflictError(
@@ -316,7 +310,29 @@ class RunFolder:
 
                 atomic_write_bytes(self.model_dir / name, write)
 
+    def has_tokenizer(self) -> bool:
+        """True when tokenizer/ holds a saved tokenizer (a resumed run keeps using it)."""
+        return any((self.tokenizer_dir / name).exists() for name in TOKENIZER_FILES)
+
+    def save_tokenizer(self, tokenizer: Any) -> None:
+        """`tokenizer.save_pretrained` into tokenizer/, replacing it whole (written aside, then renamed)."""
+        import shutil
+
+        staging = self.path / ".tokenizer.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        tokenizer.save_pretrained(str(staging))
+        shutil.rmtree(self.tokenizer_dir, ignore_errors=True)
+        os.replace(staging, self.tokenizer_dir)
+
     # ------------------------------------------------------------------ checkpoints
+    def checkpoint_record(self, checkpoint: str | os.PathLike[str]) -> str:
+        """How run.json names a checkpoint: relative to the folder, so a moved run still finds it."""
+        return f"{self.checkpoints_dir.name}/{Path(checkpoint).name}"
+
+    def recorded_path(self, record: str) -> Path:
+        """The path of a file run.json names relative to the folder (see `checkpoint_record`)."""
+        return self.path / record
+
     def checkpoint_paths(self, pattern: str = "*.ckpt") -> list[Path]:
         """Every `pattern` file in checkpoints/ (temporary files of interrupted writes excluded)."""
         if not self.checkpoints_dir.is_dir():

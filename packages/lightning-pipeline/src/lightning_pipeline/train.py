@@ -1,10 +1,12 @@
 """`train(config)`: the whole training job, from a model folder and a data source to a finished run folder.
 
-load model -> quick Tier 1 validation (a causal leak is refused unless the adapter repairs it) ->
-tokenizer with the model's vocab size -> packed data -> Lightning fit (checkpoints every N steps,
-last K + best by validation loss, atomic writes) -> final evaluation of the best weights ->
-`final/model.safetensors` + `run.json`. Calling it again with the same run folder resumes from the
-newest checkpoint that loads, exactly where the interrupted run stopped.
+Three steps, each a function below: `_prepare` (load the model and check it -- a causal leak is
+refused unless the adapter repairs it -- then the data, the tokenizer with the model's vocab size,
+the run folder, the module and the Trainer; nothing is written before every input passed), `_fit`
+(Lightning fit: checkpoints every N steps, last K + best by validation loss, atomic writes) and
+`_finish` (final evaluation of the best weights -> `final/model.safetensors` + `run.json`).
+Calling it again with the same run folder resumes from the newest checkpoint that loads, exactly
+where the interrupted run stopped.
 """
 
 from __future__ import annotations
@@ -13,40 +15,29 @@ import dataclasses
 import glob
 import logging
 import os
-import shutil
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lightning_pipeline.config import TrainingConfig
+from lightning_pipeline.config import RESULT_FIELDS, RESUMABLE_FIELDS, TrainingConfig
 from lightning_pipeline.console import quiet_console
-from lightning_pipeline.errors import (
-    CheckpointError,
-    ConfigError,
-    ModelRejectedError,
-    RunFolderError,
-)
+from lightning_pipeline.errors import CheckpointError, ConfigError, RunFolderError
+from lightning_pipeline.model_check import check_model
+from lightning_pipeline.run_folder import RunFolder
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
+    from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
+    from lightning_pipeline.datamodule import AdaptiveTokenizerDataModule
+    from lightning_pipeline.metrics_logger import RunMetricsLogger
+    from lightning_pipeline.module import LanguageModelingModule
+    from model_adapter import ModelConfig, UniversalModelAdapter
 
 logger = logging.getLogger(__name__)
-
-# TrainingConfig fields that may change when a run is resumed (on top of RunFolder's own list):
-# how often to evaluate, checkpoint and log, and the warmup the CLI derives from --max-steps.
-RESUMABLE_FIELDS = frozenset(
-    {
-        "eval_every",
-        "checkpoint_every",
-        "log_every",
-        "keep_last",
-        "limit_val_batches",
-        "warmup_steps",
-        "extra",
-        "progress_every",
-        "loggers",
-    }
-)
 
 
 @dataclass
@@ -70,43 +61,37 @@ class TrainingResult:
         data = dataclasses.asdict(self)
         return {k: str(v) if isinstance(v, Path) else v for k, v in data.items()}
 
+    @classmethod
+    def from_metrics(
+        cls,
+        run_folder: RunFolder,
+        status: str,
+        metrics: Mapping[str, Any],
+        *,
+        best_checkpoint: Path | None = None,
+        resumed_from: Path | None = None,
+        already_complete: bool = False,
+    ) -> TrainingResult:
+        """The result from run.json-shaped `metrics` (the one place a result is assembled)."""
+        return cls(
+            run_dir=run_folder.path,
+            status=status,
+            global_step=int(metrics.get("global_step") or 0),
+            val_loss=metrics.get("val_loss"),
+            val_perplexity=metrics.get("val_perplexity"),
+            train_loss=metrics.get("train_loss"),
+            train_tokens=int(metrics.get("train_tokens") or 0),
+            best_checkpoint=best_checkpoint,
+            final_weights=run_folder.final_weights if status == "completed" else None,
+            resumed_from=resumed_from,
+            val_bits_per_byte=metrics.get("val_bits_per_byte"),
+            already_complete=already_complete,
+        )
+
 
 def _rank() -> int:
     """Global rank before the Trainer exists (DDP children are launched with RANK / LOCAL_RANK set)."""
     return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
-
-
-def check_model(adapter: Any, model_config: Any, seq_len: int, *, repaired: bool = True) -> None:
-    """Quick Tier 1 validation; a failure (a causal leak above all) stops the run before training.
-
-    With `repaired=True` the adapter injects a causal mask into attention that is called without
-    one (what every builder export does), and the model is checked as repaired; a model that
-    still sees the future (attention the repair cannot reach) is refused. With `repaired=False`
-    the raw model is checked and any leak is refused.
-    """
-    from model_adapter import validate_model
-
-    report = validate_model(adapter, model_config, seq_len=seq_len, quick=True, causal=repaired)
-    for check in report.checks:
-        if check.status == "warning":
-            logger.warning("model check %s: %s", check.name, check.message)
-    if not report.passed:
-        failed = [c for c in report.checks if c.status == "failed"]
-        first = failed[0] if failed else None
-        detail = f"{first.name}: {first.message}" if first else "see the validation report"
-        hint = f" Fix: {first.hint}" if first is not None and getattr(first, "hint", None) else ""
-        if first is not None and "causal" in first.name and not repaired:
-            hint = " Fix: train with repair_causal_leak=True (CLI: drop --no-causal-repair) to inject a causal mask."
-        raise ModelRejectedError(f"the model failed quick validation ({detail}).{hint}")
-
-
-def _saved_tokenizer(run_dir: Path) -> Path | None:
-    saved = run_dir / "tokenizer"
-    return (
-        saved
-        if (saved / "tokenizer.json").exists() or (saved / "tokenizer_config.json").exists()
-        else None
-    )
 
 
 def load_user_tokenizer(config: TrainingConfig, vocab_size: int) -> Any:
@@ -125,17 +110,20 @@ def load_user_tokenizer(config: TrainingConfig, vocab_size: int) -> Any:
 
 
 def _load_tokenizer(
-    config: TrainingConfig, run_dir: Path, vocab_size: int, dataset: Any, user_tokenizer: Any = None
+    config: TrainingConfig,
+    run_folder: RunFolder,
+    vocab_size: int,
+    dataset: Any,
+    user_tokenizer: Any = None,
 ) -> Any:
     """The run's tokenizer: the saved one when resuming, else the user's or a new adaptive one, saved into the run."""
     from transformers import AutoTokenizer
 
     from lightning_pipeline.console import interactive_output
 
-    saved = run_dir / "tokenizer"
-    if _saved_tokenizer(run_dir) is not None:
-        logger.info("Using the run folder's tokenizer (%s)", saved)
-        return AutoTokenizer.from_pretrained(str(saved))
+    if run_folder.has_tokenizer():
+        logger.info("Using the run folder's tokenizer (%s)", run_folder.tokenizer_dir)
+        return AutoTokenizer.from_pretrained(str(run_folder.tokenizer_dir))
     from adaptive_tokenizer import AdaptiveTokenizer
 
     tokenizer = (
@@ -149,11 +137,7 @@ def _load_tokenizer(
         )
     )
     if _rank() == 0:
-        tmp = run_dir / ".tokenizer.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tokenizer.save_pretrained(str(tmp))
-        shutil.rmtree(saved, ignore_errors=True)
-        os.replace(tmp, saved)
+        run_folder.save_tokenizer(tokenizer)
     return tokenizer
 
 
@@ -168,10 +152,19 @@ def _save_final_weights(model: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _load_module_weights(module: Any, checkpoint_path: Path) -> None:
-    from lightning_pipeline.checkpoint_io import load_checkpoint_file
+@dataclass
+class _Run:
+    """Everything `_prepare` built that `_fit` and `_finish` need."""
 
-    module.load_state_dict(load_checkpoint_file(checkpoint_path)["state_dict"])
+    config: TrainingConfig
+    run_folder: RunFolder
+    resume_from: Path | None
+    adapter: UniversalModelAdapter
+    module: LanguageModelingModule
+    datamodule: AdaptiveTokenizerDataModule
+    trainer: pl.Trainer
+    metrics: RunMetricsLogger
+    best_checkpoint: BestCheckpoint
 
 
 @quiet_console()
@@ -201,29 +194,25 @@ def train(
         >>> result = train(TrainingConfig(model="export/", data="example", out="runs/demo", max_steps=300))  # doctest: +SKIP
         >>> result.val_perplexity  # doctest: +SKIP
     """
-    import pytorch_lightning as pl
-    from torch import nn
+    config, model = _resolve_config(config, overrides)
+    run = _prepare(
+        config, model, callbacks=callbacks, checkpoint_io=checkpoint_io, overwrite=overwrite
+    )
+    if isinstance(run, TrainingResult):  # the folder already holds this finished run
+        return run
+    _fit(run)
+    return _finish(run)
 
-    from lightning_pipeline.callbacks import LiveDashboard, TokenThroughputMonitor
-    from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
-    from lightning_pipeline.callbacks.durable_metrics import DurableMetrics
-    from lightning_pipeline.callbacks.plain_progress import PlainProgress
-    from lightning_pipeline.callbacks.progress import step_bounded_progress_bar
-    from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
-    from lightning_pipeline.checkpoint_io import AtomicCheckpointIO
-    from lightning_pipeline.console import interactive_output
-    from lightning_pipeline.data_sources import load_text_source
-    from lightning_pipeline.datamodule import AdaptiveTokenizerDataModule
-    from lightning_pipeline.experiment_loggers import build_loggers, check_loggers
-    from lightning_pipeline.metrics_logger import RunMetricsLogger
-    from lightning_pipeline.model_check import model_check_key, previous_model_check
-    from lightning_pipeline.module import LanguageModelingModule
-    from lightning_pipeline.run_folder import RESUMABLE_CONFIG_KEYS, RunFolder
-    from model_adapter import UniversalModelAdapter, load_model
+
+def _resolve_config(
+    config: TrainingConfig | None, overrides: dict[str, Any]
+) -> tuple[TrainingConfig, Any]:
+    """The config with `overrides` applied, and the in-memory `nn.Module` passed as `model=` (or None)."""
+    from torch import nn
 
     model = overrides.get("model")
     if isinstance(model, nn.Module):
-        overrides["model"] = f"<in-memory {type(model).__name__}>"
+        overrides = {**overrides, "model": f"<in-memory {type(model).__name__}>"}
     else:
         model = None
     if config is None:
@@ -234,52 +223,41 @@ def train(
         raise ConfigError(
             "no model given; pass --model PATH (a folder with model.py + config.json)."
         )
+    return config, model
 
-    run_dir = Path(config.out).expanduser().resolve()
+
+# ---------------------------------------------------------------------- step 1: prepare
+def _prepare(
+    config: TrainingConfig,
+    model: Any,
+    *,
+    callbacks: Sequence[Any],
+    checkpoint_io: Any,
+    overwrite: bool,
+) -> _Run | TrainingResult:
+    """Check every input, then open the run folder and build the module, the data and the Trainer.
+
+    Every check comes before the run folder is written: a rejected model, unreadable data, a
+    tokenizer that does not fit or an unknown logger leave nothing behind. Returns the recorded
+    result instead when the folder already holds this finished run.
+    """
+    import pytorch_lightning as pl
+
+    from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
+    from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
+    from lightning_pipeline.checkpoint_io import AtomicCheckpointIO
+    from lightning_pipeline.data_sources import load_text_source
+    from lightning_pipeline.datamodule import AdaptiveTokenizerDataModule
+    from lightning_pipeline.experiment_loggers import build_loggers, check_loggers
+    from lightning_pipeline.metrics_logger import RunMetricsLogger
+
+    run_folder = RunFolder(Path(config.out).expanduser().resolve())
     is_rank_zero = _rank() == 0
 
     # Seed before the model is built: its initial weights are part of the run's identity.
     pl.seed_everything(config.seed, workers=True, verbose=False)
-    loaded = load_model(model if model is not None else config.model, model_name=config.model_name)
-    user_model, model_config = loaded.model, loaded.config
-    if model_config.max_seq_len and config.seq_len > model_config.max_seq_len:
-        logger.warning(
-            "seq_len %d is longer than the model's max_seq_len %d; training with %d",
-            config.seq_len,
-            model_config.max_seq_len,
-            model_config.max_seq_len,
-        )
-        config = dataclasses.replace(config, seq_len=int(model_config.max_seq_len))
+    config, adapter, model_config, check_key = _load_checked_model(config, model, run_folder)
 
-    # Check the model before anything is written: a rejected model leaves no run folder behind.
-    adapter = UniversalModelAdapter(user_model, model_config, causal=config.repair_causal_leak)
-    check_seq_len = min(config.seq_len, 32)
-    check_key = model_check_key(
-        config.model if model is None else None,
-        seq_len=check_seq_len,
-        repaired=config.repair_causal_leak,
-    )
-    if check_key is not None and previous_model_check(run_dir) == check_key:
-        logger.info(
-            "Model files unchanged since they were checked (run.json): quick validation skipped"
-        )
-    else:
-        check_model(
-            adapter, model_config, seq_len=check_seq_len, repaired=config.repair_causal_leak
-        )
-        adapter.zero_grad(
-            set_to_none=True
-        )  # the validation's gradient probe must not leak into step 1
-    if is_rank_zero:
-        params = sum(p.numel() for p in adapter.parameters())
-        logger.info(
-            "model: %s, %s parameters, %s",
-            type(user_model).__name__,
-            f"{params:,}",
-            adapter.summary(),
-        )
-
-    # Every other input is checked before the run folder is written, too: data, tokenizer, loggers.
     dataset = load_text_source(  # local .txt: read in chunks, constant memory
         config.data,
         text_column=config.text_column,
@@ -287,15 +265,17 @@ def train(
         document_split=config.document_split,
     )
     # (A resumed run keeps the tokenizer saved in its folder; the path may no longer exist.)
-    reuses_saved = _saved_tokenizer(run_dir) is not None and not overwrite
+    reuses_saved = run_folder.has_tokenizer() and not overwrite
     user_tokenizer = (
         None if reuses_saved else load_user_tokenizer(config, int(model_config.vocab_size))
     )
     check_loggers(config.loggers)
 
-    finished = None if overwrite else _finished_result(run_dir, config, model_config.to_dict())
+    finished = None if overwrite else _finished_result(run_folder, config, model_config.to_dict())
     if finished is not None:
-        logger.info("%s already holds this finished run; nothing to train or evaluate", run_dir)
+        logger.info(
+            "%s already holds this finished run; nothing to train or evaluate", run_folder.path
+        )
         return finished
 
     # Resume only from the every-N-steps checkpoints, saved at the end of a training step. The
@@ -304,15 +284,14 @@ def train(
     # uninterrupted run exactly, so they only provide the final weights.
     # Before run.json is touched: a folder whose earlier results cannot be resumed is refused.
     resume_from = _resume_point(
-        RunFolder(run_dir), StepCheckpoint.PREFIX, BestCheckpoint.PREFIX, overwrite=overwrite
+        run_folder, StepCheckpoint.PREFIX, BestCheckpoint.PREFIX, overwrite=overwrite
     )
     if is_rank_zero:
         run_folder = RunFolder.create(
-            run_dir,
+            run_folder.path,
             config=config.to_dict(),
             model_config=model_config.to_dict(),
             data={"source": config.data, "num_train_tokens": None},
-            resumable_keys=RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS,
             overwrite=overwrite,
         )
         run_folder.remove_temporary_files()
@@ -320,8 +299,6 @@ def train(
             run_folder.update_run_json(model_check=check_key)
         if model is None and not (run_folder.model_dir / "model.py").exists():
             run_folder.save_model_source(config.model)
-    else:
-        run_folder = RunFolder(run_dir)
     if resume_from is not None and not resume_from.exists():  # --overwrite moved that run aside
         resume_from = None
     if is_rank_zero:  # the values set on purpose; run.json holds the full config
@@ -332,7 +309,7 @@ def train(
             config.to_text(changed_only=True),
         )
     tokenizer = _load_tokenizer(
-        config, run_dir, int(model_config.vocab_size), dataset, user_tokenizer
+        config, run_folder, int(model_config.vocab_size), dataset, user_tokenizer
     )
     datamodule = AdaptiveTokenizerDataModule(
         tokenizer,
@@ -343,12 +320,119 @@ def train(
         seed=config.seed,
         packing=config.packing,
         num_workers=config.num_workers,
-        cache_dir=str(run_dir / "cache"),
+        cache_dir=str(run_folder.cache_dir),
         model_vocab_size=int(model_config.vocab_size),
     )
+    module = _build_module(config, adapter)
+    metrics = RunMetricsLogger(run_folder.path)
+    pipeline_callbacks, best_checkpoint, live_bar = _build_callbacks(
+        config, run_folder, metrics, model_config
+    )
+    trainer = _make_trainer(
+        pl,
+        config,
+        default_root_dir=str(run_folder.path),
+        num_nodes=config.num_nodes,
+        precision=config.precision_for_trainer,
+        max_steps=_max_steps(config),
+        max_epochs=config.max_epochs if config.max_epochs else -1,
+        val_check_interval=config.cadence.eval_every * config.accumulate_grad_batches,
+        check_val_every_n_epoch=None,
+        limit_val_batches=config.limit_val_batches,
+        num_sanity_val_steps=0,
+        gradient_clip_val=config.grad_clip,
+        accumulate_grad_batches=config.accumulate_grad_batches,
+        deterministic=config.deterministic,
+        log_every_n_steps=config.cadence.log_every,
+        enable_progress_bar=live_bar,
+        enable_model_summary=False,  # the one-line model summary says what matters
+        logger=[metrics, *build_loggers(config.loggers, run_folder.path, config.to_dict())]
+        if is_rank_zero
+        else metrics,
+        callbacks=[*pipeline_callbacks, *callbacks],
+        plugins=[checkpoint_io if checkpoint_io is not None else AtomicCheckpointIO()],
+        # the training loader shards itself across ranks (EpochShuffleSampler) and must stay resumable
+        use_distributed_sampler=False,
+    )
+    return _Run(
+        config=config,
+        run_folder=run_folder,
+        resume_from=resume_from,
+        adapter=adapter,
+        module=module,
+        datamodule=datamodule,
+        trainer=trainer,
+        metrics=metrics,
+        best_checkpoint=best_checkpoint,
+    )
 
-    max_steps = config.max_steps if config.max_steps and config.max_steps > 0 else -1
-    module = LanguageModelingModule(
+
+def _load_checked_model(
+    config: TrainingConfig, model: Any, run_folder: RunFolder
+) -> tuple[TrainingConfig, UniversalModelAdapter, ModelConfig, dict[str, Any] | None]:
+    """The model (wrapped), its config, and `config` with seq_len fitted to it, after the quick check.
+
+    Returns the check's key too (recorded in run.json, so a resume of unchanged model files
+    skips the check; None for a model without files).
+    """
+    from lightning_pipeline.model_check import (
+        fit_seq_len,
+        model_check_key,
+        previous_model_check,
+        quick_check_seq_len,
+    )
+    from model_adapter import UniversalModelAdapter, load_model
+
+    loaded = load_model(model if model is not None else config.model, model_name=config.model_name)
+    user_model, model_config = loaded.model, loaded.config
+    seq_len = fit_seq_len(config.seq_len, model_config.max_seq_len)
+    if seq_len != config.seq_len:
+        logger.warning(
+            "seq_len %d is longer than the model's max_seq_len %d; training with %d",
+            config.seq_len,
+            model_config.max_seq_len,
+            seq_len,
+        )
+        config = dataclasses.replace(config, seq_len=seq_len)
+
+    adapter = UniversalModelAdapter(user_model, model_config, causal=config.repair_causal_leak)
+    check_seq_len = quick_check_seq_len(model_config.max_seq_len, config.seq_len)
+    check_key = model_check_key(
+        config.model if model is None else None,
+        seq_len=check_seq_len,
+        repaired=config.repair_causal_leak,
+    )
+    if check_key is not None and previous_model_check(run_folder) == check_key:
+        logger.info(
+            "Model files unchanged since they were checked (run.json): quick validation skipped"
+        )
+    else:
+        check_model(
+            adapter, model_config, seq_len=check_seq_len, repaired=config.repair_causal_leak
+        )
+        # the validation's gradient probe must not leak into step 1
+        adapter.zero_grad(set_to_none=True)
+    if _rank() == 0:
+        params = sum(p.numel() for p in adapter.parameters())
+        logger.info(
+            "model: %s, %s parameters, %s",
+            type(user_model).__name__,
+            f"{params:,}",
+            adapter.summary(),
+        )
+    return config, adapter, model_config, check_key
+
+
+def _max_steps(config: TrainingConfig) -> int:
+    """Lightning's `max_steps` (-1: bounded by epochs)."""
+    return config.max_steps if config.max_steps and config.max_steps > 0 else -1
+
+
+def _build_module(config: TrainingConfig, adapter: UniversalModelAdapter) -> LanguageModelingModule:
+    from lightning_pipeline.module import LanguageModelingModule
+
+    max_steps = _max_steps(config)
+    return LanguageModelingModule(
         adapter,
         lr=config.lr,
         weight_decay=config.weight_decay,
@@ -362,73 +446,68 @@ def train(
         seed=config.seed,
     )
 
-    checkpoints_dir = run_dir / "checkpoints"
-    metrics = RunMetricsLogger(run_dir)
-    step_checkpoints = StepCheckpoint(
-        checkpoints_dir,
-        every_n_train_steps=config.cadence.checkpoint_every,
-        keep_last=config.keep_last,
-        validation_every_n_steps=config.cadence.eval_every,
-    )
-    best_checkpoint = BestCheckpoint(checkpoints_dir)
-    all_callbacks: list[pl.Callback] = [
+
+def _build_callbacks(
+    config: TrainingConfig,
+    run_folder: RunFolder,
+    metrics: RunMetricsLogger,
+    model_config: ModelConfig,
+) -> tuple[list[pl.Callback], BestCheckpoint, bool]:
+    """The pipeline's callbacks (order matters, see the comments), the best-checkpoint one, and
+    whether a live progress bar is shown."""
+    import pytorch_lightning as pl
+
+    from lightning_pipeline.callbacks import LiveDashboard, TokenThroughputMonitor
+    from lightning_pipeline.callbacks.best_checkpoint import BestCheckpoint
+    from lightning_pipeline.callbacks.durable_metrics import DurableMetrics
+    from lightning_pipeline.callbacks.plain_progress import PlainProgress
+    from lightning_pipeline.callbacks.progress import step_bounded_progress_bar
+    from lightning_pipeline.callbacks.step_checkpoint import StepCheckpoint
+    from lightning_pipeline.console import interactive_output
+
+    best_checkpoint = BestCheckpoint(run_folder.checkpoints_dir)
+    found: list[pl.Callback] = [
         # logs tokens/s in on_train_batch_end: before the checkpoints, so a step checkpoint's row has it
         TokenThroughputMonitor(layers=model_config.layers, d_model=model_config.d_model),
-        DurableMetrics(
-            metrics
-        ),  # metrics.csv on disk before each checkpoint; trimmed to it on resume
+        # metrics.csv on disk before each checkpoint; trimmed to it on resume
+        DurableMetrics(metrics),
         best_checkpoint,  # before the step checkpoint: a kill between the two keeps the new best known
-        step_checkpoints,
+        StepCheckpoint(
+            run_folder.checkpoints_dir,
+            every_n_train_steps=config.cadence.checkpoint_every,
+            keep_last=config.keep_last,
+            validation_every_n_steps=config.cadence.eval_every,
+        ),
         pl.callbacks.LearningRateMonitor(logging_interval="step"),
-        LiveDashboard(metrics, run_dir, live=None if config.dashboard else False),
+        LiveDashboard(metrics, run_folder.path, live=None if config.dashboard else False),
     ]
     live_bar = config.progress_bar and interactive_output()
     if live_bar and (bar := step_bounded_progress_bar()) is not None:
-        all_callbacks.append(bar)
+        found.append(bar)
     elif config.progress_bar:  # a log file or a pipe: plain lines instead of a bar redrawn in place
         tokens_per_step = config.batch_size * config.seq_len * config.accumulate_grad_batches
-        all_callbacks.append(
-            PlainProgress(config.cadence.progress_every, tokens_per_step=tokens_per_step)
-        )
+        found.append(PlainProgress(config.cadence.progress_every, tokens_per_step=tokens_per_step))
     if config.early_stopping_patience:
-        all_callbacks.append(
+        found.append(
             pl.callbacks.EarlyStopping(
                 monitor="val_loss", mode="min", patience=config.early_stopping_patience
             )
         )
+    return found, best_checkpoint, live_bar
 
-    trainer = _make_trainer(
-        pl,
-        config,
-        default_root_dir=str(run_dir),
-        num_nodes=config.num_nodes,
-        precision=config.precision_for_trainer,
-        max_steps=max_steps,
-        max_epochs=config.max_epochs if config.max_epochs else -1,
-        val_check_interval=config.cadence.eval_every * config.accumulate_grad_batches,
-        check_val_every_n_epoch=None,
-        limit_val_batches=config.limit_val_batches,
-        num_sanity_val_steps=0,
-        gradient_clip_val=config.grad_clip,
-        accumulate_grad_batches=config.accumulate_grad_batches,
-        deterministic=config.deterministic,
-        log_every_n_steps=config.cadence.log_every,
-        enable_progress_bar=live_bar,
-        enable_model_summary=False,  # the one-line model summary above says what matters
-        logger=[metrics, *build_loggers(config.loggers, run_dir, config.to_dict())]
-        if is_rank_zero
-        else metrics,
-        callbacks=[*all_callbacks, *callbacks],
-        plugins=[checkpoint_io if checkpoint_io is not None else AtomicCheckpointIO()],
-        # the training loader shards itself across ranks (EpochShuffleSampler) and must stay resumable
-        use_distributed_sampler=False,
-    )
-    if resume_from is not None:
-        logger.info("Resuming from %s", resume_from)
+
+# ---------------------------------------------------------------------- step 2: fit
+def _fit(run: _Run) -> None:
+    """`trainer.fit`, resuming from `run.resume_from`; Ctrl-C leaves the run interrupted, not failed."""
+    trainer = run.trainer
+    if run.resume_from is not None:
+        logger.info("Resuming from %s", run.resume_from)
     sigint_handler = signal.getsignal(signal.SIGINT)
     try:
         trainer.fit(
-            module, datamodule=datamodule, ckpt_path=str(resume_from) if resume_from else None
+            run.module,
+            datamodule=run.datamodule,
+            ckpt_path=str(run.resume_from) if run.resume_from else None,
         )
     except SystemExit:
         # Lightning turns Ctrl-C into sys.exit(1) after its own clean-up; the run is interrupted
@@ -437,21 +516,22 @@ def train(
             raise
     except BaseException:
         if trainer.is_global_zero:
-            run_folder.set_status("failed")
+            run.run_folder.set_status("failed")
         raise
     finally:  # Lightning ignores further Ctrl-C after the first; give the caller its handler back
         if threading.current_thread() is threading.main_thread() and sigint_handler is not None:
             signal.signal(signal.SIGINT, sigint_handler)
 
-    train_loss = _scalar(trainer.callback_metrics.get("train_loss"))
-    if (
-        train_loss is None and run_folder.exists()
-    ):  # resumed a finished run: nothing was trained now
-        train_loss = run_folder.read_run_json().get("metrics", {}).get("train_loss")
-    if train_loss is None:  # e.g. killed after its last checkpoint, before run.json was updated
-        train_loss = next(
-            (row["train_loss"] for row in reversed(metrics.rows) if "train_loss" in row), None
-        )
+
+# ---------------------------------------------------------------------- step 3: finish
+def _finish(run: _Run) -> TrainingResult:
+    """Record an interrupted run, or evaluate the best weights and write the final ones + run.json."""
+    trainer, run_folder = run.trainer, run.run_folder
+    metrics: dict[str, Any] = {
+        "train_tokens": _train_tokens(trainer, run.config),
+        "train_loss": _train_loss(run),
+        "global_step": trainer.global_step,
+    }
     if trainer.interrupted:
         if trainer.is_global_zero:
             run_folder.set_status("interrupted")
@@ -459,133 +539,115 @@ def train(
             "Training was interrupted at step %d; run the same command again to resume.",
             trainer.global_step,
         )
-        return TrainingResult(
-            run_dir=run_dir,
-            status="interrupted",
-            global_step=trainer.global_step,
-            val_loss=None,
-            val_perplexity=None,
-            train_loss=train_loss,
-            train_tokens=_train_tokens(trainer, config),
-            best_checkpoint=None,
-            final_weights=None,
-            resumed_from=resume_from,
+        return TrainingResult.from_metrics(
+            run_folder, "interrupted", metrics, resumed_from=run.resume_from
         )
 
     # Final evaluation of the best weights (by validation loss), which are the ones exported.
-    best_path = Path(best_checkpoint.best_model_path) if best_checkpoint.best_model_path else None
-    if best_path is not None and best_path.exists():
-        try:
-            _load_module_weights(module, best_path)
-        except CheckpointError as error:
-            logger.warning(
-                "The best checkpoint %s is damaged (%s); the final weights are the last step's instead",
-                best_path.name,
-                error,
-            )
-            best_path = None
-    elif best_path is not None:
+    best_path = _load_best_weights(run)
+    results = trainer.validate(run.module, datamodule=run.datamodule, verbose=False)
+    evaluation = dict(results[0]) if results else {}
+    metrics = {
+        "val_loss": _scalar(evaluation.get("val_loss")),
+        "val_perplexity": _scalar(evaluation.get("val_perplexity")),
+        "val_bits_per_byte": _scalar(evaluation.get("val_bits_per_byte")),
+        **metrics,
+        "world_size": trainer.world_size,
+    }
+    if trainer.is_global_zero:
+        _save_final_weights(run.adapter.model, run_folder.final_weights)
+        stats = run.datamodule.stats()
+        run_folder.update_run_json(
+            status="completed",
+            metrics=metrics,
+            data={
+                "source": run.config.data,
+                "num_train_tokens": stats["num_train_tokens"],
+                **stats,
+            },
+            best_checkpoint=run_folder.checkpoint_record(best_path) if best_path else None,
+        )
+        run.metrics.flush()
+    logger.debug(
+        "Finished: step %d, val loss %s, run folder %s",
+        trainer.global_step,
+        metrics["val_loss"],
+        run_folder.path,
+    )
+    return TrainingResult.from_metrics(
+        run_folder, "completed", metrics, best_checkpoint=best_path, resumed_from=run.resume_from
+    )
+
+
+def _train_loss(run: _Run) -> float | None:
+    """The last training loss: the Trainer's, else run.json's (a finished run resumed), else metrics.csv's."""
+    train_loss = _scalar(run.trainer.callback_metrics.get("train_loss"))
+    if train_loss is None and run.run_folder.exists():
+        train_loss = run.run_folder.read_run_json().get("metrics", {}).get("train_loss")
+    if train_loss is None:  # e.g. killed after its last checkpoint, before run.json was updated
+        train_loss = next(
+            (row["train_loss"] for row in reversed(run.metrics.rows) if "train_loss" in row), None
+        )
+    return train_loss
+
+
+def _load_best_weights(run: _Run) -> Path | None:
+    """Load the best checkpoint's weights into the module; None (last step's weights) when it is gone or damaged."""
+    from lightning_pipeline.checkpoint_io import load_checkpoint_file
+
+    best = run.best_checkpoint.best_model_path
+    if not best:
+        return None
+    best_path = Path(best)
+    if not best_path.exists():
         logger.warning(
             "The best checkpoint %s is missing; the final weights are the last step's instead",
             best_path.name,
         )
-        best_path = None
-    results = trainer.validate(module, datamodule=datamodule, verbose=False)
-    val_loss = float(results[0]["val_loss"]) if results else None
-    val_perplexity = float(results[0]["val_perplexity"]) if results else None
-    val_bits_per_byte = (
-        float(results[0]["val_bits_per_byte"])
-        if results and "val_bits_per_byte" in results[0]
-        else None
-    )
-
-    final_weights = run_dir / "final" / "model.safetensors"
-    train_tokens = _train_tokens(trainer, config)
-    if trainer.is_global_zero:
-        _save_final_weights(adapter.model, final_weights)
-        stats = datamodule.stats()
-        run_folder.update_run_json(
-            status="completed",
-            metrics={
-                "val_loss": val_loss,
-                "val_perplexity": val_perplexity,
-                "val_bits_per_byte": val_bits_per_byte,
-                "train_tokens": train_tokens,
-                "train_loss": train_loss,
-                "global_step": trainer.global_step,
-                "world_size": trainer.world_size,
-            },
-            data={"source": config.data, "num_train_tokens": stats["num_train_tokens"], **stats},
-            best_checkpoint=f"checkpoints/{best_path.name}" if best_path else None,
+        return None
+    try:
+        run.module.load_state_dict(load_checkpoint_file(best_path)["state_dict"])
+    except CheckpointError as error:
+        logger.warning(
+            "The best checkpoint %s is damaged (%s); the final weights are the last step's instead",
+            best_path.name,
+            error,
         )
-        metrics.flush()
-    logger.debug(
-        "Finished: step %d, val loss %s, run folder %s", trainer.global_step, val_loss, run_dir
-    )
-    return TrainingResult(
-        run_dir=run_dir,
-        status="completed",
-        global_step=trainer.global_step,
-        val_loss=val_loss,
-        val_perplexity=val_perplexity,
-        train_loss=train_loss,
-        train_tokens=train_tokens,
-        best_checkpoint=best_path,
-        final_weights=final_weights,
-        resumed_from=resume_from,
-        val_bits_per_byte=val_bits_per_byte,
-    )
+        return None
+    return best_path
 
 
 def _finished_result(
-    run_dir: Path, config: TrainingConfig, model_config: dict[str, Any]
+    run_folder: RunFolder, config: TrainingConfig, model_config: dict[str, Any]
 ) -> TrainingResult | None:
-    """The recorded result when `run_dir` holds a completed run of exactly this job, else None.
+    """The recorded result when the folder holds a completed run of exactly this job, else None.
 
     Running the same command twice must not evaluate again: only settings that cannot change
     the result (where it runs, how it reports) may differ; a longer max_steps is a new job.
     """
-    from lightning_pipeline.run_folder import RESUMABLE_CONFIG_KEYS, RunFolder, _differences
+    from lightning_pipeline.run_folder import run_differences
 
-    folder = RunFolder(run_dir)
-    if not folder.exists():
+    if not run_folder.exists():
         return None
     try:
-        previous = folder.read_run_json()
+        previous = run_folder.read_run_json()
     except RunFolderError:  # a damaged run.json is RunFolder.create's to report
         return None
     metrics = previous.get("metrics") or {}
     if (
         previous.get("status") != "completed"
         or not metrics
-        or not (run_dir / "final" / "model.safetensors").is_file()
+        or not run_folder.final_weights.is_file()
     ):
         return None
-    same_result = (RESUMABLE_CONFIG_KEYS | RESUMABLE_FIELDS) - {
-        "max_steps",
-        "max_epochs",
-        "early_stopping_patience",
-        "limit_val_batches",
-    }
-    if _differences(
-        previous.get("config", {}), config.to_dict(), "config", frozenset(same_result)
-    ) or _differences(
-        previous.get("model_config", {}), model_config, "model_config", frozenset({"source"})
-    ):
+    if run_differences(previous, config.to_dict(), model_config, RESUMABLE_FIELDS - RESULT_FIELDS):
         return None
     best = previous.get("best_checkpoint")
-    return TrainingResult(
-        run_dir=run_dir,
-        status="completed",
-        global_step=int(metrics.get("global_step") or 0),
-        val_loss=metrics.get("val_loss"),
-        val_perplexity=metrics.get("val_perplexity"),
-        train_loss=metrics.get("train_loss"),
-        train_tokens=int(metrics.get("train_tokens") or 0),
-        best_checkpoint=run_dir / "checkpoints" / best if best else None,
-        final_weights=run_dir / "final" / "model.safetensors",
-        resumed_from=None,
-        val_bits_per_byte=metrics.get("val_bits_per_byte"),
+    return TrainingResult.from_metrics(
+        run_folder,
+        "completed",
+        metrics,
+        best_checkpoint=run_folder.recorded_path(best) if best else None,
         already_complete=True,
     )
 
@@ -611,7 +673,7 @@ def _make_trainer(pl: Any, config: TrainingConfig, **options: Any) -> Any:
 
 
 def _resume_point(
-    run_folder: Any, step_prefix: str, best_prefix: str, *, overwrite: bool = False
+    run_folder: RunFolder, step_prefix: str, best_prefix: str, *, overwrite: bool = False
 ) -> Path | None:
     """The step checkpoint to resume from; refuses to start over when the run has results.
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from lightning_pipeline.config import SCHEDULES, TrainingConfig
 from lightning_pipeline.errors import ConfigError, LightningPipelineError
+from lightning_pipeline.model_check import fit_seq_len, quick_check
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ NOTEBOOK_EXTRA_HINT = "SetupWizard needs ipywidgets, which is not installed: pip
 STEP_TITLES = ("Model", "Dataset", "Tokenizer", "Training", "Confirm")
 DATA_SUFFIXES = (".txt", ".csv", ".jsonl", ".json", ".parquet")
 TOKENIZER_STRATEGIES = ("auto", "pretrained", "bpe", "character")
-QUICK_CHECK_SEQ_LEN = 32
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 # Presets fill the main training fields; warmup and the eval / checkpoint cadence are derived
@@ -51,6 +51,23 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 # Advanced fields whose value TrainingConfig derives from max_steps when it is not set.
 WIZARD_DERIVED_FIELDS = ("warmup_steps", "eval_every", "checkpoint_every")
+
+
+def _source_picker(
+    w: Any,
+    what: str,
+    options: list[tuple[str, str]],
+    *,
+    choice: str,
+    source: str,
+    placeholder: str,
+) -> tuple[Any, Any]:
+    """The radio buttons for where the model or data comes from, and the field for its path or name."""
+    buttons = w.RadioButtons(options=options, value=choice, description=what)
+    text = w.Text(
+        value=source, placeholder=placeholder, description="Source", layout=w.Layout(width="520px")
+    )
+    return buttons, text
 
 
 def _derived_for(max_steps: int) -> dict[str, int]:
@@ -266,20 +283,17 @@ class SetupWizard:
 
     # ------------------------------------------------------------------ step 1: model
     def _build_model_step(self, w: Any) -> None:
-        self.model_choice = w.RadioButtons(
-            options=[
+        self.model_choice, self.model_source = _source_picker(
+            w,
+            "Model",
+            [
                 ("Bundled example export", "example"),
                 ("Folder or model.py path", "path"),
                 ("GitHub Gist ID or URL", "gist"),
             ],
-            value=self.state.model_choice,
-            description="Model",
-        )
-        self.model_source = w.Text(
-            value=self.state.model_source,
+            choice=self.state.model_choice,
+            source=self.state.model_source,
             placeholder="/content/my_export or a Gist ID",
-            description="Source",
-            layout=w.Layout(width="520px"),
         )
         self.repair_causal = w.Checkbox(
             value=self.state.repair_causal_leak,
@@ -313,49 +327,37 @@ class SetupWizard:
         if self.state.model_checked == key and self.state.model_config is not None:
             return None
         self.state.model_checked, self.state.model_config = None, None
-        from model_adapter import ModelAdapterError, load_model, validate_model
+        from model_adapter import ModelAdapterError, load_model
 
         try:
             loaded = load_model(source)
             # The same quick check `train()` runs before training (short sequences keep it fast).
-            seq_len = min(loaded.config.max_seq_len or QUICK_CHECK_SEQ_LEN, QUICK_CHECK_SEQ_LEN)
-            report = validate_model(
-                loaded.model,
-                loaded.config,
-                seq_len=seq_len,
-                quick=True,
-                causal=self.state.repair_causal_leak,
+            report, problem = quick_check(
+                loaded.model, loaded.config, repaired=self.state.repair_causal_leak
             )
         except ModelAdapterError as error:
             self.model_report.value = ""
             return f"The model could not be loaded: {error}"
         self.model_report.value = report._repr_html_()
-        if not report.passed:
-            failed = [c for c in report.checks if c.status == "failed"]
-            first = failed[0] if failed else None
-            hint = f" Fix: {first.hint}" if first is not None and first.hint else ""
-            what = f"{first.name}: {first.message}" if first is not None else "see the report below"
-            return f"The model failed validation ({what}).{hint}"
+        if problem is not None:
+            return problem[:1].upper() + problem[1:]
         self.state.model_config = loaded.config.to_dict()
         self.state.model_checked = key
         return None
 
     # ------------------------------------------------------------------ step 2: dataset
     def _build_data_step(self, w: Any) -> None:
-        self.data_choice = w.RadioButtons(
-            options=[
+        self.data_choice, self.data_source = _source_picker(
+            w,
+            "Data",
+            [
                 ("Built-in example text (no download)", "example"),
                 ("Hugging Face Hub dataset", "hub"),
                 ("File or folder (upload, Drive, local)", "file"),
             ],
-            value=self.state.data_choice,
-            description="Data",
-        )
-        self.data_source = w.Text(
-            value=self.state.data_source,
+            choice=self.state.data_choice,
+            source=self.state.data_source,
             placeholder="tiny_shakespeare or /content/drive/MyDrive/data.txt",
-            description="Source",
-            layout=w.Layout(width="520px"),
         )
         self.text_column = w.Text(
             value=self.state.text_column,
@@ -544,9 +546,8 @@ class SetupWizard:
         return (self.state.model_config or {}).get("max_seq_len")
 
     def _fit_seq_len_to_model(self) -> None:
-        max_seq_len = self._model_max_seq_len
-        if max_seq_len and self.fields["seq_len"].value > max_seq_len:
-            self.fields["seq_len"].value = max_seq_len
+        seq_len = self.fields["seq_len"].value
+        self.fields["seq_len"].value = fit_seq_len(seq_len, self._model_max_seq_len)
 
     def _training_values(self) -> dict[str, Any]:
         values = {
@@ -568,7 +569,7 @@ class SetupWizard:
         if not self.state.out.strip():
             return "No run folder given: type where the run should be written (on Colab, a folder on Drive)."
         max_seq_len = self._model_max_seq_len
-        if max_seq_len and values["seq_len"] > max_seq_len:
+        if fit_seq_len(values["seq_len"], max_seq_len) != values["seq_len"]:
             return f"Sequence length {values['seq_len']} is longer than the model's max_seq_len {max_seq_len}; use {max_seq_len} or less."
         try:
             self.state.to_config()
