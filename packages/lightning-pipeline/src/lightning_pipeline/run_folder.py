@@ -128,6 +128,7 @@ class RunFolder:
     # ------------------------------------------------------------------ layout (the table above)
     run_json_path = _InRun(RUN_JSON)
     model_dir = _InRun("model")
+    model_py = _InRun("model", "model.py")
     tokenizer_dir = _InRun("tokenizer")
     checkpoints_dir = _InRun("checkpoints")
     metrics_csv = _InRun("metrics.csv")

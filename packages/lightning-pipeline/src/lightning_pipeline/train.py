@@ -297,7 +297,7 @@ def _prepare(
         run_folder.remove_temporary_files()
         if check_key is not None:
             run_folder.update_run_json(model_check=check_key)
-        if model is None and not (run_folder.model_dir / "model.py").exists():
+        if model is None and not run_folder.model_py.exists():
             run_folder.save_model_source(config.model)
     if resume_from is not None and not resume_from.exists():  # --overwrite moved that run aside
         resume_from = None
