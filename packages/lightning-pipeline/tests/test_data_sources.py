@@ -230,7 +230,7 @@ def test_example_data_is_shakespeare_by_paragraph_with_line_breaks_and_docstring
 
 
 class FakeColab:
-    """Stands in for google.colab (which cannot exist here) through the documented injection point."""
+    """Stands in for google.colab (which cannot exist here), passed as the explicit `backend=`."""
 
     def __init__(self, uploads: dict[str, bytes]) -> None:
         self.uploads = uploads
@@ -246,16 +246,14 @@ class FakeColab:
 def test_upload_source_reads_the_uploaded_files(tmp_path: Path) -> None:
     fake = FakeColab({"notes.txt": b"uploaded line one\nuploaded line two\n"})
 
-    with colab.use_backend(fake):
-        dataset = load_text_dataset("upload", cache_dir=tmp_path / "cache")
+    dataset = load_text_dataset("upload", cache_dir=tmp_path / "cache", colab_backend=fake)
 
     assert dataset["text"] == ["uploaded line one\nuploaded line two"]  # one paragraph
     assert (tmp_path / "cache" / "uploads" / "notes.txt").is_file()
 
 
 def test_upload_never_writes_outside_the_destination(tmp_path: Path) -> None:
-    with colab.use_backend(FakeColab({"../../evil.txt": b"x"})):
-        paths = colab.upload_files(tmp_path / "in")
+    paths = colab.upload_files(tmp_path / "in", backend=FakeColab({"../../evil.txt": b"x"}))
 
     assert paths == [tmp_path / "in" / "evil.txt"]
     assert not (tmp_path / "evil.txt").exists()
@@ -264,9 +262,8 @@ def test_upload_never_writes_outside_the_destination(tmp_path: Path) -> None:
 def test_mount_drive_uses_the_backend_and_returns_mydrive(tmp_path: Path) -> None:
     fake = FakeColab({})
 
-    with colab.use_backend(fake):
-        assert colab.colab_available()
-        drive = colab.mount_drive(tmp_path / "drive")
+    assert colab.colab_available(fake)
+    drive = colab.mount_drive(tmp_path / "drive", backend=fake)
 
     assert fake.mounted == [str(tmp_path / "drive")]
     assert drive == tmp_path / "drive" / "MyDrive"

@@ -1,24 +1,21 @@
 """The one place that talks to `google.colab` (Drive mounting and the upload widget).
 
 Outside Colab the module answers "not available" and the rest of the package works with local
-paths. Tests (and any other host that offers the same services) substitute the backend through
-the documented injection point `use_backend(...)`, never by replacing `sys.modules` entries::
+paths. Tests (and any other host that offers the same services) pass their own backend as the
+explicit `backend=` argument of each function, never by replacing `sys.modules` entries::
 
     class FakeColab:
         def mount(self, mountpoint: str) -> None: ...
         def upload(self) -> dict[str, bytes]: return {"poems.txt": b"..."}
 
-    with use_backend(FakeColab()):
-        upload_files("/tmp/uploads")
+    upload_files("/tmp/uploads", backend=FakeColab())
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -53,9 +50,6 @@ class GoogleColabBackend:
         return dict(files.upload())
 
 
-_backend: ColabBackend | None = None
-
-
 def _google_colab_installed() -> bool:
     try:
         return importlib.util.find_spec("google.colab") is not None
@@ -64,64 +58,53 @@ def _google_colab_installed() -> bool:
 
 
 def get_backend() -> ColabBackend | None:
-    """The backend in use: the injected one, else the real one when `google.colab` exists."""
-    if _backend is not None:
-        return _backend
-    if _google_colab_installed():
-        return GoogleColabBackend()
-    return None
+    """The real backend when `google.colab` exists (inside Colab), else None."""
+    return GoogleColabBackend() if _google_colab_installed() else None
 
 
-def set_backend(backend: ColabBackend | None) -> ColabBackend | None:
-    """Install `backend` (None restores autodetection); returns the previous injected backend."""
-    global _backend
-    previous, _backend = _backend, backend
-    return previous
+def colab_available(backend: ColabBackend | None = None) -> bool:
+    """True inside Colab, or when a `backend` is given."""
+    return (backend if backend is not None else get_backend()) is not None
 
 
-@contextlib.contextmanager
-def use_backend(backend: ColabBackend) -> Iterator[ColabBackend]:
-    """Use `backend` inside the `with` block, then restore whatever was there before."""
-    previous = set_backend(backend)
-    try:
-        yield backend
-    finally:
-        set_backend(previous)
-
-
-def colab_available() -> bool:
-    """True inside Colab (or when a backend was injected)."""
-    return get_backend() is not None
-
-
-def _require_backend(feature: str, fix: str) -> ColabBackend:
-    backend = get_backend()
-    if backend is None:
+def _require_backend(feature: str, fix: str, backend: ColabBackend | None) -> ColabBackend:
+    found = backend if backend is not None else get_backend()
+    if found is None:
         raise ColabUnavailableError(
             f"{feature} needs Google Colab (google.colab is not importable here): {fix}"
         )
-    return backend
+    return found
 
 
-def mount_drive(path: str | os.PathLike[str] = DEFAULT_MOUNTPOINT) -> Path:
+def mount_drive(
+    path: str | os.PathLike[str] = DEFAULT_MOUNTPOINT, *, backend: ColabBackend | None = None
+) -> Path:
     """Mount Google Drive at `path` and return the folder of the user's files (`<path>/MyDrive`).
 
-    Mounting twice is harmless (Colab itself ignores an already mounted Drive).
+    Mounting twice is harmless (Colab itself ignores an already mounted Drive). `backend`:
+    another host's Drive (default: `google.colab`'s).
     """
-    backend = _require_backend("mounting Google Drive", "use a local folder for the run instead")
+    backend = _require_backend(
+        "mounting Google Drive", "use a local folder for the run instead", backend
+    )
     mountpoint = Path(path)
     logger.info("Mounting Google Drive at %s", mountpoint)
     backend.mount(str(mountpoint))
     return mountpoint / "MyDrive"
 
 
-def upload_files(destination: str | os.PathLike[str]) -> list[Path]:
+def upload_files(
+    destination: str | os.PathLike[str], *, backend: ColabBackend | None = None
+) -> list[Path]:
     """Ask the user for files with Colab's upload widget and write them under `destination`.
 
     Returns the written paths in the order the widget reported them. Each file is written to a
     temporary name and renamed, so an interrupted upload never leaves a half-written file.
+    `backend`: another host's upload widget (default: `google.colab`'s).
     """
-    backend = _require_backend("uploading files", "pass the path of a local file or folder instead")
+    backend = _require_backend(
+        "uploading files", "pass the path of a local file or folder instead", backend
+    )
     uploaded = backend.upload()
     if not uploaded:
         raise DataSourceError("no file was uploaded: run the cell again and pick at least one file")

@@ -41,6 +41,8 @@ from lightning_pipeline.text_documents import BLANK_EDGES, TextDocuments
 if TYPE_CHECKING:
     import datasets
 
+    from lightning_pipeline.colab import ColabBackend
+
 logger = logging.getLogger(__name__)
 
 TEXT_COLUMN = "text"
@@ -67,12 +69,14 @@ def load_text_dataset(
     config_name: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     document_split: str = "paragraph",
+    colab_backend: ColabBackend | None = None,
 ) -> datasets.Dataset:
     """Load `source` as a `datasets.Dataset` with exactly one column, "text".
 
     `split` applies to Hub datasets and dataset folders (slices such as ``"train[:10%]"`` work);
     a single local file is the "train" split. `cache_dir` is handed to `datasets` (its Arrow
-    cache). Raises `DataSourceError` (missing file, unknown format, unreachable Hub dataset),
+    cache). `colab_backend` serves the ``"upload"`` source outside Colab (see `colab`). Raises
+    `DataSourceError` (missing file, unknown format, unreachable Hub dataset),
     `TextColumnError` or `EmptyDatasetError` with the fix in the message.
     """
     import datasets
@@ -95,6 +99,7 @@ def load_text_dataset(
             config_name=config_name,
             cache_dir=cache,
             document_split=document_split,
+            colab_backend=colab_backend,
         )
         assert not isinstance(loaded, TextDocuments)  # only with stream_text=True
         dataset = loaded
@@ -109,6 +114,7 @@ def load_text_source(
     config_name: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     document_split: str = "paragraph",
+    colab_backend: ColabBackend | None = None,
 ) -> datasets.Dataset | TextDocuments:
     """Like `load_text_dataset`, but local plain text (a ``.txt`` file, a folder of them, uploaded
     ones) comes back as `TextDocuments`: read in chunks while it is tokenized, in memory that does
@@ -126,6 +132,7 @@ def load_text_source(
             config_name=config_name,
             cache_dir=str(cache_dir) if cache_dir is not None else None,
             document_split=document_split,
+            colab_backend=colab_backend,
             stream_text=True,
         )
         if isinstance(loaded, TextDocuments):
@@ -142,6 +149,7 @@ def load_text_source(
         config_name=config_name,
         cache_dir=cache_dir,
         document_split=document_split,
+        colab_backend=colab_backend,
     )
 
 
@@ -153,6 +161,7 @@ def _load_source(
     cache_dir: str | None,
     document_split: str = "paragraph",
     stream_text: bool = False,
+    colab_backend: ColabBackend | None = None,
 ) -> tuple[datasets.Dataset | TextDocuments, str]:
     from lightning_pipeline.example_data import EXAMPLE_SOURCE_NAME, example_dataset
 
@@ -163,7 +172,7 @@ def _load_source(
         from lightning_pipeline import colab
 
         destination = Path(cache_dir) if cache_dir else Path(tempfile.mkdtemp(prefix="lp-upload-"))
-        paths = colab.upload_files(destination / "uploads")
+        paths = colab.upload_files(destination / "uploads", backend=colab_backend)
         return _load_files(
             paths,
             split="train",
