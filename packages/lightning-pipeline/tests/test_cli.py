@@ -60,6 +60,12 @@ def test_train_then_run_again_resumes(tmp_path, builder_export, corpus):
     second = _run(*args)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "already complete" in second.stdout and "step 6" in second.stdout
+    assert "bits per byte" in second.stdout  # the recorded result, comparable across tokenizers
+    # One line per fact: the loader names the model, the next line adds only what it does not say.
+    assert "already holds this finished run" not in second.stderr
+    model_lines = [line for line in first.stderr.splitlines() if line.startswith("model: ")]
+    assert len(model_lines) == 1 and "parameters, strategy=" in model_lines[0]
+    assert "forward(" not in model_lines[0]
     assert (
         out / "metrics.csv"
     ).read_bytes() == metrics_before  # nothing trained or evaluated again

@@ -223,19 +223,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = train(config, overwrite=bool(getattr(args, "overwrite", False)))
             except KeyboardInterrupt:  # before or after the Trainer ran (it handles its own)
                 result = None
+            bpb = (
+                f", {result.val_bits_per_byte:.3f} bits per byte"
+                if result is not None and result.val_bits_per_byte
+                else ""
+            )
             if result is not None and result.already_complete:
                 print(
                     f"already complete: {result.run_dir} holds this finished run (step {result.global_step}, "
-                    f"val loss {result.val_loss:.4f}); nothing was trained or evaluated. Sample it: "
+                    f"val loss {result.val_loss:.4f}{bpb}); nothing was trained or evaluated. Sample it: "
                     f"lightning-pipeline generate {result.run_dir} --prompt TEXT"
                 )
                 return 0
             if result is not None and result.status == "completed":
-                bpb = (
-                    f", {result.val_bits_per_byte:.3f} bits per byte"
-                    if result.val_bits_per_byte
-                    else ""
-                )
                 print(
                     f"done: step {result.global_step}, val loss {result.val_loss:.4f}, "
                     f"perplexity {result.val_perplexity:.2f}{bpb}, run folder {result.run_dir}"

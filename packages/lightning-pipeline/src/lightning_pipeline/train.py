@@ -273,7 +273,7 @@ def _prepare(
 
     finished = None if overwrite else _finished_result(run_folder, config, model_config.to_dict())
     if finished is not None:
-        logger.info(
+        logger.debug(
             "%s already holds this finished run; nothing to train or evaluate", run_folder.path
         )
         return finished
@@ -414,12 +414,10 @@ def _load_checked_model(
         adapter.zero_grad(set_to_none=True)
     if _rank() == 0:
         params = sum(p.numel() for p in adapter.parameters())
-        logger.info(
-            "model: %s, %s parameters, %s",
-            type(user_model).__name__,
-            f"{params:,}",
-            adapter.summary(),
-        )
+        # The loader's line already names the model and its folder; the full forward signature
+        # is for --verbose / debug logs.
+        logger.info("model: %s parameters, %s", f"{params:,}", adapter.summary(brief=True))
+        logger.debug("adapter: %s", adapter.summary())
     return config, adapter, model_config, check_key
 
 

@@ -250,8 +250,12 @@ class UniversalModelAdapter(nn.Module):
         # callers that run this adapter log `summary()` once, as train() does.
         logger.debug("adapter for %s: %s", type(model).__name__, self.summary())
 
-    def summary(self) -> str:
-        """One line on how the model is run: `strategy=graph, causal mask injected, forward(...) -> ...`."""
+    def summary(self, *, brief: bool = False) -> str:
+        """One line on how the model is run: `strategy=graph, causal mask injected, forward(...) -> ...`.
+
+        `brief=True` leaves out the forward signature, which can run long (a builder export lists
+        every intermediate output it asks for): the everyday console line.
+        """
         causal = "causal mask injected" if self._causal else "no causal mask added"
         layout = ""
         if self._sequence_first is None:
@@ -261,7 +265,8 @@ class UniversalModelAdapter(nn.Module):
         state = "".join(
             f", {name} from model.{init}(batch)" for name, init in self._state_init.items()
         )
-        return f"strategy={self.strategy}, {causal}{layout}{state}, {self.inspector.describe()}"
+        head = f"strategy={self.strategy}, {causal}{layout}{state}"
+        return head if brief else f"{head}, {self.inspector.describe()}"
 
     # --- public attributes of the contract ------------------------------------------------------
     @property
