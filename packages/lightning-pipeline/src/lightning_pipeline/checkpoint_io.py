@@ -38,7 +38,7 @@ from typing import IO, Any, cast
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from lightning_pipeline.errors import CheckpointError
+from lightning_pipeline.errors import CheckpointError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ def load_checkpoint_file(
             checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
         unsupported = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
-        reason = f"it holds {unsupported.group(1)}" if unsupported else _first_line(error)
+        reason = f"it holds {unsupported.group(1)}" if unsupported else first_line(error)
         raise CheckpointError(
             f"checkpoint {path.name} cannot be loaded with weights_only=True ({reason}); "
             "it is corrupt or holds a non-allowlisted object: store only tensors and plain values"
@@ -125,18 +125,13 @@ def load_checkpoint_file(
         # EOFError, KeyError, IndexError on a bad memo index, ...); whatever the parser raised,
         # the file is not loadable, and resume must skip it rather than crash.
         raise CheckpointError(
-            f"checkpoint {path.name} is truncated or corrupt ({_first_line(error)}); resume from an older one"
+            f"checkpoint {path.name} is truncated or corrupt ({first_line(error)}); resume from an older one"
         ) from error
     if not isinstance(checkpoint, dict):
         raise CheckpointError(
             f"checkpoint {path.name} holds a {type(checkpoint).__name__}, not a dict"
         )
     return checkpoint
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def metadata_path(checkpoint_path: str | os.PathLike[str]) -> Path:
@@ -237,7 +232,7 @@ def _zip_crc_mismatch(path: str | os.PathLike[str]) -> str | None:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as error:
-        return f"it is not a whole checkpoint archive ({_first_line(error)}; truncated or corrupt)"
+        return f"it is not a whole checkpoint archive ({first_line(error)}; truncated or corrupt)"
     return None if bad is None else f"its crc32 differs from the one recorded for {bad} (corrupt)"
 
 

@@ -35,8 +35,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lightning_pipeline.errors import DataSourceError, EmptyDatasetError, TextColumnError
-from lightning_pipeline.text_documents import BLANK_EDGES, TextDocuments
+from lightning_pipeline.errors import (
+    DataSourceError,
+    EmptyDatasetError,
+    TextColumnError,
+    first_line,
+)
+from lightning_pipeline.text_documents import BLANK_EDGES, TextDocuments, check_document_split
 
 if TYPE_CHECKING:
     import datasets
@@ -81,10 +86,7 @@ def load_text_dataset(
     """
     import datasets
 
-    if document_split not in DOCUMENT_SPLITS:
-        raise DataSourceError(
-            f"document_split={document_split!r} is unknown: use one of {', '.join(DOCUMENT_SPLITS)}"
-        )
+    check_document_split(document_split)
     cache = str(cache_dir) if cache_dir is not None else None
     if isinstance(source, datasets.Dataset):
         dataset, origin = source, "the given Dataset"
@@ -121,10 +123,7 @@ def load_text_source(
     not grow with the file (`datasets` would first copy it into an Arrow cache). The documents
     are the same; training (`train`) reads its data this way. Every other source is a `Dataset`.
     """
-    if document_split not in DOCUMENT_SPLITS:
-        raise DataSourceError(
-            f"document_split={document_split!r} is unknown: use one of {', '.join(DOCUMENT_SPLITS)}"
-        )
+    check_document_split(document_split)
     if isinstance(source, (str, os.PathLike)):
         loaded, origin = _load_source(
             source,
@@ -300,12 +299,12 @@ def _load_files(
         )
     except (ValueError, OSError) as error:  # a parse error names the file and the line
         raise DataSourceError(
-            f"could not read {', '.join(str(p) for p in paths)} as {builder}: {_first_line(error)}"
+            f"could not read {', '.join(str(p) for p in paths)} as {builder}: {first_line(error)}"
         ) from error
     except datasets.exceptions.DatasetGenerationError as error:
         cause = error.__cause__ or error
         raise DataSourceError(
-            f"could not read {', '.join(str(p) for p in paths)} as {builder}: {_first_line(cause)}"
+            f"could not read {', '.join(str(p) for p in paths)} as {builder}: {first_line(cause)}"
         ) from error
     if builder == "text" and document_split == "paragraph":
         loaded = loaded.map(_strip_blank_edges, batched=True, desc="Trimming paragraphs")
@@ -333,21 +332,16 @@ def _load_hub(
         ) from error
     except ConnectionError as error:
         raise DataSourceError(
-            f"could not reach the Hugging Face Hub for {name!r} ({_first_line(error)}): "
+            f"could not reach the Hugging Face Hub for {name!r} ({first_line(error)}): "
             "check the network, or pass a local file or 'example'"
         ) from error
     except ValueError as error:  # unknown split or config: the message lists the valid ones
-        raise DataSourceError(f"could not load {name!r}: {_first_line(error)}") from error
+        raise DataSourceError(f"could not load {name!r}: {first_line(error)}") from error
     if isinstance(loaded, datasets.DatasetDict):  # pragma: no cover - split is always given
         raise DataSourceError(
             f"{name!r} returned several splits: pass split=one of {sorted(loaded)}"
         )
     return loaded
-
-
-def _first_line(error: BaseException) -> str:
-    message = str(error).strip()
-    return message.splitlines()[0] if message else type(error).__name__
 
 
 def _string_columns(dataset: datasets.Dataset) -> list[str]:

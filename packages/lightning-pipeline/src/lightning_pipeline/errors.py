@@ -59,3 +59,10 @@ class ConfigError(LightningPipelineError):
 
 class ModelRejectedError(LightningPipelineError):
     """The model failed the quick validation that runs before training (e.g. a causal leak)."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none): what a
+    one-line error quotes from an underlying library's multi-line message."""
+    message = str(error).strip()
+    return message.splitlines()[0] if message else type(error).__name__

@@ -34,7 +34,7 @@ from typing import Any
 
 from lightning_pipeline.errors import DataSourceError, EmptyDatasetError
 
-__all__ = ["DOCUMENT_SPLITS", "TextDocuments"]
+__all__ = ["DOCUMENT_SPLITS", "TextDocuments", "check_document_split"]
 
 DOCUMENT_SPLITS = ("paragraph", "file", "line")
 CHUNK_BYTES = 1 << 20  # per read: the size of one tokenizer batch, a few MB of transient memory
@@ -42,6 +42,14 @@ CHUNK_BYTES = 1 << 20  # per read: the size of one tokenizer batch, a few MB of 
 # The `text` builder splits on "\n\n" exactly: a third newline, or a line of spaces next to the
 # separator, would start or end a paragraph with blank lines that carry no text.
 BLANK_EDGES = re.compile(r"\A(?:[ \t\r]*\n)+|(?:\n[ \t\r]*)+\Z")
+
+
+def check_document_split(document_split: str) -> None:
+    """Refuse an unknown `--document-split` value with the choices (one check for every reader)."""
+    if document_split not in DOCUMENT_SPLITS:
+        raise DataSourceError(
+            f"document_split={document_split!r} is unknown: use one of {', '.join(DOCUMENT_SPLITS)}"
+        )
 
 
 class TextDocuments:
@@ -59,10 +67,7 @@ class TextDocuments:
         chunk_bytes: int = CHUNK_BYTES,
         origin: str | None = None,
     ) -> None:
-        if document_split not in DOCUMENT_SPLITS:
-            raise DataSourceError(
-                f"document_split={document_split!r} is unknown: use one of {', '.join(DOCUMENT_SPLITS)}"
-            )
+        check_document_split(document_split)
         if chunk_bytes < 1:
             raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
         self.paths = [Path(p) for p in paths]
