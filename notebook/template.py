@@ -39,10 +39,10 @@ optional_install_from_git_url_and_branch = ""  # @param {type:"string"}
 
 # The lines of requirements-colab.txt, copied by notebook_tests/notebook_build.py --write.
 REQUIREMENTS = """
-model-adapter==0.2.0
+model-adapter==0.3.0
 adaptive-tokenizer==0.2.0
-lightning-pipeline[notebook]==0.2.0
-model-export==0.2.0
+lightning-pipeline[notebook]==0.3.0
+model-export==0.3.0
 pytorch-lightning==2.6.6
 lightning-utilities==0.15.3
 torchmetrics==1.9.0
