@@ -67,6 +67,12 @@ class TinyLM(nn.Module):
         return self.head(self.drop(self.norm(self.embed(input_ids))))
 
 
+@pytest.fixture(scope="session")
+def words() -> list[str]:
+    """The corpus vocabulary, for test files that make their own text from it."""
+    return list(WORDS)
+
+
 def write_corpus(path: Path, *, lines: int = 400, seed: int = 0) -> Path:
     """A .txt file of simple sentences: learnable (loss falls fast) and fully offline."""
     rng = random.Random(seed)

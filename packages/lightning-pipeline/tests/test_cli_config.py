@@ -17,25 +17,6 @@ import pytest
 
 from lightning_pipeline import TrainingConfig
 
-WORDS = [
-    "the",
-    "quick",
-    "brown",
-    "fox",
-    "jumps",
-    "over",
-    "a",
-    "lazy",
-    "dog",
-    "while",
-    "seven",
-    "wizards",
-    "quietly",
-    "judge",
-    "boxing",
-    "matches",
-]
-
 
 def _cli() -> list[str]:
     script = Path(sys.executable).with_name("lightning-pipeline")
@@ -88,7 +69,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def inputs(tmp_path_factory: pytest.TempPathFactory, words: list[str]) -> dict[str, Path]:
     from model_adapter.testing import write_builder_export
 
     root = tmp_path_factory.mktemp("cli_inputs")
@@ -97,7 +78,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     )
     rng = random.Random(0)
     lines = [
-        " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 8))) + "." for _ in range(400)
+        " ".join(rng.choice(words[:16]) for _ in range(rng.randint(5, 8))) + "." for _ in range(400)
     ]
     corpus = root / "corpus.txt"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
