@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import random
+import signal
 import zlib
 from pathlib import Path
 
@@ -91,6 +92,30 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
     assert path.read_bytes() == before
     assert read_metadata(path)["step"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt", "last.ckpt.json"]
+
+
+class _CtrlCWhilePickled:
+    """Pickles as the int 7, sending this process a real SIGINT (Ctrl-C) while it is pickled."""
+
+    def __reduce__(self):
+        signal.raise_signal(signal.SIGINT)
+        return (int, (7,))
+
+
+def test_ctrl_c_during_a_save_finishes_the_checkpoint_then_interrupts(tmp_path: Path) -> None:
+    path = tmp_path / "step-4.ckpt"
+
+    with pytest.raises(KeyboardInterrupt):
+        AtomicCheckpointIO().save_checkpoint(
+            {**small_checkpoint(4), "x": _CtrlCWhilePickled()}, path
+        )
+
+    # The interrupt came after the checkpoint and its metadata were published, not half way.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-4.ckpt", "step-4.ckpt.json"]
+    assert read_metadata(path)["step"] == 4
+    assert checksum_mismatch(path, read_metadata(path)) is None
+    assert torch.load(path, weights_only=False)["x"] == 7  # our own test file: trusted
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
 def test_remove_truncates_before_deleting(tmp_path: Path) -> None:

@@ -29,6 +29,8 @@ import logging
 import os
 import pickle
 import re
+import signal
+import threading
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -165,6 +167,31 @@ def temporary_path(final: Path) -> Path:
     return final.with_name(f".{final.name}{TEMP_MARKER}{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block is done.
+
+    A KeyboardInterrupt raised inside `torch.save`'s zip writer does not reach Python as itself:
+    the C++ writer turns it into a RuntimeError ("unexpected pos ..."), which reads like a full
+    disk, and the checkpoint being written is lost. Deferred, the write finishes and is published,
+    then the signal goes to the handler that was there before (Python's: KeyboardInterrupt).
+    Only the main thread can set signal handlers; elsewhere, and when SIGINT is ignored or not
+    handled from Python, the block runs as is.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+    received: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            signal.raise_signal(signal.SIGINT)
+
+
 def atomic_write_bytes(
     path: str | os.PathLike[str], writer: Callable[[Any], None], *, sync_folder: bool = True
 ) -> None:
@@ -176,7 +203,7 @@ def atomic_write_bytes(
     final.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(final)
     try:
-        with open(temporary, "wb") as handle:
+        with sigint_deferred(), open(temporary, "wb") as handle:
             writer(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -340,6 +367,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not take storage_options")
         final = Path(path)
+        with sigint_deferred():  # a Ctrl-C waits for the checkpoint and its metadata
+            self._save(checkpoint, final)
+
+    def _save(self, checkpoint: dict[str, Any], final: Path) -> None:
         writers: list[_CheckpointWriter] = []
 
         def write(handle: Any) -> None:
