@@ -41,7 +41,7 @@ optional_install_from_git_url_and_branch = ""  # @param {type:"string"}
 REQUIREMENTS = """
 model-adapter==0.3.0
 adaptive-tokenizer==0.2.0
-lightning-pipeline[notebook]==0.3.0
+lightning-pipeline[notebook]==0.3.1
 model-export==0.3.0
 pytorch-lightning==2.6.6
 lightning-utilities==0.15.3
